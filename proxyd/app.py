@@ -1,0 +1,200 @@
+"""The aiohttp application: request intake, routing, and the error boundary.
+
+One catch-all handler serves every path, because aiohttp's router matches the decoded path
+(``%2F`` becomes ``/``) while proxyd must route and forward the raw one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from proxyd import jsonbody
+from proxyd.catalog import find_model, model_objects
+from proxyd.config import Config
+from proxyd.errors import ProxyError, bad_request, error_body
+from proxyd.headers import upstream_request_headers
+from proxyd.relay import Exchange, relay
+from proxyd.routing import Router, Target, parse_target
+from proxyd.upstream import create_session, send, upstream_url
+
+CONFIG = web.AppKey("config", Config)
+ROUTER = web.AppKey("router", Router)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+ENCODINGS = web.AppKey("encodings", frozenset)
+
+_JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=[_error_boundary])
+    app[CONFIG] = config
+    app[ROUTER] = Router(config)
+    app[ENCODINGS] = supported_encodings()
+    app.cleanup_ctx.append(_client_session)
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    return app
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """Options for aiohttp's server (AppRunner / TestServer)."""
+    return {
+        # A client that leaves cancels its handler, and with it the upstream request.
+        "handler_cancellation": True,
+        # aiohttp arms this timer when a connection opens and re-arms it after each response,
+        # and only a complete request head disarms it: so it is also the header deadline that
+        # stops slow-header clients.
+        "keepalive_timeout": config.listen.header_timeout_s,
+        "access_log": None,
+    }
+
+
+def supported_encodings() -> frozenset[str]:
+    """Request Content-Encodings aiohttp can decode here."""
+    found = {"gzip", "deflate", "identity"}
+    if any(importlib.util.find_spec(m) for m in ("brotli", "brotlicffi")):
+        found.add("br")
+    if importlib.util.find_spec("compression") or importlib.util.find_spec("backports.zstd"):
+        found.add("zstd")
+    return frozenset(found)
+
+
+async def _client_session(app: web.Application) -> AsyncIterator[None]:
+    session = create_session(app[CONFIG].tcp_keepalive)
+    app[SESSION] = session
+    yield
+    await session.close()
+
+
+@web.middleware
+async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProxyError as exc:
+        return _error_response(exc.status, exc.body())
+    except web.HTTPException as exc:
+        return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:
+        # The exception's text may quote request data; log its type and where, never its repr.
+        structlog.get_logger("proxyd").error("internal_error", error_type=type(exc).__name__, path=request.path)
+        if request.writer is not None and request.writer.output_size and request.transport is not None:
+            request.transport.close()  # a response was under way: cut it off visibly
+        return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
+
+
+def _error_response(status: int, body: dict[str, Any]) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    target = parse_target(request.raw_path)
+    if target is None:
+        return _local(request)
+    if target.pinned is None and target.endpoint == "models" and request.method in ("GET", "HEAD"):
+        return _models(request, target)
+    return await _proxy(request, target)
+
+
+def _local(request: web.Request) -> web.Response:
+    if request.path == "/healthz" and request.method in ("GET", "HEAD"):
+        return web.json_response({"status": "ok"})
+    raise ProxyError(
+        404,
+        f"unknown path {request.path[:200]}: proxyd serves the OpenAI API under /v1/... "
+        "(and /providers/{name}/v1/... to pick a provider)",
+        code="unknown_path",
+    )
+
+
+def _models(request: web.Request, target: Target) -> web.Response:
+    config = request.app[CONFIG]
+    if target.rest in ("/models", "/models/"):
+        return web.json_response({"object": "list", "data": model_objects(config)})
+    model_id = unquote(target.rest[len("/models/") :])
+    found = find_model(config, model_id)
+    if found is None:
+        raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
+    return web.json_response(found)
+
+
+async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
+    body = await _read_body(request)
+    parsed = _parse_json(request, target, body)
+    model = parsed.get("model") if parsed is not None else None
+    if model is not None and not isinstance(model, str):
+        raise bad_request("'model' must be a string", param="model")
+    route = request.app[ROUTER].route(model, target.pinned)
+    provider = route.provider
+    if parsed is not None and route.rewritten:
+        parsed["model"] = route.model
+        body = jsonbody.dump(parsed)
+    if parsed is not None and parsed.get("stream") is True and not provider.streaming:
+        raise bad_request(
+            f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false); "
+            'send "stream": false',
+            param="stream",
+        )
+    if target.endpoint == "responses" and request.method == "POST" and provider.wire == "chat":
+        raise ProxyError(
+            501,
+            f"provider {provider.name!r} speaks only Chat Completions (wire: chat); translating the Responses "
+            "API is not built yet: use /v1/chat/completions for it",
+            code="responses_not_supported",
+        )
+    headers = upstream_request_headers(request.headers.items(), provider)
+    url = upstream_url(provider, target.rest, target.query)
+    resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
+    exchange = Exchange(provider=provider, endpoint=target.endpoint, path=target.rest, request_id=secrets.token_hex(8))
+    return await relay(request, resp, exchange)
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    listen = request.app[CONFIG].listen
+    declared = request.content_length
+    if declared is not None and declared > listen.max_body_bytes:
+        raise _too_large(listen.max_body_bytes)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in request.app[ENCODINGS]:
+        supported = ", ".join(sorted(request.app[ENCODINGS] - {"identity"}))
+        raise ProxyError(415, f"Content-Encoding {encoding[:40]!r} is not supported; use {supported} or none")
+    if not request.body_exists:
+        return None
+    try:
+        async with asyncio.timeout(listen.body_timeout_s):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(listen.max_body_bytes) from None
+    except TimeoutError:
+        raise ProxyError(408, f"the request body did not arrive within {listen.body_timeout_s:g} s") from None
+    except aiohttp.web_exceptions.HTTPException:
+        raise
+    except Exception:  # aiohttp's payload errors: a broken chunked body or compressed stream
+        raise bad_request(f"the request body could not be read as sent (Content-Encoding {encoding})") from None
+
+
+def _too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        413,
+        f"the request body is larger than proxyd's limit of {limit / 1024 / 1024:g} MiB (raise listen.max_body_mb)",
+        code="request_too_large",
+    )
+
+
+def _parse_json(request: web.Request, target: Target, body: bytes | None) -> dict[str, Any] | None:
+    if not body:
+        return None
+    ctype = request.headers.get("Content-Type", "")
+    if "json" in ctype.lower() or (not ctype and target.endpoint in _JSON_ENDPOINTS):
+        return jsonbody.parse_object(body)
+    return None

@@ -1,0 +1,442 @@
+"""Configuration: frozen dataclasses and ``parse_config``, which checks a whole YAML document.
+
+Parsing is pure. The environment and the reading of ``api_key_file`` are handed in, so every
+rule here is tested with plain tables; :mod:`proxyd.loader` does the file I/O. Every problem is
+collected with its YAML path (``providers[1].base_url: ...``) so a user fixes them all in one go.
+Secrets never enter a message: errors name the variable or file a key came from, never the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+Wire = Literal["auto", "responses", "chat"]
+WIRES: tuple[str, ...] = ("auto", "responses", "chat")
+MiB = 1024 * 1024
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CTRL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_PASTED_SUFFIXES = ("/chat/completions", "/responses")
+# Headers proxyd owns on the upstream request; a provider may not set them.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 10.0
+    first_byte_s: float = 300.0  # a large local model can think for minutes before its first token
+    idle_s: float = 120.0  # between two reads of a streamed body; streams have no total limit
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    alias: str | None = None
+    context_window: int | None = None
+    capabilities: tuple[tuple[str, bool], ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    key_source: str = "none"  # where the key came from, safe to show: "env OPENAI_API_KEY", "file ..."
+    wire: Wire = "auto"
+    default_model: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    models: tuple[ModelEntry, ...] = ()
+    streaming: bool = True
+    timeouts: Timeouts = Timeouts()
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    idle_s: int = 2
+    interval_s: int = 2
+    count: int = 5
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    max_body_bytes: int = 64 * MiB
+    header_timeout_s: float = 15.0  # also the idle keep-alive limit between requests
+    body_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: Listen
+    providers: tuple[Provider, ...]
+    default_provider: str | None = None
+    tcp_keepalive: Keepalive = Keepalive()
+
+    def provider(self, name: str) -> Provider | None:
+        return next((p for p in self.providers if p.name == name), None)
+
+
+Env = Mapping[str, str]
+ReadFile = Callable[[str], str]  # raises OSError with a strerror
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{path}: {message}")
+
+
+def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
+    """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
+    errs = _Errors()
+    doc = _section(raw, "(top level)", errs)
+    _check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive"}, "", errs)
+    listen = _parse_listen(doc.get("listen"), errs)
+    keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
+    providers = _parse_providers(doc.get("providers"), env, read_file, errs)
+    default = doc.get("default_provider")
+    names = [p.name for p in providers]
+    if default is not None and not isinstance(default, str):
+        errs.add("default_provider", "must be a provider name (a string)")
+        default = None
+    elif default is not None and providers and default not in names:
+        errs.add("default_provider", f"{default!r} is not a configured provider (have: {', '.join(names)})")
+    _check_uniqueness(providers, errs)
+    if errs.items:
+        raise ConfigError(errs.items)
+    return Config(listen=listen, providers=tuple(providers), default_provider=default, tcp_keepalive=keepalive)
+
+
+def normalize_base_url(url: str) -> str:
+    """Strip whitespace, trailing slashes and a pasted endpoint suffix."""
+    url = url.strip().rstrip("/")
+    for suffix in _PASTED_SUFFIXES:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)].rstrip("/")
+    return url
+
+
+def expand_env(value: str, env: Env) -> tuple[str, list[str]]:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; return the value and the names left unset."""
+    missing: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        got = env.get(name)
+        if got:  # like the shell's ":-", an empty variable takes the default
+            return got
+        if default is not None:
+            return default
+        if got is None:
+            missing.append(name)
+        return ""
+
+    return _ENV_RE.sub(sub, value), missing
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+
+def _parse_listen(raw: object, errs: _Errors) -> Listen:
+    doc = _section(raw, "listen", errs)
+    keys = {"host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s"}
+    _check_keys(doc, keys, "listen", errs)
+    d = Listen()
+    host = doc.get("host", d.host)
+    if not isinstance(host, str) or not host:
+        errs.add("listen.host", "must be an address such as 127.0.0.1")
+        host = d.host
+    port = _int(doc, "port", d.port, "listen", errs, lo=0, hi=65535)
+    body_mb = _number(doc, "max_body_mb", d.max_body_bytes / MiB, "listen", errs, lo=0.001)
+    return Listen(
+        host=host,
+        port=port,
+        max_body_bytes=int(body_mb * MiB),
+        header_timeout_s=_number(doc, "header_timeout_s", d.header_timeout_s, "listen", errs, lo=0.05),
+        body_timeout_s=_number(doc, "body_timeout_s", d.body_timeout_s, "listen", errs, lo=0.05),
+    )
+
+
+def _parse_keepalive(raw: object, errs: _Errors) -> Keepalive:
+    doc = _section(raw, "tcp_keepalive", errs)
+    _check_keys(doc, {"idle_s", "interval_s", "count"}, "tcp_keepalive", errs)
+    d = Keepalive()
+    return Keepalive(
+        idle_s=_int(doc, "idle_s", d.idle_s, "tcp_keepalive", errs, lo=1, hi=32767),
+        interval_s=_int(doc, "interval_s", d.interval_s, "tcp_keepalive", errs, lo=1, hi=32767),
+        count=_int(doc, "count", d.count, "tcp_keepalive", errs, lo=1, hi=127),
+    )
+
+
+def _parse_providers(raw: object, env: Env, read_file: ReadFile, errs: _Errors) -> list[Provider]:
+    if raw is None:
+        errs.add("providers", "no providers configured: add at least one with a name and a base_url")
+        return []
+    if not isinstance(raw, list):
+        errs.add("providers", "must be a list of provider entries (each starting with '- name: ...')")
+        return []
+    out = []
+    for i, entry in enumerate(raw):
+        provider = _parse_provider(entry, f"providers[{i}]", env, read_file, errs)
+        if provider is not None:
+            out.append(provider)
+    if not raw:
+        errs.add("providers", "no providers configured: add at least one with a name and a base_url")
+    return out
+
+
+_PROVIDER_KEYS = {
+    "name", "base_url", "api_key", "api_key_file", "wire", "default_model",
+    "headers", "models", "streaming", "timeouts",
+}  # fmt: skip
+
+
+def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs: _Errors) -> Provider | None:
+    doc = _mapping(raw, path, errs)
+    if doc is None:
+        return None
+    _check_keys(doc, _PROVIDER_KEYS, path, errs)
+    name = doc.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        errs.add(f"{path}.name", "required: letters, digits, '.', '_' or '-' (no '/'), e.g. name: ollama")
+        name = f"<{path}>"
+    base_url = _parse_base_url(doc.get("base_url"), f"{path}.base_url", env, errs)
+    api_key, key_source = _parse_key(doc, path, env, read_file, errs)
+    wire = doc.get("wire", "auto")
+    if wire not in WIRES:
+        errs.add(f"{path}.wire", f"must be one of {', '.join(WIRES)} (got {wire!r})")
+        wire = "auto"
+    default_model = doc.get("default_model")
+    if default_model is not None and (not isinstance(default_model, str) or not default_model):
+        errs.add(f"{path}.default_model", "must be a model id (a string)")
+        default_model = None
+    streaming = doc.get("streaming", True)
+    if not isinstance(streaming, bool):
+        errs.add(f"{path}.streaming", "must be true or false")
+        streaming = True
+    return Provider(
+        name=name,
+        base_url=base_url,
+        api_key=api_key,
+        key_source=key_source,
+        wire=wire,
+        default_model=default_model,
+        headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
+        models=_parse_models(doc.get("models"), f"{path}.models", errs),
+        streaming=streaming,
+        timeouts=_parse_timeouts(doc.get("timeouts"), f"{path}.timeouts", errs),
+    )
+
+
+def _parse_base_url(raw: object, path: str, env: Env, errs: _Errors) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        errs.add(path, "required: the provider's OpenAI-compatible URL, e.g. http://127.0.0.1:11434/v1")
+        return ""
+    value, missing = expand_env(raw, env)
+    for var in missing:
+        errs.add(path, f"environment variable {var} is not set")
+    url = normalize_base_url(value)
+    if missing:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        errs.add(path, f"must start with http:// or https:// (got {url!r})")
+    elif not parts.hostname:
+        errs.add(path, f"has no host (got {url!r})")
+    elif parts.username or parts.password:
+        errs.add(path, "must not hold credentials: put the key in api_key, api_key_file or headers")
+    elif parts.query or parts.fragment:
+        errs.add(path, "must not have a query string or fragment")
+    return url
+
+
+def _parse_key(doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: _Errors) -> tuple[str | None, str]:
+    literal, key_file = doc.get("api_key"), doc.get("api_key_file")
+    if literal is not None and key_file is not None:
+        errs.add(path, "set api_key or api_key_file, not both")
+        return None, "none"
+    if key_file is not None:
+        if not isinstance(key_file, str) or not key_file:
+            errs.add(f"{path}.api_key_file", "must be a file path")
+            return None, "none"
+        try:
+            key = read_file(key_file).strip()
+        except OSError as exc:
+            errs.add(f"{path}.api_key_file", f"cannot read {key_file}: {exc.strerror or type(exc).__name__}")
+            return None, "none"
+        if not key:
+            errs.add(f"{path}.api_key_file", f"{key_file} is empty")
+        return key or None, f"file {key_file}"
+    if literal is None:
+        return None, "none"
+    if not isinstance(literal, str):
+        errs.add(f"{path}.api_key", "must be a string (quote it in YAML)")
+        return None, "none"
+    key, missing = expand_env(literal, env)
+    for var in missing:
+        errs.add(
+            f"{path}.api_key",
+            f"environment variable {var} is not set (export it, or use ${{{var}:-default}})",
+        )
+    refs = _ENV_RE.findall(literal)
+    source = f"env {', '.join(r[0] for r in refs)}" if refs else "literal"
+    if refs and not key:
+        source += " (empty: no key sent)"
+    if key and _CTRL_RE.search(key):
+        errs.add(f"{path}.api_key", "contains a line break or control character")
+    return (key or None), source
+
+
+def _parse_headers(raw: object, path: str, env: Env, errs: _Errors) -> tuple[tuple[str, str], ...]:
+    doc = _section(raw, path, errs)
+    out = []
+    for name, value in doc.items():
+        if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
+            errs.add(path, f"{name!r} is not a valid header name")
+            continue
+        if name.lower() in _RESERVED_HEADERS:
+            errs.add(f"{path}.{name}", "is set by proxyd itself and cannot be configured")
+            continue
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            errs.add(f"{path}.{name}", "must be a string")
+            continue
+        text, missing = expand_env(str(value), env)
+        for var in missing:
+            errs.add(f"{path}.{name}", f"environment variable {var} is not set")
+        if _CTRL_RE.search(text):
+            errs.add(f"{path}.{name}", "contains a line break or control character")
+            continue
+        out.append((name, text))
+    return tuple(out)
+
+
+def _parse_models(raw: object, path: str, errs: _Errors) -> tuple[ModelEntry, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errs.add(path, "must be a list of models, e.g. - {id: llama3.2, alias: fast}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        entry = _parse_model(item, f"{path}[{i}]", errs)
+        if entry is not None:
+            out.append(entry)
+    return tuple(out)
+
+
+def _parse_model(raw: object, path: str, errs: _Errors) -> ModelEntry | None:
+    if isinstance(raw, str):
+        return ModelEntry(id=raw)
+    doc = _mapping(raw, path, errs)
+    if doc is None:
+        return None
+    _check_keys(doc, {"id", "alias", "context_window", "capabilities", "tags"}, path, errs)
+    model_id, alias = doc.get("id"), doc.get("alias")
+    if not isinstance(model_id, str) or not model_id:
+        errs.add(f"{path}.id", "required: the model id the provider knows")
+        return None
+    if alias is not None and (not isinstance(alias, str) or not alias):
+        errs.add(f"{path}.alias", "must be a non-empty string")
+        alias = None
+    window = doc.get("context_window")
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
+        errs.add(f"{path}.context_window", "must be a positive whole number of tokens")
+        window = None
+    caps = _mapping(doc.get("capabilities", {}), f"{path}.capabilities", errs) or {}
+    for cap, flag in caps.items():
+        if not isinstance(flag, bool):
+            errs.add(f"{path}.capabilities.{cap}", "must be true or false")
+    tags = doc.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        errs.add(f"{path}.tags", "must be a list of strings")
+        tags = []
+    capabilities = tuple((str(k), v) for k, v in caps.items() if isinstance(v, bool))
+    return ModelEntry(id=model_id, alias=alias, context_window=window, capabilities=capabilities, tags=tuple(tags))
+
+
+def _parse_timeouts(raw: object, path: str, errs: _Errors) -> Timeouts:
+    doc = _section(raw, path, errs)
+    _check_keys(doc, {"connect_s", "first_byte_s", "idle_s"}, path, errs)
+    d = Timeouts()
+    return Timeouts(
+        connect_s=_number(doc, "connect_s", d.connect_s, path, errs, lo=0.01),
+        first_byte_s=_number(doc, "first_byte_s", d.first_byte_s, path, errs, lo=0.01),
+        idle_s=_number(doc, "idle_s", d.idle_s, path, errs, lo=0.01),
+    )
+
+
+def _check_uniqueness(providers: list[Provider], errs: _Errors) -> None:
+    seen_names: set[str] = set()
+    aliases: dict[str, str] = {}
+    for i, p in enumerate(providers):
+        if p.name in seen_names:
+            errs.add(f"providers[{i}].name", f"{p.name!r} is used by an earlier provider; names must be unique")
+        seen_names.add(p.name)
+        for j, m in enumerate(p.models):
+            if m.alias is None:
+                continue
+            if m.alias in aliases:
+                errs.add(
+                    f"providers[{i}].models[{j}].alias",
+                    f"{m.alias!r} is already an alias in {aliases[m.alias]}",
+                )
+            aliases[m.alias] = p.name
+
+
+# --- scalar helpers -------------------------------------------------------------------------------
+
+
+def _section(raw: object, path: str, errs: _Errors) -> dict[str, Any]:
+    """An optional mapping: absent is empty; a wrong type is reported and treated as empty."""
+    return {} if raw is None else (_mapping(raw, path, errs) or {})
+
+
+def _mapping(raw: object, path: str, errs: _Errors) -> dict[str, Any] | None:
+    if isinstance(raw, dict):
+        return raw
+    errs.add(path, f"must be a mapping of keys to values (got {type(raw).__name__})")
+    return None
+
+
+def _check_keys(doc: dict[str, Any] | None, allowed: set[str], path: str, errs: _Errors) -> None:
+    for key in doc or {}:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed))})"
+        errs.add(f"{path}.{key}" if path else str(key), f"unknown key{hint}")
+
+
+def _number(doc: dict[str, Any] | None, key: str, default: float, path: str, errs: _Errors, *, lo: float) -> float:
+    value = (doc or {}).get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < lo:
+        errs.add(f"{path}.{key}", f"must be a number of at least {lo}")
+        return default
+    return float(value)
+
+
+def _int(doc: dict[str, Any] | None, key: str, default: int, path: str, errs: _Errors, *, lo: int, hi: int) -> int:
+    value = (doc or {}).get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        errs.add(f"{path}.{key}", f"must be a whole number from {lo} to {hi}")
+        return default
+    return value

@@ -1,0 +1,76 @@
+"""Request bodies as JSON: parse strictly, serialize safely (pure).
+
+Python's ``json`` accepts things that are not JSON (``NaN``, ``Infinity``), turns ``1e309`` into
+``inf`` (which it would then write back as the non-JSON ``Infinity``), and recurses on nesting.
+A proxy that rewrites a body must not forward any of that, so each is a 400 here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from proxyd.errors import ProxyError, bad_request
+
+MAX_DEPTH = 200  # real requests nest < 20 deep; JSON Schemas in tools reach ~30
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def parse_object(data: bytes) -> dict[str, Any]:
+    """Parse a request body that must be one JSON object."""
+    try:
+        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except UnicodeDecodeError:
+        raise bad_request("the request body is not UTF-8 JSON", code="invalid_json") from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, and int() over the digit limit
+        raise bad_request(f"the request body is not valid JSON: {_reason(exc)}", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise bad_request("the request body must be a JSON object", code="invalid_json")
+    # Counting brackets runs at C speed and rules out deep nesting for almost every body.
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
+        raise _too_deep()
+    return value
+
+
+def dump(value: dict[str, Any]) -> bytes:
+    """Serialize a parsed body for the upstream; ASCII-escaped so lone surrogates survive."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except (ValueError, RecursionError):
+        raise bad_request("the request body cannot be re-serialized as JSON", code="invalid_json") from None
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    text = str(exc)
+    return text if len(text) < 120 else "a number has too many digits"
+
+
+def _too_deep() -> ProxyError:
+    return bad_request(f"the request body nests deeper than {MAX_DEPTH} levels", code="invalid_json")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    # Iterative, and only into containers, so flat bodies cost little.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False

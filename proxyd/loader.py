@@ -1,0 +1,79 @@
+"""Finding, reading and checking the config file: the I/O around :func:`proxyd.config.parse_config`.
+
+Search order: ``--config``, ``$PROXYD_CONFIG``, ``$XDG_CONFIG_HOME/proxyd/config.yaml``
+(``~/.config/proxyd/config.yaml``), then the example shipped in ``config/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from proxyd.config import Config, ConfigError, parse_config
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+
+
+def find_config(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str]:
+    """Return the config path to use and a few words saying why it was chosen."""
+    if explicit:
+        return Path(explicit).expanduser(), "--config"
+    if env.get("PROXYD_CONFIG"):
+        return Path(env["PROXYD_CONFIG"]).expanduser(), "$PROXYD_CONFIG"
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    user = Path(xdg) / "proxyd" / "config.yaml"
+    if user.is_file():
+        return user, "user config"
+    return EXAMPLE_CONFIG, "shipped example (no user config found)"
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check ``path``; raise :class:`ConfigError` naming every problem."""
+    env = os.environ if env is None else env
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or type(exc).__name__}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: is not UTF-8 text"]) from None
+    raw = parse_yaml(text, str(path))
+    base = path.parent
+
+    def read_file(name: str) -> str:
+        target = Path(name).expanduser()
+        return (target if target.is_absolute() else base / target).read_text(encoding="utf-8")
+
+    return parse_config(raw, env=env, read_file=read_file)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError([f"{where}: invalid YAML: {exc.problem or exc.context}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: invalid YAML: {type(exc).__name__}"]) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys, which PyYAML would silently overwrite."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (the later one would silently win)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)

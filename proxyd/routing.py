@@ -1,0 +1,149 @@
+"""Which provider gets a request, and what path and model it is sent upstream with.
+
+Two steps, both pure. :func:`parse_target` reads the raw request target (never the decoded
+one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
+:meth:`Router.route` applies the rules of DESIGN.md in order:
+
+1. ``/providers/{name}/v1/...`` pins the provider; the model passes as sent (its own aliases resolve).
+2. A model ``"{provider}/{rest}"`` whose prefix names a provider goes there and sends ``rest``.
+3. An alias from a provider's ``models`` list, else a model id listed in a provider's catalog.
+4. Else ``default_provider``; a missing model becomes that provider's ``default_model``.
+5. Else 404, naming the configured providers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from proxyd.config import Config, Provider
+from proxyd.errors import ProxyError, bad_request
+
+_PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:/.*)?)$")
+_SEGMENT_SPLIT_RE = re.compile(r"[/\\]")
+# Endpoint names are metric and log labels: a fixed set, never raw client input.
+_ENDPOINTS = {
+    "/chat/completions": "chat.completions",
+    "/responses": "responses",
+    "/completions": "completions",
+    "/embeddings": "embeddings",
+    "/models": "models",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A request target under ``/v1``: ``rest`` is the raw path after ``/v1`` (``/chat/completions``)."""
+
+    rest: str
+    query: str
+    pinned: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        exact = _ENDPOINTS.get(self.rest)
+        if exact is not None:
+            return exact
+        if self.rest.startswith("/models/"):
+            return "models"
+        return "responses.item" if self.rest.startswith("/responses/") else "other"
+
+
+@dataclass(frozen=True)
+class Route:
+    provider: Provider
+    model: str | None  # what goes upstream
+    rewritten: bool  # the body's model must be replaced with ``model``
+
+
+def parse_target(raw_target: str) -> Target | None:
+    """Parse a raw request target; ``None`` when it is not an API path proxyd forwards."""
+    if not raw_target.startswith("/") or raw_target.startswith("//"):
+        raise bad_request(
+            "absolute-form request targets are refused: proxyd is not a forward proxy; "
+            "send the path only, e.g. POST /v1/chat/completions",
+            code="invalid_target",
+        )
+    path, _, query = raw_target.partition("?")
+    if _has_dot_segment(path):
+        raise bad_request("paths with '.' or '..' segments are refused", code="invalid_path")
+    if path == "/v1" or path.startswith("/v1/"):
+        return Target(rest=path[3:], query=query)
+    m = _PINNED_RE.match(path)
+    if m:
+        return Target(rest=m.group(2)[3:], query=query, pinned=unquote(m.group(1)))
+    return None
+
+
+def _has_dot_segment(path: str) -> bool:
+    # Decode repeatedly: an upstream or a proxy in front of it may decode again.
+    for _ in range(3):
+        if any(seg in (".", "..") for seg in _SEGMENT_SPLIT_RE.split(path)):
+            return True
+        decoded = unquote(path)
+        if decoded == path:
+            return False
+        path = decoded
+    return True  # still encoded after three rounds: nobody sends that honestly
+
+
+class Router:
+    """Routing tables built once per config; :meth:`route` is a few dict look-ups."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._by_name = {p.name: p for p in config.providers}
+        self._aliases: dict[str, tuple[Provider, str]] = {}
+        self._ids: dict[str, Provider] = {}
+        for p in config.providers:
+            for m in p.models:
+                if m.alias:
+                    self._aliases.setdefault(m.alias, (p, m.id))
+                self._ids.setdefault(m.id, p)
+        self._default = self._by_name.get(config.default_provider or "")
+
+    def provider(self, name: str) -> Provider | None:
+        return self._by_name.get(name)
+
+    def route(self, model: str | None, pinned: str | None = None) -> Route:
+        model = model or None
+        if pinned is not None:
+            provider = self._by_name.get(pinned)
+            if provider is None:
+                raise self._not_found(f"unknown provider {pinned!r} in the path /providers/{pinned}/...")
+            return self._within(provider, model)
+        if model is not None:
+            prefix, slash, rest = model.partition("/")
+            if slash and rest and prefix in self._by_name:
+                return self._within(self._by_name[prefix], rest, rewritten=True)
+            if model in self._aliases:
+                provider, model_id = self._aliases[model]
+                return Route(provider, model_id, rewritten=True)
+            if model in self._ids:
+                return Route(self._ids[model], model, rewritten=False)
+        if self._default is not None:
+            return self._within(self._default, model)
+        if model is None:
+            raise self._not_found("the request names no model and no default_provider is configured")
+        raise self._not_found(f"no provider serves model {model!r}")
+
+    def _within(self, provider: Provider, model: str | None, *, rewritten: bool = False) -> Route:
+        if model is None:
+            return Route(provider, provider.default_model, rewritten=provider.default_model is not None)
+        for m in provider.models:
+            if m.alias == model:
+                return Route(provider, m.id, rewritten=True)
+        return Route(provider, model, rewritten=rewritten)
+
+    def _not_found(self, what: str) -> ProxyError:
+        names = ", ".join(self._by_name) or "(none)"
+        aliases = ", ".join(self._aliases)
+        hint = f"; or an alias: {aliases}" if aliases else ""
+        return ProxyError(
+            404,
+            f"{what}. Use a model of the form provider/model with one of the configured providers: "
+            f"{names}{hint}. GET /v1/models lists every known model.",
+            code="model_not_found",
+            param="model",
+        )

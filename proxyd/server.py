@@ -1,0 +1,75 @@
+"""Running the daemon: the listening socket, the aiohttp runner, signals and a graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+
+import structlog
+from aiohttp import web
+
+from proxyd import __version__
+from proxyd.app import create_app, server_options
+from proxyd.config import Config, Keepalive, Listen
+from proxyd.upstream import apply_keepalive
+
+DRAIN_SECONDS = 30.0  # on SIGTERM, requests in flight get this long to finish
+
+
+class ListenError(Exception):
+    pass
+
+
+def listen_socket(listen: Listen, ka: Keepalive) -> socket.socket:
+    """Bind the listening socket. Linux copies its keepalive options to every accepted socket."""
+    try:
+        infos = socket.getaddrinfo(listen.host, listen.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {listen.host}: {exc.strerror}") from None
+    family, type_, proto, _, addr = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        apply_keepalive(sock, ka)
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        hint = " (is another proxyd running? change listen.port)" if exc.errno == 98 else ""
+        raise ListenError(f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}{hint}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/v1"
+
+
+async def serve(config: Config, config_source: str) -> None:
+    log = structlog.get_logger("proxyd")
+    sock = listen_socket(config.listen, config.tcp_keepalive)
+    runner = web.AppRunner(
+        create_app(config), handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **server_options(config)
+    )
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "listening",
+        url=base_url_of(sock),
+        version=__version__,
+        config=config_source,
+        providers=[p.name for p in config.providers],
+    )
+    try:
+        await stop.wait()
+        log.info("stopping", drain_s=DRAIN_SECONDS)
+    finally:
+        await runner.cleanup()
+        log.info("stopped")

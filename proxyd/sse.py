@@ -1,0 +1,89 @@
+"""Server-sent events: an incremental decoder and an encoder (pure, no I/O).
+
+The decoder follows the WHATWG event-stream rules: lines end in CRLF, LF or CR; a blank line
+dispatches the event; ``:`` starts a comment; one space after the colon is dropped; an event
+with no ``data`` is not dispatched. Bytes arrive cut anywhere, even between CR and LF, so a
+trailing CR is held until the next read (or :meth:`SSEDecoder.flush`) says what it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = ""  # the ``event:`` field; empty when the stream sent none
+    id: str | None = None
+
+
+class SSEDecoder:
+    """``feed(bytes) -> events``; ``flush()`` at end of stream."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id", "_started")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._started = False
+
+    @property
+    def pending(self) -> bool:
+        """True while an event is half received (a partial line or undispatched fields)."""
+        return bool(self._buf or self._data or self._event)
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk if self._buf else chunk
+        if not self._started and buf:
+            if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
+                self._buf = buf
+                return []
+            self._started = True
+            if buf.startswith(b"\xef\xbb\xbf"):
+                buf = buf[3:]
+        lines = buf.splitlines(keepends=True)
+        # A last line without LF is either cut short or a CR whose LF may be in the next read.
+        self._buf = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        return self._lines(lines)
+
+    def flush(self) -> list[SSEEvent]:
+        """Finish the stream: a held line counts, but a half-sent event is dropped (as browsers do)."""
+        tail, self._buf = self._buf, b""
+        events = self._lines([tail]) if tail.endswith(b"\r") else []
+        self._data, self._event = [], ""
+        return events
+
+    def _lines(self, lines: list[bytes]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            if not line:
+                if self._data:
+                    events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+                self._data, self._event = [], ""
+                continue
+            name, colon, value = line.partition(":")
+            if not name:
+                continue  # comment
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event = value
+            elif name == "id" and "\0" not in value:
+                self._id = value
+        return events
+
+
+def encode_event(data: str, event: str | None = None) -> bytes:
+    """One event; ``data`` may hold newlines (each becomes its own ``data:`` line)."""
+    head = f"event: {event}\n" if event else ""
+    body = "".join(f"data: {line}\n" for line in _LINE_BREAK_RE.split(data))
+    return f"{head}{body}\n".encode()
