@@ -1,0 +1,110 @@
+"""Shared fixtures: a recording fake upstream and a proxyd app in front of it, both real
+aiohttp servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from proxyd.app import create_app, server_options
+from proxyd.config import Config, parse_config
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str  # raw path with query, as it arrived upstream
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeUpstream:
+    """Records every request; answers with ``handler`` (an echo of the request by default)."""
+
+    server: TestServer | None = None
+    seen: list[Seen] = field(default_factory=list)
+    handler: Handler | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("/v1"))
+
+    @property
+    def last(self) -> Seen:
+        return self.seen[-1]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.seen.append(Seen(request.method, request.raw_path, dict(request.headers), body))
+        if self.handler is not None:
+            return await self.handler(request)
+        model = json.loads(body).get("model") if body.startswith(b"{") else None
+        return web.json_response({"ok": True, "path": request.raw_path, "model": model})
+
+
+@pytest.fixture
+async def upstream_factory(aiohttp_server: Any) -> Callable[[], Awaitable[FakeUpstream]]:
+    async def make() -> FakeUpstream:
+        fake = FakeUpstream()
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", fake._handle)
+        fake.server = await aiohttp_server(app)
+        return fake
+
+    return make
+
+
+@pytest.fixture
+async def upstream(upstream_factory: Callable[[], Awaitable[FakeUpstream]]) -> FakeUpstream:
+    return await upstream_factory()
+
+
+def make_config(raw: dict[str, Any], env: dict[str, str] | None = None) -> Config:
+    def no_files(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    return parse_config(raw, env=env or {}, read_file=no_files)
+
+
+@pytest.fixture
+async def proxy_factory(aiohttp_client: Any) -> Callable[..., Awaitable[TestClient]]:
+    async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> TestClient:
+        config = make_config(raw, env)
+        client: TestClient = await aiohttp_client(create_app(config), server_kwargs=server_options(config))
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def proxy(proxy_factory: Callable[..., Awaitable[TestClient]], upstream: FakeUpstream) -> TestClient:
+    """proxyd with one provider, ``local``, in front of ``upstream``, holding key ``sk-local``."""
+    return await proxy_factory(
+        {
+            "default_provider": "local",
+            "providers": [
+                {
+                    "name": "local",
+                    "base_url": upstream.base_url,
+                    "api_key": "sk-local",
+                    "wire": "responses",
+                    "default_model": "m-default",
+                    "headers": {"X-Tenant": "team-a"},
+                    "models": [{"id": "llama3.2", "alias": "fast"}],
+                }
+            ],
+        }
+    )

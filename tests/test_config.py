@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from proxyd.config import ConfigError, Timeouts, expand_env, normalize_base_url, parse_config
+
+SECRET = "sk-live-abcdef0123456789"
+
+
+def parse(raw: Any, env: dict[str, str] | None = None, files: dict[str, str] | None = None) -> Any:
+    def read_file(path: str) -> str:
+        if files and path in files:
+            return files[path]
+        raise FileNotFoundError(2, "No such file or directory")
+
+    return parse_config(raw, env=env or {}, read_file=read_file)
+
+
+def errors_of(raw: Any, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(raw, env)
+    return info.value.errors
+
+
+def one(**provider: Any) -> dict[str, Any]:
+    return {"providers": [{"name": "p", "base_url": "http://127.0.0.1:9/v1", **provider}]}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+        ("http://127.0.0.1:11434/v1/", "http://127.0.0.1:11434/v1"),
+        ("  https://api.example.com/v1//  ", "https://api.example.com/v1"),
+        ("https://api.example.com/v1/chat/completions", "https://api.example.com/v1"),
+        ("https://api.example.com/v1/chat/completions/", "https://api.example.com/v1"),
+        ("https://api.example.com/v1/responses", "https://api.example.com/v1"),
+        ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1"),
+        ("https://openrouter.ai/api/v1/", "https://openrouter.ai/api/v1"),
+    ],
+)
+def test_base_url_normalization(given: str, expected: str) -> None:
+    assert normalize_base_url(given) == expected
+    assert parse(one(base_url=given)).providers[0].base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "env", "expected", "missing"),
+    [
+        ("${A}", {"A": "x"}, "x", []),
+        ("${A:-d}", {}, "d", []),
+        ("${A:-d}", {"A": ""}, "d", []),
+        ("${A:-}", {}, "", []),
+        ("pre-${A}-${B}", {"A": "1", "B": "2"}, "pre-1-2", []),
+        ("${A}", {}, "", ["A"]),
+        ("$A and ${}", {"A": "x"}, "$A and ${}", []),
+    ],
+)
+def test_expand_env(value: str, env: dict[str, str], expected: str, missing: list[str]) -> None:
+    assert expand_env(value, env) == (expected, missing)
+
+
+def test_full_provider_entry() -> None:
+    config = parse(
+        {
+            "listen": {"host": "127.0.0.1", "port": 9999, "max_body_mb": 2, "header_timeout_s": 5},
+            "default_provider": "p",
+            "tcp_keepalive": {"idle_s": 3, "interval_s": 4, "count": 6},
+            "providers": [
+                {
+                    "name": "p",
+                    "base_url": "https://api.example.com/v1/",
+                    "api_key": "${KEY}",
+                    "wire": "chat",
+                    "default_model": "m",
+                    "headers": {"X-Tenant": "${TENANT:-team-a}", "X-Num": 5},
+                    "models": [
+                        "plain",
+                        {
+                            "id": "m",
+                            "alias": "fast",
+                            "context_window": 8192,
+                            "capabilities": {"tools": True},
+                            "tags": ["main"],
+                        },
+                    ],
+                    "streaming": False,
+                    "timeouts": {"connect_s": 1, "first_byte_s": 2, "idle_s": 3.5},
+                }
+            ],
+        },
+        env={"KEY": SECRET},
+    )
+    p = config.providers[0]
+    assert (config.listen.port, config.listen.max_body_bytes, config.listen.header_timeout_s) == (9999, 2 << 20, 5)
+    assert (config.tcp_keepalive.idle_s, config.tcp_keepalive.count) == (3, 6)
+    assert (p.api_key, p.key_source, p.wire, p.default_model, p.streaming) == (SECRET, "env KEY", "chat", "m", False)
+    assert p.headers == (("X-Tenant", "team-a"), ("X-Num", "5"))
+    assert [m.id for m in p.models] == ["plain", "m"]
+    assert (p.models[1].alias, p.models[1].context_window, p.models[1].tags) == ("fast", 8192, ("main",))
+    assert p.timeouts == Timeouts(connect_s=1, first_byte_s=2, idle_s=3.5)
+    assert SECRET not in repr(config)
+
+
+def test_defaults() -> None:
+    config = parse(one())
+    p = config.providers[0]
+    assert (config.listen.host, config.listen.port, config.listen.max_body_bytes) == ("127.0.0.1", 8787, 64 << 20)
+    assert (p.wire, p.api_key, p.key_source, p.streaming) == ("auto", None, "none", True)
+    assert config.default_provider is None
+
+
+def test_api_key_file_is_read_and_stripped() -> None:
+    config = parse(one(api_key_file="/keys/p"), files={"/keys/p": f"{SECRET}\n"})
+    assert config.providers[0].api_key == SECRET
+    assert config.providers[0].key_source == "file /keys/p"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, "providers: no providers configured"),
+        ({"providers": []}, "providers: no providers configured"),
+        ({"providers": {"name": "x"}}, "providers: must be a list"),
+        ([1, 2], "(top level): must be a mapping"),
+        ({"providers": [{"base_url": "http://h/v1"}]}, "providers[0].name: required"),
+        ({"providers": [{"name": "a/b", "base_url": "http://h/v1"}]}, "providers[0].name: required: letters"),
+        ({"providers": [{"name": "p"}]}, "providers[0].base_url: required"),
+        (one(base_url="ftp://h/v1"), "providers[0].base_url: must start with http:// or https://"),
+        (one(base_url="127.0.0.1:11434/v1"), "providers[0].base_url: must start with http:// or https://"),
+        (one(base_url="https://user:pw@h/v1"), "providers[0].base_url: must not hold credentials"),
+        (one(base_url="https://h/v1?x=1"), "providers[0].base_url: must not have a query"),
+        (one(base_url="${NOPE}"), "providers[0].base_url: environment variable NOPE is not set"),
+        (one(wire="grpc"), "providers[0].wire: must be one of auto, responses, chat"),
+        (one(api_key="${MISSING_KEY}"), "providers[0].api_key: environment variable MISSING_KEY is not set"),
+        (one(api_key=123), "providers[0].api_key: must be a string"),
+        (one(api_key="a", api_key_file="/k"), "providers[0]: set api_key or api_key_file, not both"),
+        (one(api_key_file="/nope"), "providers[0].api_key_file: cannot read /nope: No such file or directory"),
+        (one(headers={"X-A": "a\r\nX-Injected: 1"}), "providers[0].headers.X-A: contains a line break"),
+        (one(headers={"Bad Name": "x"}), "providers[0].headers: 'Bad Name' is not a valid header name"),
+        (one(headers={"Host": "x"}), "providers[0].headers.Host: is set by proxyd itself"),
+        (one(headers=["x"]), "providers[0].headers: must be a mapping"),
+        (one(models=[{"alias": "x"}]), "providers[0].models[0].id: required"),
+        (one(models=[{"id": "m", "context_window": -1}]), "providers[0].models[0].context_window: must be a positive"),
+        (one(models=[{"id": "m", "capabilities": {"tools": "yes"}}]), "providers[0].models[0].capabilities.tools"),
+        (one(models=[{"id": "m", "tags": "main"}]), "providers[0].models[0].tags: must be a list"),
+        (one(streaming="yes"), "providers[0].streaming: must be true or false"),
+        (one(timeouts={"idle_s": 0}), "providers[0].timeouts.idle_s: must be a number of at least"),
+        (one(timeouts={"idle": 5}), "providers[0].timeouts.idle: unknown key (did you mean 'idle_s'?)"),
+        (one(bsae_url="x"), "providers[0].bsae_url: unknown key (did you mean 'base_url'?)"),
+        ({**one(), "listen": {"port": 70000}}, "listen.port: must be a whole number from 0 to 65535"),
+        ({**one(), "listen": 5}, "listen: must be a mapping"),
+        ({**one(), "listen": {"max_body_mb": "big"}}, "listen.max_body_mb: must be a number"),
+        ({**one(), "tcp_keepalive": {"count": 0}}, "tcp_keepalive.count: must be a whole number from 1 to 127"),
+        ({**one(), "default_provider": "ghost"}, "default_provider: 'ghost' is not a configured provider (have: p)"),
+        ({**one(), "defualt_provider": "p"}, "defualt_provider: unknown key (did you mean 'default_provider'?)"),
+    ],
+)
+def test_config_errors_name_their_yaml_path(raw: Any, expected: str) -> None:
+    assert any(e.startswith(expected) for e in errors_of(raw)), errors_of(raw)
+
+
+def test_every_error_is_collected_at_once() -> None:
+    errs = errors_of(
+        {"providers": [{"name": "a", "base_url": "x"}, {"name": "b", "wire": "?", "base_url": "http://h"}]}
+    )
+    assert [e.split(":")[0] for e in errs] == ["providers[0].base_url", "providers[1].wire"]
+
+
+def test_duplicate_names_and_aliases() -> None:
+    errs = errors_of(
+        {
+            "providers": [
+                {"name": "a", "base_url": "http://h/v1", "models": [{"id": "m", "alias": "fast"}]},
+                {"name": "a", "base_url": "http://h/v1", "models": [{"id": "n", "alias": "fast"}]},
+            ]
+        }
+    )
+    assert "providers[1].name: 'a' is used by an earlier provider; names must be unique" in errs
+    assert "providers[1].models[0].alias: 'fast' is already an alias in a" in errs
+
+
+def test_errors_never_contain_the_key() -> None:
+    errs = errors_of({"providers": [{"name": "p", "base_url": "nope", "api_key": SECRET + "\n"}]}, env={})
+    assert errs and all(SECRET not in e for e in errs)

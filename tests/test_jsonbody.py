@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from proxyd import jsonbody
+from proxyd.errors import ProxyError
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+        '{"t": "caf\u00e9 \u2028 \U0001f600"}'.encode(),
+        b'{"x": "\\ud800"}',  # a lone surrogate escape is valid JSON and must survive
+        b'{"n": 1e308, "i": -12345678901234567890}',
+        b'{"a":' * 150 + b"1" + b"}" * 150,  # deep but under the limit
+    ],
+)
+def test_round_trip(body: bytes) -> None:
+    parsed = jsonbody.parse_object(body)
+    assert json.loads(jsonbody.dump(parsed)) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "not valid JSON"),
+        (b"{", "not valid JSON"),
+        (b'{"a": NaN}', "NaN is not valid JSON"),
+        (b'{"a": Infinity}', "Infinity is not valid JSON"),
+        (b'{"a": -Infinity}', "not valid JSON"),
+        (b'{"a": 1e309}', "too large"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "too many digits"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'"text"', "must be a JSON object"),
+        (b"\xff\xfe{}", "not"),
+        (b'{"a":' + b"[" * 300 + b"]" * 300 + b"}", "nests deeper than 200"),
+        (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper"),
+    ],
+)
+def test_unsafe_json_is_a_400(body: bytes, reason: str) -> None:
+    with pytest.raises(ProxyError) as info:
+        jsonbody.parse_object(body)
+    assert info.value.status == 400 and reason in info.value.message
+
+
+def test_dump_refuses_non_finite() -> None:
+    with pytest.raises(ProxyError):
+        jsonbody.dump({"a": float("nan")})
