@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -48,21 +49,33 @@ def base_url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/v1"
 
 
-async def serve(config: Config, config_source: str) -> None:
-    log = structlog.get_logger("proxyd")
+@dataclass(frozen=True)
+class Running:
+    runner: web.AppRunner
+    url: str  # the OpenAI base URL clients use, e.g. http://127.0.0.1:8787/v1
+    port: int
+
+
+async def start(config: Config) -> Running:
+    """Start serving ``config`` exactly as ``proxyd serve`` does; stop with ``runner.cleanup()``."""
     sock = listen_socket(config.listen, config.tcp_keepalive)
-    runner = web.AppRunner(
-        create_app(config), handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **server_options(config)
-    )
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **server_options(config))
     await runner.setup()
     await web.SockSite(runner, sock).start()
+    return Running(runner=runner, url=base_url_of(sock), port=sock.getsockname()[1])
+
+
+async def serve(config: Config, config_source: str) -> None:
+    log = structlog.get_logger("proxyd")
+    running = await start(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info(
         "listening",
-        url=base_url_of(sock),
+        url=running.url,
         version=__version__,
         config=config_source,
         providers=[p.name for p in config.providers],
@@ -71,5 +84,5 @@ async def serve(config: Config, config_source: str) -> None:
         await stop.wait()
         log.info("stopping", drain_s=DRAIN_SECONDS)
     finally:
-        await runner.cleanup()
+        await running.runner.cleanup()
         log.info("stopped")

@@ -4,16 +4,17 @@ aiohttp servers on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from proxyd.app import create_app, server_options
 from proxyd.config import Config, parse_config
+from proxyd.server import Running, start
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,18 +80,45 @@ def make_config(raw: dict[str, Any], env: dict[str, str] | None = None) -> Confi
     return parse_config(raw, env=env or {}, read_file=no_files)
 
 
+class ProxyClient:
+    """A client for a proxyd started the way ``proxyd serve`` starts it."""
+
+    def __init__(self, session: aiohttp.ClientSession, port: int) -> None:
+        self.session = session
+        self.port = port
+        self.origin = f"http://127.0.0.1:{port}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.session.request(method, self.origin + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+
 @pytest.fixture
-async def proxy_factory(aiohttp_client: Any) -> Callable[..., Awaitable[TestClient]]:
-    async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> TestClient:
-        config = make_config(raw, env)
-        client: TestClient = await aiohttp_client(create_app(config), server_kwargs=server_options(config))
-        return client
+async def proxy_factory() -> AsyncIterator[Callable[..., Awaitable[ProxyClient]]]:
+    started: list[Running] = []
+    sessions: list[aiohttp.ClientSession] = []
 
-    return make
+    async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> ProxyClient:
+        raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}}
+        running = await start(make_config(raw, env))
+        started.append(running)
+        sessions.append(aiohttp.ClientSession(auto_decompress=False))
+        return ProxyClient(sessions[-1], running.port)
+
+    yield make
+    for session in sessions:
+        await session.close()
+    for running in started:
+        await running.runner.cleanup()
 
 
 @pytest.fixture
-async def proxy(proxy_factory: Callable[..., Awaitable[TestClient]], upstream: FakeUpstream) -> TestClient:
+async def proxy(proxy_factory: Callable[..., Awaitable[ProxyClient]], upstream: FakeUpstream) -> ProxyClient:
     """proxyd with one provider, ``local``, in front of ``upstream``, holding key ``sk-local``."""
     return await proxy_factory(
         {

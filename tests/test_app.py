@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, ProxyClient
 
-ProxyFactory = Callable[..., Awaitable[TestClient]]
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 CHAT = "/v1/chat/completions"
 
 
@@ -26,7 +25,7 @@ def assert_openai_error(body: Any, code: str | None = None) -> dict[str, Any]:
     return err
 
 
-async def raw_request(client: TestClient, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+async def raw_request(client: ProxyClient, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
     """Send bytes the way no well-behaved client library would; read one response."""
     reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
     try:
@@ -44,7 +43,7 @@ async def raw_request(client: TestClient, head: bytes, body: bytes = b"") -> tup
         writer.close()
 
 
-async def test_chat_routes_rewrites_model_and_injects_auth(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_chat_routes_rewrites_model_and_injects_auth(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     resp = await proxy.post(
         CHAT + "?trace=1",
         json={"model": "local/llama3.2", "messages": [{"role": "user", "content": "hi"}]},
@@ -67,7 +66,9 @@ async def test_chat_routes_rewrites_model_and_injects_auth(proxy: TestClient, up
     assert seen.json()["messages"] == [{"role": "user", "content": "hi"}]
 
 
-async def test_body_passes_byte_for_byte_when_the_model_is_unchanged(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_body_passes_byte_for_byte_when_the_model_is_unchanged(
+    proxy: ProxyClient, upstream: FakeUpstream
+) -> None:
     body = b'{"model" : "llama3.2",   "messages": [], "x": 1.50}'
     resp = await proxy.post(CHAT, data=body, headers={"Content-Type": "application/json"})
     assert resp.status == 200
@@ -79,14 +80,14 @@ async def test_body_passes_byte_for_byte_when_the_model_is_unchanged(proxy: Test
     [("fast", "llama3.2"), (None, "m-default"), ("anything-else", "anything-else")],
 )
 async def test_alias_and_default(
-    proxy: TestClient, upstream: FakeUpstream, model: str | None, upstream_model: str
+    proxy: ProxyClient, upstream: FakeUpstream, model: str | None, upstream_model: str
 ) -> None:
     body = {"messages": []} | ({"model": model} if model else {})
     resp = await proxy.post(CHAT, json=body)
     assert (await resp.json())["model"] == upstream_model
 
 
-async def test_upstream_rejects_requests_without_the_provider_key(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_upstream_rejects_requests_without_the_provider_key(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     async def strict(request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != "Bearer sk-local":
             return web.json_response({"error": {"message": "bad key", "type": "auth", "code": None}}, status=401)
@@ -117,7 +118,7 @@ async def test_pinned_provider_path_passes_model_as_sent(proxy_factory: ProxyFac
     assert resp.status == 404 and "a, b" in assert_openai_error(await resp.json())["message"]
 
 
-async def test_other_paths_pass_through_raw(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_other_paths_pass_through_raw(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     target = b"/v1/files/file%2Fabc/content?limit=2&after=x%2Fy&q=a+b"
     status, _ = await raw_request(
         proxy, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -159,7 +160,7 @@ async def test_models_are_merged(proxy_factory: ProxyFactory, upstream: FakeUpst
     assert_openai_error(await missing.json(), "model_not_found")
 
 
-async def test_responses_pass_through_for_responses_providers(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_responses_pass_through_for_responses_providers(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     resp = await proxy.post("/v1/responses", json={"model": "fast", "input": "hi"})
     assert (await resp.json())["path"] == "/v1/responses" and upstream.last.json()["model"] == "llama3.2"
 
@@ -197,7 +198,7 @@ async def test_responses_to_an_auto_provider_without_it_is_501(
     ],
 )
 async def test_bad_json_is_400_and_not_forwarded(
-    proxy: TestClient, upstream: FakeUpstream, body: bytes, fragment: str
+    proxy: ProxyClient, upstream: FakeUpstream, body: bytes, fragment: str
 ) -> None:
     resp = await proxy.post(CHAT, data=body, headers={"Content-Type": "application/json"})
     assert resp.status == 400
@@ -237,7 +238,7 @@ async def test_chunked_oversize_and_gzip_bomb_are_413(proxy_factory: ProxyFactor
     assert resp.status == 413 and not upstream.seen
 
 
-async def test_compressed_bodies_are_decoded_and_forwarded_plain(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_compressed_bodies_are_decoded_and_forwarded_plain(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     from backports import zstd
 
     payload = json.dumps({"model": "fast", "messages": [{"role": "user", "content": "é" * 1000}]}).encode()
@@ -252,7 +253,7 @@ async def test_compressed_bodies_are_decoded_and_forwarded_plain(proxy: TestClie
         assert int(seen.headers["Content-Length"]) == len(seen.body)
 
 
-async def test_unsupported_and_corrupt_encodings(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_unsupported_and_corrupt_encodings(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     resp = await proxy.post(
         CHAT, data=b"xx", headers={"Content-Type": "application/json", "Content-Encoding": "compress"}
     )
@@ -268,7 +269,7 @@ async def test_unsupported_and_corrupt_encodings(proxy: TestClient, upstream: Fa
     "target", [b"/v1/../admin", b"/v1/%2e%2e/admin", b"/providers/local/v1/%2E%2E/x", b"http://evil.test/v1/models"]
 )
 async def test_hostile_targets_are_refused_before_forwarding(
-    proxy: TestClient, upstream: FakeUpstream, target: bytes
+    proxy: ProxyClient, upstream: FakeUpstream, target: bytes
 ) -> None:
     status, body = await raw_request(
         proxy, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -278,7 +279,7 @@ async def test_hostile_targets_are_refused_before_forwarding(
 
 
 async def test_body_fields_never_pick_a_host(
-    proxy: TestClient, upstream: FakeUpstream, upstream_factory: Callable[[], Awaitable[FakeUpstream]]
+    proxy: ProxyClient, upstream: FakeUpstream, upstream_factory: Callable[[], Awaitable[FakeUpstream]]
 ) -> None:
     other = await upstream_factory()
     body = {
@@ -292,7 +293,7 @@ async def test_body_fields_never_pick_a_host(
 
 
 async def test_redirects_are_not_followed(
-    proxy: TestClient, upstream: FakeUpstream, upstream_factory: Callable[[], Awaitable[FakeUpstream]]
+    proxy: ProxyClient, upstream: FakeUpstream, upstream_factory: Callable[[], Awaitable[FakeUpstream]]
 ) -> None:
     other = await upstream_factory()
 
@@ -305,7 +306,7 @@ async def test_redirects_are_not_followed(
     assert "does not follow redirects" in assert_openai_error(await resp.json(), "upstream_redirect")["message"]
 
 
-async def test_upstream_errors_are_openai_shaped_and_keys_redacted(proxy: TestClient, upstream: FakeUpstream) -> None:
+async def test_upstream_errors_are_openai_shaped_and_keys_redacted(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     answers = iter(
         [
             web.Response(status=500, text="<html>Internal Server Error</html>", content_type="text/html"),
@@ -345,7 +346,7 @@ async def test_streaming_disabled_provider(proxy_factory: ProxyFactory, upstream
     assert resp.status == 400 and "streaming: false" in assert_openai_error(await resp.json())["message"]
 
 
-async def test_local_paths(proxy: TestClient) -> None:
+async def test_local_paths(proxy: ProxyClient) -> None:
     assert await (await proxy.get("/healthz")).json() == {"status": "ok"}
     resp = await proxy.get("/admin")
     assert resp.status == 404

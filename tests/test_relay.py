@@ -1,0 +1,260 @@
+"""Streams and bodies relayed through proxyd: unbuffered, complete, and never falsely complete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from proxyd.sse import SSEDecoder
+from tests.conftest import FakeUpstream, ProxyClient
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+CHAT = "/v1/chat/completions"
+WAIT = 10.0  # generous bound for anything that must happen; never a performance assertion
+
+
+def chunk(text: str, finish: str | None = None) -> bytes:
+    data = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+async def sse_response(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    return resp
+
+
+def events(body: bytes) -> list[str]:
+    decoder = SSEDecoder()
+    return [e.data for e in decoder.feed(body) + decoder.flush()]
+
+
+async def short_idle_proxy(proxy_factory: ProxyFactory, upstream: FakeUpstream, **timeouts: float) -> ProxyClient:
+    return await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "timeouts": timeouts}]})
+
+
+async def test_each_upstream_write_reaches_the_client_before_the_next_is_sent(
+    proxy: ProxyClient, upstream: FakeUpstream
+) -> None:
+    # Lockstep: the upstream sends piece i only after the client has read piece i-1. A proxy
+    # that coalesced, or waited for a newline, would deadlock here and the upstream would give up.
+    pieces = [b'data: {"choices":[{"index":0,"delta":{"content":"a', b'b"},"finish_reason":null}]}\n', b"\n"]
+    pieces += [chunk(str(i)) for i in range(5)] + [chunk("", "stop"), b"data: [DONE]\n\n"]
+    received = [asyncio.Event() for _ in pieces]
+    upstream_gave_up = []
+
+    async def lockstep(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        for i, piece in enumerate(pieces):
+            await resp.write(piece)
+            await asyncio.sleep(0.05)
+            try:
+                await asyncio.wait_for(received[i].wait(), WAIT)
+            except TimeoutError:
+                upstream_gave_up.append(i)
+                break
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = lockstep
+    resp = await proxy.post(CHAT, json={"model": "fast", "stream": True})
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    assert (resp.headers["Cache-Control"], resp.headers["X-Accel-Buffering"]) == ("no-cache", "no")
+    got = b""
+    for i, piece in enumerate(pieces):
+        while len(got) < sum(len(p) for p in pieces[: i + 1]):
+            got += await asyncio.wait_for(resp.content.readany(), WAIT)
+        assert got.endswith(piece), f"piece {i} did not arrive on its own"
+        received[i].set()
+    assert await resp.content.read() == b""
+    assert not upstream_gave_up and got == b"".join(pieces)
+
+
+async def test_client_disconnect_closes_the_upstream_stream(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    upstream_closed = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        try:
+            for i in range(400):  # bounded: 400 chunks, 25 ms apart
+                await resp.write(chunk(str(i)))
+                await asyncio.sleep(0.025)
+        except (ConnectionError, asyncio.CancelledError):
+            upstream_closed.set()
+            raise
+        return resp
+
+    upstream.handler = endless
+    resp = await proxy.post(CHAT, json={"model": "fast", "stream": True})
+    assert b"data:" in await resp.content.readany()
+    resp.close()  # the client goes away mid-stream
+    await asyncio.wait_for(upstream_closed.wait(), WAIT)
+
+
+async def test_client_leaving_a_non_streaming_request_cancels_the_upstream_call(
+    aiohttp_server: Callable[..., Awaitable[object]], proxy_factory: ProxyFactory
+) -> None:
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", slow)
+    server = await aiohttp_server(app)  # aiohttp's TestServer cancels handlers of departed clients
+    client = await proxy_factory({"providers": [{"name": "p", "base_url": str(server.make_url("/v1"))}]})  # type: ignore[attr-defined]
+    request = asyncio.create_task(client.post(CHAT, json={"model": "p/x"}))
+    await asyncio.wait_for(started.wait(), WAIT)
+    request.cancel()  # the client hangs up while the model is still thinking
+    await asyncio.wait_for(cancelled.wait(), WAIT)
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected_last"),
+    [
+        (chunk("", "stop") + b"data: [DONE]\n\n", "[DONE]"),
+        (chunk("", "stop"), "[DONE]"),  # lax server without [DONE]: proxyd completes it
+    ],
+)
+async def test_complete_chat_streams_end_with_done(
+    proxy: ProxyClient, upstream: FakeUpstream, tail: bytes, expected_last: str
+) -> None:
+    async def stream(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        await resp.write(chunk("hello") + tail)
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = stream
+    resp = await proxy.post(CHAT, json={"model": "fast", "stream": True})
+    data = events(await resp.read())
+    assert data[-1] == expected_last and data.count("[DONE]") == 1
+
+
+async def test_chat_stream_that_stops_early_ends_with_an_error_event(
+    proxy: ProxyClient, upstream: FakeUpstream
+) -> None:
+    async def cut(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        await resp.write(chunk("partial answer"))
+        await resp.write_eof()  # a clean close, but no finish_reason and no [DONE]
+        return resp
+
+    upstream.handler = cut
+    resp = await proxy.post(CHAT, json={"model": "fast", "stream": True})
+    data = events(await resp.read())
+    assert "[DONE]" not in data
+    assert json.loads(data[-1])["error"]["code"] == "stream_incomplete"
+
+
+async def test_upstream_dying_mid_stream_is_an_error_event(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    async def dies(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        await resp.write(chunk("partial"))
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()  # connection reset, chunked body never terminated
+        return resp
+
+    upstream.handler = dies
+    resp = await proxy.post(CHAT, json={"model": "fast", "stream": True})
+    data = events(await resp.read())
+    assert json.loads(data[0])["choices"][0]["delta"]["content"] == "partial"
+    assert json.loads(data[-1])["error"]["type"] == "upstream_error"
+
+
+async def test_idle_upstream_stream_times_out_with_an_error_event(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    async def stalls(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        await resp.write(chunk("first"))
+        await asyncio.sleep(5)
+        return resp
+
+    upstream.handler = stalls
+    client = await short_idle_proxy(proxy_factory, upstream, idle_s=0.3)
+    resp = await client.post(CHAT, json={"model": "p/x", "stream": True})
+    data = events(await asyncio.wait_for(resp.read(), WAIT))
+    error = json.loads(data[-1])["error"]
+    assert error["code"] == "upstream_timeout" and "0.3 s" in error["message"]
+
+
+async def test_cut_responses_stream_ends_with_response_failed(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    created = {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1", "status": "in_progress"}}
+    delta = {"type": "response.output_text.delta", "sequence_number": 1, "delta": "hi"}
+
+    async def cut(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        for event in (created, delta):
+            await resp.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = cut
+    resp = await proxy.post("/v1/responses", json={"model": "fast", "input": "hi", "stream": True})
+    body = await resp.read()
+    assert b"event: response.failed\n" in body
+    failed = json.loads(events(body)[-1])
+    assert failed["type"] == "response.failed" and failed["sequence_number"] == 2
+    assert failed["response"]["id"] == "resp_1" and failed["response"]["status"] == "failed"
+
+
+async def test_plain_body_cut_short_is_not_delivered_as_complete(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    async def short(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b'{"partial": ')
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        return resp
+
+    upstream.handler = short
+    resp = await proxy.post(CHAT, json={"model": "fast"})
+    assert resp.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await resp.read()
+
+
+async def test_non_streaming_body_keeps_length_and_headers(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    payload = json.dumps({"id": "chatcmpl-1", "choices": [], "pad": "x" * 200_000}).encode()
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(
+            body=payload, content_type="application/json", headers={"x-ratelimit-remaining-tokens": "7"}
+        )
+
+    upstream.handler = big
+    resp = await proxy.post(CHAT, json={"model": "fast"})
+    assert resp.headers["Content-Length"] == str(len(payload)) and resp.headers["x-ratelimit-remaining-tokens"] == "7"
+    assert await resp.read() == payload
+
+
+async def test_first_byte_timeout_is_504(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    async def thinks(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    upstream.handler = thinks
+    client = await short_idle_proxy(proxy_factory, upstream, first_byte_s=0.3)
+    resp = await client.post(CHAT, json={"model": "p/x"})
+    assert resp.status == 504
+    error = (await resp.json())["error"]
+    assert error["code"] == "upstream_timeout" and "first_byte_s" in error["message"]
