@@ -9,6 +9,7 @@ injected Authorization header, into some of them.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Callable
 
@@ -104,7 +105,7 @@ def map_exception(exc: BaseException, provider: Provider) -> ProxyError:
             504, f"could not connect to {who} within {provider.timeouts.connect_s:g} s", "upstream_timeout"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        reason = _os_reason(exc.os_error)
         return upstream_error(502, f"cannot connect to {who}: {reason}. Is the server running?", "upstream_unreachable")
     if isinstance(exc, TimeoutError):
         return upstream_error(
@@ -120,6 +121,13 @@ def map_exception(exc: BaseException, provider: Provider) -> ProxyError:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return upstream_error(502, f"{who} sent a broken response body", "upstream_protocol_error")
     if isinstance(exc, OSError):
-        reason = exc.strerror or type(exc).__name__
+        reason = _os_reason(exc)
         return upstream_error(502, f"the connection to {who} failed: {reason}", "upstream_unreachable")
     return upstream_error(502, f"the request to {who} failed ({type(exc).__name__})", "upstream_error")
+
+
+def _os_reason(exc: OSError) -> str:
+    # asyncio words a refusal as "Connect call failed (...)"; the errno's own text is clearer.
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return exc.strerror or type(exc).__name__

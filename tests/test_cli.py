@@ -1,0 +1,138 @@
+"""`proxyd` as a real process: validate, models, serve, SIGTERM, config discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import FakeUpstream
+
+SECRET = "sk-very-secret-value-42"
+WAIT = 20.0
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "proxyd", *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_validate_reports_every_error_with_its_path_and_exits_2(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "c.yaml",
+        "providers:\n"
+        "  - name: ok\n    base_url: http://127.0.0.1:1/v1\n    api_key: ${KEY}\n"
+        "  - name: bad\n    base_url: 127.0.0.1:11434\n    wire: grpc\n    api_key: " + SECRET + "\n",
+    )
+    result = run("validate", "--config", str(config), env={"KEY": SECRET})
+    assert result.returncode == 2
+    assert "providers[1].base_url: must start with http:// or https://" in result.stderr
+    assert "providers[1].wire: must be one of auto, responses, chat" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+
+
+def test_yaml_errors_point_at_the_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", "providers:\n  - name: a\n    name: b\n    base_url: http://h/v1\n")
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 2 and "c.yaml:3:5: invalid YAML: duplicate key 'name'" in result.stderr
+    config = write(tmp_path / "d.yaml", "providers: [\n")
+    assert run("validate", "--config", str(config)).returncode == 2
+
+
+def test_validate_summary_shows_key_sources_not_keys(tmp_path: Path) -> None:
+    write(tmp_path / "key", SECRET + "\n")
+    config = write(
+        tmp_path / "c.yaml",
+        "default_provider: a\nproviders:\n"
+        "  - {name: a, base_url: 'http://127.0.0.1:1/v1/chat/completions', api_key: '${KEY}'}\n"
+        "  - {name: b, base_url: 'https://h/v1', api_key_file: key}\n",
+    )
+    result = run("validate", "--config", str(config), env={"KEY": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert "provider a: http://127.0.0.1:1/v1  wire=auto  key=env KEY" in result.stdout
+    assert "key=file key" in result.stdout and SECRET not in result.stdout
+
+
+def test_config_discovery_order(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": "", "PROXYD_CONFIG": ""}
+    assert "shipped example" in run("validate", env=env).stdout
+    user = home / ".config" / "proxyd" / "config.yaml"
+    user.parent.mkdir(parents=True)
+    write(user, "providers: [{name: from-home, base_url: 'http://h/v1'}]\n")
+    assert "provider from-home" in run("validate", env=env).stdout
+    other = write(tmp_path / "env.yaml", "providers: [{name: from-env, base_url: 'http://h/v1'}]\n")
+    assert "provider from-env" in run("validate", env={**env, "PROXYD_CONFIG": str(other)}).stdout
+    flag = write(tmp_path / "flag.yaml", "providers: [{name: from-flag, base_url: 'http://h/v1'}]\n")
+    assert (
+        "provider from-flag" in run("validate", "--config", str(flag), env={**env, "PROXYD_CONFIG": str(other)}).stdout
+    )
+
+
+def test_models_lists_catalog(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "c.yaml", "providers: [{name: p, base_url: 'http://h/v1', models: [{id: m, alias: fast}]}]\n"
+    )
+    assert run("models", "--config", str(config)).stdout.split("\n")[:2] == ["p/m\tp", "fast\tp"]
+
+
+async def start_serve(config: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    while True:
+        line = await asyncio.wait_for(proc.stderr.readline(), WAIT)
+        assert line, "proxyd exited before listening"
+        event = json.loads(line)
+        if event["event"] == "listening":
+            return proc, str(event["url"])
+
+
+async def test_serve_proxies_and_stops_cleanly_on_sigterm(tmp_path: Path, upstream: FakeUpstream) -> None:
+    config = write(
+        tmp_path / "c.yaml",
+        f"default_provider: p\nproviders: [{{name: p, base_url: '{upstream.base_url}', api_key: '${{KEY}}'}}]\n",
+    )
+    proc, url = await start_serve(config, env={"KEY": SECRET})
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/chat/completions", json={"model": "m"}) as resp,
+        ):
+            assert resp.status == 200 and (await resp.json())["model"] == "m"
+        assert upstream.last.headers["Authorization"] == f"Bearer {SECRET}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), WAIT)
+    assert proc.stderr is not None
+    rest = (await proc.stderr.read()).decode()
+    assert code == 0 and '"event": "stopped"' in rest and SECRET not in rest
+
+
+async def test_serve_with_bad_config_exits_2_and_busy_port_exits_1(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "providers: []\n")
+    assert run("serve", "--config", str(bad)).returncode == 2
+    good = write(tmp_path / "good.yaml", "providers: [{name: p, base_url: 'http://127.0.0.1:1/v1'}]\n")
+    proc, url = await start_serve(good)
+    try:
+        port = url.split(":")[2].split("/")[0]
+        busy = run("serve", "--config", str(good), "--port", port)
+        assert busy.returncode == 1 and "cannot listen" in busy.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), WAIT)

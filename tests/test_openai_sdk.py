@@ -1,0 +1,107 @@
+"""The real openai SDK, pointed at proxyd, reaching a provider behind it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+import openai
+import pytest
+from aiohttp import web
+
+from tests.conftest import FakeUpstream, ProxyClient
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+KEY = "sk-provider-only"
+
+
+def completion(model: str, text: str) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }  # fmt: skip
+
+
+def chunk(model: str, delta: dict[str, str], finish: str | None = None) -> bytes:
+    data = {
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }  # fmt: skip
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+async def provider(request: web.Request) -> web.StreamResponse:
+    if request.headers.get("Authorization") != f"Bearer {KEY}":
+        return web.json_response({"error": {"message": "no key", "type": "auth", "code": None}}, status=401)
+    body = await request.json()
+    if not body.get("stream"):
+        return web.json_response(completion(body["model"], f"hello from {body['model']}"))
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(chunk(body["model"], {"role": "assistant", "content": ""}))
+    for word in ("streamed ", "from ", body["model"]):
+        await resp.write(chunk(body["model"], {"content": word}))
+    if body.get("messages", [{}])[0].get("content") != "cut me off":
+        await resp.write(chunk(body["model"], {}, "stop") + b"data: [DONE]\n\n")
+    return resp
+
+
+@pytest.fixture
+async def sdk(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> openai.AsyncOpenAI:
+    upstream.handler = provider
+    client = await proxy_factory(
+        {
+            "providers": [
+                {
+                    "name": "ollama",
+                    "base_url": upstream.base_url,
+                    "api_key": KEY,
+                    "models": [{"id": "llama3.2", "alias": "fast"}],
+                },
+                {
+                    "name": "openrouter",
+                    "base_url": upstream.base_url,
+                    "api_key": KEY,
+                    "models": ["anthropic/claude-opus-4-7"],
+                },
+            ]
+        }
+    )
+    return openai.AsyncOpenAI(base_url=f"{client.origin}/v1", api_key="anything", max_retries=0)
+
+
+async def test_chat_completion(sdk: openai.AsyncOpenAI) -> None:
+    result = await sdk.chat.completions.create(
+        model="openrouter/anthropic/claude-opus-4-7", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert result.choices[0].message.content == "hello from anthropic/claude-opus-4-7"
+    assert result.usage is not None and result.usage.total_tokens == 5
+
+
+async def test_streamed_chat_completion(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}], stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "streamed from llama3.2"
+
+
+async def test_cut_stream_raises_in_the_sdk(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "cut me off"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="ended the stream before it was complete"):
+        async for _ in stream:
+            pass
+
+
+async def test_models_list(sdk: openai.AsyncOpenAI) -> None:
+    ids = [m.id async for m in sdk.models.list()]
+    assert ids == ["ollama/llama3.2", "fast", "openrouter/anthropic/claude-opus-4-7"]
+    model = await sdk.models.retrieve("fast")
+    assert model.owned_by == "ollama"
+
+
+async def test_unknown_model_is_a_not_found_error(sdk: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="ollama, openrouter"):
+        await sdk.chat.completions.create(model="mystery", messages=[{"role": "user", "content": "hi"}])

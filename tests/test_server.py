@@ -1,0 +1,70 @@
+"""The server as `proxyd serve` runs it: socket options and slow-client deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+
+from proxyd.config import Keepalive, Listen
+from proxyd.server import listen_socket
+from tests.conftest import FakeUpstream, ProxyClient
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+WAIT = 10.0
+
+
+def test_accepted_client_sockets_carry_keepalive_options() -> None:
+    server = listen_socket(Listen(port=0), Keepalive(idle_s=3, interval_s=4, count=6))
+    server.setblocking(True)
+    try:
+        with socket.create_connection(server.getsockname()[:2]):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 3
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 4
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 6
+    finally:
+        server.close()
+
+
+async def test_slow_header_client_is_dropped_while_others_are_served(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    client = await proxy_factory(
+        {"listen": {"header_timeout_s": 0.5}, "providers": [{"name": "p", "base_url": upstream.base_url}]}
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    closed = asyncio.create_task(reader.read())  # returns b"" when proxyd hangs up
+    for piece in (b"POST /v1/chat/completions HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"X-Slow: 1\r\n"):
+        writer.write(piece)
+        await writer.drain()
+        resp = await client.post("/v1/chat/completions", json={"model": "p/x"})  # others are not slowed
+        assert resp.status == 200
+        await asyncio.sleep(0.2)
+    assert await asyncio.wait_for(closed, WAIT) == b""
+    writer.close()
+    assert not any(seen.headers.get("X-Slow") for seen in upstream.seen)
+
+
+async def test_idle_keepalive_connection_is_closed(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    client = await proxy_factory(
+        {"listen": {"header_timeout_s": 0.3}, "providers": [{"name": "p", "base_url": upstream.base_url}]}
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    assert await asyncio.wait_for(reader.read(), WAIT) == b""  # never sent a byte
+    writer.close()
+
+
+async def test_slow_body_is_408(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    client = await proxy_factory(
+        {"listen": {"body_timeout_s": 0.3}, "providers": [{"name": "p", "base_url": upstream.base_url}]}
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+    assert head.startswith(b"HTTP/1.1 408")
+    writer.close()
+    assert not upstream.seen
