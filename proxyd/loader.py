@@ -15,7 +15,8 @@ import yaml
 
 from proxyd.config import Config, ConfigError, parse_config
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+# config/example.yaml, shipped inside the package (a symlink in the source tree) so installs have it.
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
 
 
 def find_config(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str]:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from tests.conftest import FakeUpstream
 
@@ -136,3 +137,28 @@ async def test_serve_with_bad_config_exits_2_and_busy_port_exits_1(tmp_path: Pat
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), WAIT)
+
+
+async def test_sigterm_lets_a_stream_in_flight_finish(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def slow_stream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(6):
+            await resp.write(f'data: {{"n": {i}, "choices": []}}\n\n'.encode())
+            await asyncio.sleep(0.2)
+        await resp.write(b'data: {"choices": [{"finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
+        return resp
+
+    upstream.handler = slow_stream
+    config = write(
+        tmp_path / "c.yaml", f"default_provider: p\nproviders: [{{name: p, base_url: '{upstream.base_url}'}}]\n"
+    )
+    proc, url = await start_serve(config)
+    request = {"model": "m", "stream": True}
+    async with aiohttp.ClientSession() as session, session.post(f"{url}/chat/completions", json=request) as resp:
+        first = await resp.content.readany()
+        proc.send_signal(signal.SIGTERM)  # mid-stream
+        rest = await asyncio.wait_for(resp.content.read(), WAIT)
+    body = first + rest
+    assert body.count(b'"n":') == 6 and body.endswith(b"data: [DONE]\n\n")
+    assert await asyncio.wait_for(proc.wait(), WAIT) == 0
