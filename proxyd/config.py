@@ -8,12 +8,13 @@ Secrets never enter a message: errors name the variable or file a key came from,
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from proxyd.yamlcheck import Errors, check_keys, integer, mapping, number, section
 
 Wire = Literal["auto", "responses", "chat"]
 WIRES: tuple[str, ...] = ("auto", "responses", "chat")
@@ -97,19 +98,11 @@ Env = Mapping[str, str]
 ReadFile = Callable[[str], str]  # raises OSError with a strerror
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
-
-
 def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
-    errs = _Errors()
-    doc = _section(raw, "(top level)", errs)
-    _check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive"}, "", errs)
+    errs = Errors()
+    doc = section(raw, "(top level)", errs)
+    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive"}, "", errs)
     listen = _parse_listen(doc.get("listen"), errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
     providers = _parse_providers(doc.get("providers"), env, read_file, errs)
@@ -156,38 +149,38 @@ def expand_env(value: str, env: Env) -> tuple[str, list[str]]:
 # --- sections -------------------------------------------------------------------------------------
 
 
-def _parse_listen(raw: object, errs: _Errors) -> Listen:
-    doc = _section(raw, "listen", errs)
+def _parse_listen(raw: object, errs: Errors) -> Listen:
+    doc = section(raw, "listen", errs)
     keys = {"host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s"}
-    _check_keys(doc, keys, "listen", errs)
+    check_keys(doc, keys, "listen", errs)
     d = Listen()
     host = doc.get("host", d.host)
     if not isinstance(host, str) or not host:
         errs.add("listen.host", "must be an address such as 127.0.0.1")
         host = d.host
-    port = _int(doc, "port", d.port, "listen", errs, lo=0, hi=65535)
-    body_mb = _number(doc, "max_body_mb", d.max_body_bytes / MiB, "listen", errs, lo=0.001)
+    port = integer(doc, "port", d.port, "listen", errs, lo=0, hi=65535)
+    body_mb = number(doc, "max_body_mb", d.max_body_bytes / MiB, "listen", errs, lo=0.001)
     return Listen(
         host=host,
         port=port,
         max_body_bytes=int(body_mb * MiB),
-        header_timeout_s=_number(doc, "header_timeout_s", d.header_timeout_s, "listen", errs, lo=0.05),
-        body_timeout_s=_number(doc, "body_timeout_s", d.body_timeout_s, "listen", errs, lo=0.05),
+        header_timeout_s=number(doc, "header_timeout_s", d.header_timeout_s, "listen", errs, lo=0.05),
+        body_timeout_s=number(doc, "body_timeout_s", d.body_timeout_s, "listen", errs, lo=0.05),
     )
 
 
-def _parse_keepalive(raw: object, errs: _Errors) -> Keepalive:
-    doc = _section(raw, "tcp_keepalive", errs)
-    _check_keys(doc, {"idle_s", "interval_s", "count"}, "tcp_keepalive", errs)
+def _parse_keepalive(raw: object, errs: Errors) -> Keepalive:
+    doc = section(raw, "tcp_keepalive", errs)
+    check_keys(doc, {"idle_s", "interval_s", "count"}, "tcp_keepalive", errs)
     d = Keepalive()
     return Keepalive(
-        idle_s=_int(doc, "idle_s", d.idle_s, "tcp_keepalive", errs, lo=1, hi=32767),
-        interval_s=_int(doc, "interval_s", d.interval_s, "tcp_keepalive", errs, lo=1, hi=32767),
-        count=_int(doc, "count", d.count, "tcp_keepalive", errs, lo=1, hi=127),
+        idle_s=integer(doc, "idle_s", d.idle_s, "tcp_keepalive", errs, lo=1, hi=32767),
+        interval_s=integer(doc, "interval_s", d.interval_s, "tcp_keepalive", errs, lo=1, hi=32767),
+        count=integer(doc, "count", d.count, "tcp_keepalive", errs, lo=1, hi=127),
     )
 
 
-def _parse_providers(raw: object, env: Env, read_file: ReadFile, errs: _Errors) -> list[Provider]:
+def _parse_providers(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> list[Provider]:
     if raw is None:
         errs.add("providers", "no providers configured: add at least one with a name and a base_url")
         return []
@@ -210,11 +203,11 @@ _PROVIDER_KEYS = {
 }  # fmt: skip
 
 
-def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs: _Errors) -> Provider | None:
-    doc = _mapping(raw, path, errs)
+def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs: Errors) -> Provider | None:
+    doc = mapping(raw, path, errs)
     if doc is None:
         return None
-    _check_keys(doc, _PROVIDER_KEYS, path, errs)
+    check_keys(doc, _PROVIDER_KEYS, path, errs)
     name = doc.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         errs.add(f"{path}.name", "required: letters, digits, '.', '_' or '-' (no '/'), e.g. name: ollama")
@@ -247,7 +240,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
     )
 
 
-def _parse_base_url(raw: object, path: str, env: Env, errs: _Errors) -> str:
+def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:
     if not isinstance(raw, str) or not raw.strip():
         errs.add(path, "required: the provider's OpenAI-compatible URL, e.g. http://127.0.0.1:11434/v1")
         return ""
@@ -269,7 +262,7 @@ def _parse_base_url(raw: object, path: str, env: Env, errs: _Errors) -> str:
     return url
 
 
-def _parse_key(doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: _Errors) -> tuple[str | None, str]:
+def _parse_key(doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: Errors) -> tuple[str | None, str]:
     literal, key_file = doc.get("api_key"), doc.get("api_key_file")
     if literal is not None and key_file is not None:
         errs.add(path, "set api_key or api_key_file, not both")
@@ -306,8 +299,8 @@ def _parse_key(doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, er
     return (key or None), source
 
 
-def _parse_headers(raw: object, path: str, env: Env, errs: _Errors) -> tuple[tuple[str, str], ...]:
-    doc = _section(raw, path, errs)
+def _parse_headers(raw: object, path: str, env: Env, errs: Errors) -> tuple[tuple[str, str], ...]:
+    doc = section(raw, path, errs)
     out = []
     for name, value in doc.items():
         if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
@@ -329,7 +322,7 @@ def _parse_headers(raw: object, path: str, env: Env, errs: _Errors) -> tuple[tup
     return tuple(out)
 
 
-def _parse_models(raw: object, path: str, errs: _Errors) -> tuple[ModelEntry, ...]:
+def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -343,13 +336,13 @@ def _parse_models(raw: object, path: str, errs: _Errors) -> tuple[ModelEntry, ..
     return tuple(out)
 
 
-def _parse_model(raw: object, path: str, errs: _Errors) -> ModelEntry | None:
+def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
     if isinstance(raw, str):
         return ModelEntry(id=raw)
-    doc = _mapping(raw, path, errs)
+    doc = mapping(raw, path, errs)
     if doc is None:
         return None
-    _check_keys(doc, {"id", "alias", "context_window", "capabilities", "tags"}, path, errs)
+    check_keys(doc, {"id", "alias", "context_window", "capabilities", "tags"}, path, errs)
     model_id, alias = doc.get("id"), doc.get("alias")
     if not isinstance(model_id, str) or not model_id:
         errs.add(f"{path}.id", "required: the model id the provider knows")
@@ -361,7 +354,7 @@ def _parse_model(raw: object, path: str, errs: _Errors) -> ModelEntry | None:
     if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
         errs.add(f"{path}.context_window", "must be a positive whole number of tokens")
         window = None
-    caps = _mapping(doc.get("capabilities", {}), f"{path}.capabilities", errs) or {}
+    caps = mapping(doc.get("capabilities", {}), f"{path}.capabilities", errs) or {}
     for cap, flag in caps.items():
         if not isinstance(flag, bool):
             errs.add(f"{path}.capabilities.{cap}", "must be true or false")
@@ -373,18 +366,18 @@ def _parse_model(raw: object, path: str, errs: _Errors) -> ModelEntry | None:
     return ModelEntry(id=model_id, alias=alias, context_window=window, capabilities=capabilities, tags=tuple(tags))
 
 
-def _parse_timeouts(raw: object, path: str, errs: _Errors) -> Timeouts:
-    doc = _section(raw, path, errs)
-    _check_keys(doc, {"connect_s", "first_byte_s", "idle_s"}, path, errs)
+def _parse_timeouts(raw: object, path: str, errs: Errors) -> Timeouts:
+    doc = section(raw, path, errs)
+    check_keys(doc, {"connect_s", "first_byte_s", "idle_s"}, path, errs)
     d = Timeouts()
     return Timeouts(
-        connect_s=_number(doc, "connect_s", d.connect_s, path, errs, lo=0.01),
-        first_byte_s=_number(doc, "first_byte_s", d.first_byte_s, path, errs, lo=0.01),
-        idle_s=_number(doc, "idle_s", d.idle_s, path, errs, lo=0.01),
+        connect_s=number(doc, "connect_s", d.connect_s, path, errs, lo=0.01),
+        first_byte_s=number(doc, "first_byte_s", d.first_byte_s, path, errs, lo=0.01),
+        idle_s=number(doc, "idle_s", d.idle_s, path, errs, lo=0.01),
     )
 
 
-def _check_uniqueness(providers: list[Provider], errs: _Errors) -> None:
+def _check_uniqueness(providers: list[Provider], errs: Errors) -> None:
     seen_names: set[str] = set()
     aliases: dict[str, str] = {}
     for i, p in enumerate(providers):
@@ -400,43 +393,3 @@ def _check_uniqueness(providers: list[Provider], errs: _Errors) -> None:
                     f"{m.alias!r} is already an alias in {aliases[m.alias]}",
                 )
             aliases[m.alias] = p.name
-
-
-# --- scalar helpers -------------------------------------------------------------------------------
-
-
-def _section(raw: object, path: str, errs: _Errors) -> dict[str, Any]:
-    """An optional mapping: absent is empty; a wrong type is reported and treated as empty."""
-    return {} if raw is None else (_mapping(raw, path, errs) or {})
-
-
-def _mapping(raw: object, path: str, errs: _Errors) -> dict[str, Any] | None:
-    if isinstance(raw, dict):
-        return raw
-    errs.add(path, f"must be a mapping of keys to values (got {type(raw).__name__})")
-    return None
-
-
-def _check_keys(doc: dict[str, Any] | None, allowed: set[str], path: str, errs: _Errors) -> None:
-    for key in doc or {}:
-        if key in allowed:
-            continue
-        close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed))})"
-        errs.add(f"{path}.{key}" if path else str(key), f"unknown key{hint}")
-
-
-def _number(doc: dict[str, Any] | None, key: str, default: float, path: str, errs: _Errors, *, lo: float) -> float:
-    value = (doc or {}).get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < lo:
-        errs.add(f"{path}.{key}", f"must be a number of at least {lo}")
-        return default
-    return float(value)
-
-
-def _int(doc: dict[str, Any] | None, key: str, default: int, path: str, errs: _Errors, *, lo: int, hi: int) -> int:
-    value = (doc or {}).get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        errs.add(f"{path}.{key}", f"must be a whole number from {lo} to {hi}")
-        return default
-    return value

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proxyd"
-PURE = ["config", "routing", "headers", "jsonbody", "sse", "streamcheck", "errors", "catalog"]
+PURE = ["config", "routing", "headers", "jsonbody", "sse", "streamcheck", "errors", "catalog", "yamlcheck"]
 FORBIDDEN = {"aiohttp", "structlog", "prometheus_client", "yarl", "multidict", "socket", "asyncio"}
 
 
