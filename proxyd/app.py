@@ -139,12 +139,11 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
         body = jsonbody.dump(parsed)
+    replay = None
     if parsed is not None and parsed.get("stream") is True and not provider.streaming:
-        raise bad_request(
-            f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false); "
-            'send "stream": false',
-            param="stream",
-        )
+        replay = _include_usage(parsed, provider.name, target)
+        parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
+        body = jsonbody.dump(parsed)
     if target.endpoint == "responses" and request.method == "POST" and provider.wire == "chat":
         raise ProxyError(
             501,
@@ -155,8 +154,27 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     headers = upstream_request_headers(request.headers.items(), provider)
     url = upstream_url(provider, target.rest, target.query)
     resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
-    exchange = Exchange(provider=provider, endpoint=target.endpoint, path=target.rest, request_id=secrets.token_hex(8))
+    exchange = Exchange(
+        provider=provider,
+        endpoint=target.endpoint,
+        path=target.rest,
+        request_id=secrets.token_hex(8),
+        replay_as_stream=replay is not None,
+        include_usage=bool(replay),
+    )
     return await relay(request, resp, exchange)
+
+
+def _include_usage(parsed: dict[str, Any], provider: str, target: Target) -> bool:
+    """For a ``streaming: false`` provider: may its answer be replayed as a stream?"""
+    if target.endpoint != "chat.completions":
+        raise bad_request(
+            f"provider {provider!r} has streaming turned off in proxyd's config (streaming: false), and proxyd "
+            'can replay only chat completions as a stream; send "stream": false',
+            param="stream",
+        )
+    options = parsed.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -10,6 +10,7 @@ a truncated response, never a complete-looking one.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 import aiohttp
@@ -19,8 +20,11 @@ from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
 from proxyd.headers import downstream_response_headers
 from proxyd.streamcheck import StreamCheck, StreamWire
+from proxyd.synth import completion_to_sse
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
 
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+MAX_REPLAY_BODY = 64 * 1024 * 1024
 _STREAM_WIRES: dict[str, StreamWire] = {
     "chat.completions": "chat",
     "completions": "chat",
@@ -36,6 +40,8 @@ class Exchange:
     endpoint: str
     path: str  # the upstream path after base_url, for messages
     request_id: str
+    replay_as_stream: bool = False  # the client asked to stream a ``streaming: false`` provider
+    include_usage: bool = False
 
 
 async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
@@ -44,6 +50,8 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
             raise _redirect_error(resp, ex)
         if resp.status >= 400:
             return await _relay_error(resp, ex)
+        if ex.replay_as_stream:
+            return await _replay_as_stream(request, resp, ex)
         if resp.content_type == "text/event-stream":
             return await _relay_body(request, resp, ex, StreamCheck(_STREAM_WIRES.get(ex.endpoint, "chat")), sse=True)
         return await _relay_body(request, resp, ex, None, sse=False)
@@ -96,6 +104,27 @@ async def _relay_error(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Respon
     return web.Response(status=resp.status, body=body, headers=headers)
 
 
+async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
+    try:
+        async with asyncio.timeout(ex.provider.timeouts.idle_s):
+            body = await resp.content.read(MAX_REPLAY_BODY)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise map_exception(exc, ex.provider) from None
+    try:
+        completion = json.loads(body)
+    except (ValueError, RecursionError):
+        completion = None
+    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        raise upstream_error(
+            502, f"provider {ex.provider.name!r} did not answer with a chat completion", "upstream_protocol_error"
+        )
+    out = web.StreamResponse(headers=_SSE_HEADERS)
+    await out.prepare(request)
+    await out.write(completion_to_sse(completion, include_usage=ex.include_usage))
+    await out.write_eof()
+    return out
+
+
 async def _relay_body(
     request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange, check: StreamCheck | None, *, sse: bool
 ) -> web.StreamResponse:
@@ -103,8 +132,7 @@ async def _relay_body(
         status=resp.status, reason=resp.reason, headers=downstream_response_headers(resp.headers.items())
     )
     if sse:
-        out.headers["Cache-Control"] = "no-cache"
-        out.headers["X-Accel-Buffering"] = "no"
+        out.headers.update(_SSE_HEADERS)
     elif resp.content_length is not None and "Content-Encoding" not in resp.headers:
         out.content_length = resp.content_length
     await out.prepare(request)

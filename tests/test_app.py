@@ -340,9 +340,24 @@ async def test_bare_404_hints_at_v1(proxy_factory: ProxyFactory, upstream: FakeU
     assert "base_url probably lacks /v1" in assert_openai_error(await resp.json(), "upstream_path_not_found")["message"]
 
 
-async def test_streaming_disabled_provider(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+async def test_streaming_disabled_provider_is_replayed_as_a_stream(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    async def plain(request: web.Request) -> web.Response:
+        message = {"role": "assistant", "content": "whole answer"}
+        usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return web.json_response({"id": "c1", "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    upstream.handler = plain
     client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "streaming": False}]})
-    resp = await client.post(CHAT, json={"model": "p/x", "stream": True})
+    body = {"model": "p/x", "stream": True, "stream_options": {"include_usage": True}}
+    resp = await client.post(CHAT, json=body)
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    text = (await resp.read()).decode()
+    assert upstream.last.json() == {"model": "x"}  # asked without stream
+    assert '"content": "whole answer"' in text and '"total_tokens": 3' in text and text.endswith("data: [DONE]\n\n")
+    resp = await client.post("/v1/responses", json={"model": "p/x", "stream": True})
     assert resp.status == 400 and "streaming: false" in assert_openai_error(await resp.json())["message"]
 
 

@@ -66,6 +66,7 @@ async def sdk(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> openai.Asy
                     "api_key": KEY,
                     "models": ["anthropic/claude-opus-4-7"],
                 },
+                {"name": "nostream", "base_url": upstream.base_url, "api_key": KEY, "streaming": False},
             ]
         }
     )
@@ -86,6 +87,15 @@ async def test_streamed_chat_completion(sdk: openai.AsyncOpenAI) -> None:
     assert text == "streamed from llama3.2"
 
 
+async def test_stream_from_a_provider_with_streaming_off(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.chat.completions.create(
+        model="nostream/qwen", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    chunks = [c async for c in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "hello from qwen"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 async def test_cut_stream_raises_in_the_sdk(sdk: openai.AsyncOpenAI) -> None:
     stream = await sdk.chat.completions.create(
         model="fast", messages=[{"role": "user", "content": "cut me off"}], stream=True
@@ -103,5 +113,5 @@ async def test_models_list(sdk: openai.AsyncOpenAI) -> None:
 
 
 async def test_unknown_model_is_a_not_found_error(sdk: openai.AsyncOpenAI) -> None:
-    with pytest.raises(openai.NotFoundError, match="ollama, openrouter"):
+    with pytest.raises(openai.NotFoundError, match="ollama, openrouter, nostream"):
         await sdk.chat.completions.create(model="mystery", messages=[{"role": "user", "content": "hi"}])
