@@ -68,3 +68,32 @@ async def test_slow_body_is_408(proxy_factory: ProxyFactory, upstream: FakeUpstr
     assert head.startswith(b"HTTP/1.1 408")
     writer.close()
     assert not upstream.seen
+
+
+HOSTILE = [
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello on the plain port
+    b"GARBAGE\r\n\r\n",
+    b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}",
+    b"GET /v1/models/%ZZ%00%ff HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"GET /v1/files/%00%ZZ?x=%ff HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"POST /providers/%2e%2e/v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 14\r\nConnection: close\r\n\r\n{"model": "\xff"}',
+]
+
+
+async def test_hostile_requests_never_take_the_daemon_down(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    for payload in HOSTILE:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(payload)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(65536), WAIT)
+        writer.close()
+        if answer:  # answered with a 4xx (aiohttp itself answers unparsable HTTP as 1.0), or closed
+            assert answer[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 "), answer[:80]
+            assert answer[9:10] == b"4" or answer[9:12] == b"200", answer[:300]
+    resp = await proxy.post("/v1/chat/completions", json={"model": "fast"})
+    assert resp.status == 200
