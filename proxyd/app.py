@@ -19,7 +19,7 @@ from aiohttp import web
 
 from proxyd import jsonbody
 from proxyd.catalog import find_model, model_objects
-from proxyd.config import Config
+from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.headers import upstream_request_headers
 from proxyd.relay import Exchange, relay
@@ -131,19 +131,8 @@ def _models(request: web.Request, target: Target) -> web.Response:
 async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     body = await _read_body(request)
     parsed = _parse_json(request, target, body)
-    model = parsed.get("model") if parsed is not None else None
-    if model is not None and not isinstance(model, str):
-        raise bad_request("'model' must be a string", param="model")
-    route = request.app[ROUTER].route(model, target.pinned)
+    route = request.app[ROUTER].route(_model_of(parsed), target.pinned)
     provider = route.provider
-    if parsed is not None and route.rewritten:
-        parsed["model"] = route.model
-        body = jsonbody.dump(parsed)
-    replay = None
-    if parsed is not None and parsed.get("stream") is True and not provider.streaming:
-        replay = _include_usage(parsed, provider.name, target)
-        parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
-        body = jsonbody.dump(parsed)
     if target.endpoint == "responses" and request.method == "POST" and provider.wire == "chat":
         raise ProxyError(
             501,
@@ -151,6 +140,14 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
             "API is not built yet: use /v1/chat/completions for it",
             code="responses_not_supported",
         )
+    replay, include_usage = _stream_replay(parsed, provider, target)
+    if parsed is not None and (route.rewritten or replay):
+        if route.rewritten:
+            parsed["model"] = route.model
+        if replay:  # ask for the whole answer; the relay turns it into a stream
+            parsed.pop("stream", None)
+            parsed.pop("stream_options", None)
+        body = jsonbody.dump(parsed)
     headers = upstream_request_headers(request.headers.items(), provider)
     url = upstream_url(provider, target.rest, target.query)
     resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
@@ -159,22 +156,31 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
         endpoint=target.endpoint,
         path=target.rest,
         request_id=secrets.token_hex(8),
-        replay_as_stream=replay is not None,
-        include_usage=bool(replay),
+        replay_as_stream=replay,
+        include_usage=include_usage,
     )
     return await relay(request, resp, exchange)
 
 
-def _include_usage(parsed: dict[str, Any], provider: str, target: Target) -> bool:
-    """For a ``streaming: false`` provider: may its answer be replayed as a stream?"""
+def _model_of(parsed: dict[str, Any] | None) -> str | None:
+    model = parsed.get("model") if parsed is not None else None
+    if model is not None and not isinstance(model, str):
+        raise bad_request("'model' must be a string", param="model")
+    return model
+
+
+def _stream_replay(parsed: dict[str, Any] | None, provider: Provider, target: Target) -> tuple[bool, bool]:
+    """(replay a whole answer as a stream, include a usage chunk): for ``streaming: false`` providers."""
+    if parsed is None or parsed.get("stream") is not True or provider.streaming:
+        return False, False
     if target.endpoint != "chat.completions":
         raise bad_request(
-            f"provider {provider!r} has streaming turned off in proxyd's config (streaming: false), and proxyd "
-            'can replay only chat completions as a stream; send "stream": false',
+            f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false), and "
+            'proxyd can replay only chat completions as a stream; send "stream": false',
             param="stream",
         )
     options = parsed.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
+    return True, isinstance(options, dict) and options.get("include_usage") is True
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -29,6 +29,7 @@ _STREAM_WIRES: dict[str, StreamWire] = {
     "chat.completions": "chat",
     "completions": "chat",
     "responses": "responses",
+    "responses.item": "responses",  # GET /responses/{id}?stream=true
 }
 
 
@@ -53,7 +54,10 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
         if ex.replay_as_stream:
             return await _replay_as_stream(request, resp, ex)
         if resp.content_type == "text/event-stream":
-            return await _relay_body(request, resp, ex, StreamCheck(_STREAM_WIRES.get(ex.endpoint, "chat")), sse=True)
+            # Only wires whose terminal marker proxyd knows are checked; other streams (audio
+            # events, say) pass as they are, and are cut off visibly if the upstream breaks.
+            wire = _STREAM_WIRES.get(ex.endpoint)
+            return await _relay_body(request, resp, ex, StreamCheck(wire) if wire else None, sse=True)
         return await _relay_body(request, resp, ex, None, sse=False)
     finally:
         # A fully read body returns its connection to the pool; anything else (client gone,

@@ -258,3 +258,17 @@ async def test_first_byte_timeout_is_504(proxy_factory: ProxyFactory, upstream: 
     assert resp.status == 504
     error = (await resp.json())["error"]
     assert error["code"] == "upstream_timeout" and "first_byte_s" in error["message"]
+
+
+async def test_streams_of_other_endpoints_pass_unchecked(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    events_in = b'event: speech.audio.delta\ndata: {"audio": "AAA"}\n\nevent: speech.audio.done\ndata: {}\n\n'
+
+    async def speech(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        await resp.write(events_in)
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = speech
+    resp = await proxy.post("/v1/audio/speech", json={"model": "fast", "input": "hi", "stream_format": "sse"})
+    assert await resp.read() == events_in  # no [DONE] added, no error appended
