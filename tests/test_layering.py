@@ -8,7 +8,22 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proxyd"
-PURE = ["config", "routing", "headers", "jsonbody", "sse", "streamcheck", "errors", "catalog", "yamlcheck"]
+PURE = [
+    "config",
+    "routing",
+    "headers",
+    "jsonbody",
+    "sse",
+    "streamcheck",
+    "errors",
+    "catalog",
+    "yamlcheck",
+    "synth",
+    "translate",
+    "translate.errors",
+    "translate.tools",
+    "translate.request",
+]
 FORBIDDEN = {"aiohttp", "structlog", "prometheus_client", "yarl", "multidict", "socket", "asyncio"}
 
 
