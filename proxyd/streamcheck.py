@@ -64,7 +64,8 @@ class StreamCheck:
         if self.wire == "chat":
             return sep + encode_event(json.dumps({"error": error}))
         response = dict(self._response or {"id": response_id, "object": "response", "output": []})
-        response.update(status="failed", error={"code": code, "message": message})
+        # Responses error codes are a closed set in the openai SDK; proxyd's own codes are not in it.
+        response.update(status="failed", error={"code": "server_error", "message": message})
         seq = _SEQ_RE.search(self._last_data)
         event = {
             "type": "response.failed",

@@ -77,7 +77,7 @@ def test_responses_failure_continues_the_sequence_and_keeps_the_response_id() ->
     response = event["response"]
     assert isinstance(response, dict)
     assert (response["id"], response["status"]) == ("resp_up", "failed")
-    assert response["error"] == {"code": "stream_incomplete", "message": "cut"}
+    assert response["error"] == {"code": "server_error", "message": "cut"}
 
 
 def test_failure_after_a_half_event_starts_a_fresh_event() -> None:
