@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.bridge import CHAT_ONLY, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
@@ -40,6 +41,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[ROUTER] = Router(config)
     app[ENCODINGS] = supported_encodings()
+    app[CHAT_ONLY] = set()
     app.cleanup_ctx.append(_client_session)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
@@ -133,32 +135,26 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     parsed = _parse_json(request, target, body)
     route = request.app[ROUTER].route(_model_of(parsed), target.pinned)
     provider = route.provider
-    if target.endpoint == "responses" and request.method == "POST" and provider.wire == "chat":
-        raise ProxyError(
-            501,
-            f"provider {provider.name!r} speaks only Chat Completions (wire: chat); translating the Responses "
-            "API is not built yet: use /v1/chat/completions for it",
-            code="responses_not_supported",
-        )
+    if parsed is not None and route.rewritten:
+        parsed["model"] = route.model
+    request_id = secrets.token_hex(12)
+    translate = provider.wire == "chat" or provider in request.app[CHAT_ONLY]
+    if target.endpoint == "responses" and request.method == "POST" and parsed is not None and translate:
+        return await responses_via_chat(request, request.app[SESSION], provider, parsed, request_id)
     replay, include_usage = _stream_replay(parsed, provider, target)
     if parsed is not None and (route.rewritten or replay):
-        if route.rewritten:
-            parsed["model"] = route.model
         if replay:  # ask for the whole answer; the relay turns it into a stream
-            parsed.pop("stream", None)
-            parsed.pop("stream_options", None)
+            parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
         body = jsonbody.dump(parsed)
     headers = upstream_request_headers(request.headers.items(), provider)
     url = upstream_url(provider, target.rest, target.query)
     resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
-    exchange = Exchange(
-        provider=provider,
-        endpoint=target.endpoint,
-        path=target.rest,
-        request_id=secrets.token_hex(8),
-        replay_as_stream=replay,
-        include_usage=include_usage,
-    )
+    exchange = Exchange(provider, target.endpoint, target.rest, request_id, replay, include_usage)
+    if target.endpoint == "responses" and request.method == "POST" and parsed is not None and provider.wire == "auto":
+        answered = await try_responses(request, resp, exchange)
+        if answered is None:  # no /responses there: translate this very request
+            return await responses_via_chat(request, request.app[SESSION], provider, parsed, request_id)
+        return answered
     return await relay(request, resp, exchange)
 
 
@@ -173,6 +169,8 @@ def _stream_replay(parsed: dict[str, Any] | None, provider: Provider, target: Ta
     """(replay a whole answer as a stream, include a usage chunk): for ``streaming: false`` providers."""
     if parsed is None or parsed.get("stream") is not True or provider.streaming:
         return False, False
+    if target.endpoint == "responses" and provider.wire == "auto":
+        return False, False  # if it turns out chat-only, the bridge replays the answer as events
     if target.endpoint != "chat.completions":
         raise bad_request(
             f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false), and "

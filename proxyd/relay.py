@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -60,12 +62,16 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
             return await _relay_body(request, resp, ex, StreamCheck(wire) if wire else None, sse=True)
         return await _relay_body(request, resp, ex, None, sse=False)
     finally:
-        # A fully read body returns its connection to the pool; anything else (client gone,
-        # upstream broken, timeout) closes it, which also stops a provider still generating.
-        if resp.content.at_eof() and not resp.closed:
-            resp.release()
-        else:
-            resp.close()
+        release(resp)
+
+
+def release(resp: aiohttp.ClientResponse) -> None:
+    """A fully read body returns its connection to the pool; anything else (client gone,
+    upstream broken, timeout) closes it, which also stops a provider still generating."""
+    if resp.content.at_eof() and not resp.closed:
+        resp.release()
+    else:
+        resp.close()
 
 
 def _redirect_error(resp: aiohttp.ClientResponse, ex: Exchange) -> ProxyError:
@@ -79,53 +85,58 @@ def _redirect_error(resp: aiohttp.ClientResponse, ex: Exchange) -> ProxyError:
 
 
 async def _relay_error(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Response:
-    try:
-        async with asyncio.timeout(ex.provider.timeouts.idle_s):
-            body = await resp.content.read(MAX_ERROR_BODY)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise map_exception(exc, ex.provider) from None
-    key = ex.provider.api_key
-    if key and key.encode() in body:  # some gateways echo the key they rejected
-        body = body.replace(key.encode(), b"[redacted]")
+    body = await read_error_body(resp, ex.provider)
     shaped = reshape_upstream_error(
         resp.status, body, provider=ex.provider.name, base_url=ex.provider.base_url, path=ex.path
     )
-    # 405/501, or a 404 that is not the provider's own OpenAI-shaped error (an unknown model, say),
-    # means the provider has no /responses at all.
-    no_endpoint = resp.status in (405, 501) or (resp.status == 404 and shaped is not None)
-    if ex.endpoint == "responses" and no_endpoint:
-        shaped = ProxyError(
-            501,
-            f"provider {ex.provider.name!r} has no Responses API (it answered {resp.status} to {ex.path}). "
-            "Translating Responses to Chat Completions is not built yet: use /v1/chat/completions, "
-            "or a provider whose wire is 'responses'",
-            type="invalid_request_error",
-            code="responses_not_supported",
-        )
     if shaped is not None:
         return web.Response(status=shaped.status, body=shaped.body_bytes(), content_type="application/json")
     headers = downstream_response_headers(resp.headers.items())
     return web.Response(status=resp.status, body=body, headers=headers)
 
 
-async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
-    try:
-        async with asyncio.timeout(ex.provider.timeouts.idle_s):
-            body = await resp.content.read(MAX_REPLAY_BODY)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise map_exception(exc, ex.provider) from None
+async def read_error_body(resp: aiohttp.ClientResponse, provider: Provider) -> bytes:
+    """A provider's error body, capped, with the provider's own key blanked if it was echoed."""
+    body = await _read(resp, provider, MAX_ERROR_BODY)
+    key = provider.api_key
+    if key and key.encode() in body:  # some gateways echo the key they rejected
+        body = body.replace(key.encode(), b"[redacted]")
+    return body
+
+
+async def read_completion(resp: aiohttp.ClientResponse, provider: Provider) -> dict[str, Any]:
+    """A whole JSON chat completion, or a 502 saying the provider sent something else."""
+    body = await _read(resp, provider, MAX_REPLAY_BODY)
     try:
         completion = json.loads(body)
     except (ValueError, RecursionError):
         completion = None
     if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
         raise upstream_error(
-            502, f"provider {ex.provider.name!r} did not answer with a chat completion", "upstream_protocol_error"
+            502, f"provider {provider.name!r} did not answer with a chat completion", "upstream_protocol_error"
         )
-    out = web.StreamResponse(headers=_SSE_HEADERS)
-    await out.prepare(request)
+    return completion
+
+
+async def _read(resp: aiohttp.ClientResponse, provider: Provider, limit: int) -> bytes:
+    try:
+        async with asyncio.timeout(provider.timeouts.idle_s):
+            return await resp.content.read(limit)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise map_exception(exc, provider) from None
+
+
+async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
+    completion = await read_completion(resp, ex.provider)
+    out = await open_sse(request)
     await out.write(completion_to_sse(completion, include_usage=ex.include_usage))
     await out.write_eof()
+    return out
+
+
+async def open_sse(request: web.Request, status: int = 200) -> web.StreamResponse:
+    out = web.StreamResponse(status=status, headers=_SSE_HEADERS)
+    await out.prepare(request)
     return out
 
 
@@ -140,7 +151,7 @@ async def _relay_body(
     elif resp.content_length is not None and "Content-Encoding" not in resp.headers:
         out.content_length = resp.content_length
     await out.prepare(request)
-    failure = await _pump(resp, out, check, ex.provider)
+    failure = await pump(resp, out, ex.provider, check.observe if check is not None else None)
     if failure is None and check is not None:
         tail = check.closing()
         if tail is None:
@@ -161,10 +172,14 @@ async def _relay_body(
     return out
 
 
-async def _pump(
-    resp: aiohttp.ClientResponse, out: web.StreamResponse, check: StreamCheck | None, provider: Provider
+async def pump(
+    resp: aiohttp.ClientResponse,
+    out: web.StreamResponse,
+    provider: Provider,
+    convert: Callable[[bytes], bytes] | None = None,
 ) -> ProxyError | None:
-    """Copy the body; return the upstream failure that ended it early, if any.
+    """Copy the body, each read written at once (through ``convert`` when given); return the
+    upstream failure that ended it early, if any.
 
     Errors writing to the client propagate: the client is gone and there is nobody to tell.
     """
@@ -182,9 +197,9 @@ async def _pump(
                 if not chunk:
                     return None
                 deadline.reschedule(None)  # a slow client is not an idle upstream
-                await out.write(chunk)
-                if check is not None:
-                    check.feed(chunk)
+                data = convert(chunk) if convert is not None else chunk
+                if data:
+                    await out.write(data)
     except TimeoutError:  # only reads run under the deadline
         return upstream_error(
             504,

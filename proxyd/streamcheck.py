@@ -47,6 +47,11 @@ class StreamCheck:
         for event in self._decoder.feed(chunk):
             self._see(event)
 
+    def observe(self, chunk: bytes) -> bytes:
+        """Feed a relayed chunk and hand it back unchanged (the relay's converter)."""
+        self.feed(chunk)
+        return chunk
+
     def closing(self) -> bytes | None:
         """At a clean upstream EOF: ``b""`` when complete, bytes that complete it, or ``None`` (failed)."""
         for event in self._decoder.flush():

@@ -165,27 +165,6 @@ async def test_responses_pass_through_for_responses_providers(proxy: ProxyClient
     assert (await resp.json())["path"] == "/v1/responses" and upstream.last.json()["model"] == "llama3.2"
 
 
-async def test_responses_to_a_chat_provider_is_a_clear_501(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
-    client = await proxy_factory({"providers": [{"name": "c", "base_url": upstream.base_url, "wire": "chat"}]})
-    resp = await client.post("/v1/responses", json={"model": "c/x", "input": "hi"})
-    assert resp.status == 501 and not upstream.seen
-    assert "wire: chat" in assert_openai_error(await resp.json(), "responses_not_supported")["message"]
-
-
-@pytest.mark.parametrize(("status", "body"), [(404, b"404 page not found"), (405, b""), (501, b"")])
-async def test_responses_to_an_auto_provider_without_it_is_501(
-    proxy_factory: ProxyFactory, upstream: FakeUpstream, status: int, body: bytes
-) -> None:
-    async def chat_only(request: web.Request) -> web.Response:
-        return web.Response(status=status, body=body)
-
-    upstream.handler = chat_only
-    client = await proxy_factory({"providers": [{"name": "c", "base_url": upstream.base_url, "wire": "auto"}]})
-    resp = await client.post("/v1/responses", json={"model": "c/x", "input": "hi"})
-    assert resp.status == 501
-    assert_openai_error(await resp.json(), "responses_not_supported")
-
-
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
@@ -350,14 +329,22 @@ async def test_streaming_disabled_provider_is_replayed_as_a_stream(
         return web.json_response({"id": "c1", "object": "chat.completion", "choices": [choice], "usage": usage})
 
     upstream.handler = plain
-    client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "streaming": False}]})
+    client = await proxy_factory(
+        {
+            "providers": [
+                {"name": "p", "base_url": upstream.base_url, "streaming": False},
+                {"name": "r", "base_url": upstream.base_url, "streaming": False, "wire": "responses"},
+            ]
+        }
+    )
     body = {"model": "p/x", "stream": True, "stream_options": {"include_usage": True}}
     resp = await client.post(CHAT, json=body)
     assert resp.headers["Content-Type"].startswith("text/event-stream")
     text = (await resp.read()).decode()
     assert upstream.last.json() == {"model": "x"}  # asked without stream
     assert '"content": "whole answer"' in text and '"total_tokens": 3' in text and text.endswith("data: [DONE]\n\n")
-    resp = await client.post("/v1/responses", json={"model": "p/x", "stream": True})
+    # A Responses stream from a provider that only speaks Responses and cannot stream: nothing to replay with.
+    resp = await client.post("/v1/responses", json={"model": "r/x", "stream": True})
     assert resp.status == 400 and "streaming: false" in assert_openai_error(await resp.json())["message"]
 
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.synth import completion_chunks
 from proxyd.translate.response import new_response, usage_from_chat
 from proxyd.translate.think import ThinkSplitter
 from proxyd.translate.tools import ToolName, custom_input
@@ -102,6 +101,11 @@ class ChatToResponsesStream:
 
     # --- inputs ---------------------------------------------------------------------------------
 
+    def start(self) -> list[Event]:
+        """The opening events, before any upstream data (so the client sees life at once)."""
+        self._begin()
+        return self._take()
+
     def feed(self, data: str) -> list[Event]:
         if self.phase is Phase.DONE:
             return []
@@ -136,7 +140,7 @@ class ChatToResponsesStream:
             raise _Protocol(f"{step} is not allowed in phase {self.phase.value}")
         self.phase = nxt
 
-    def _begin(self) -> None:
+    def _begin(self) -> None:  # idempotent
         if self.phase is Phase.START:
             self._move("begin")
             self._emit("response.created", response=dict(self.response))
@@ -388,20 +392,3 @@ def _str(value: object) -> str:
 
 def _text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def chat_to_response(
-    completion: dict[str, Any],
-    request: dict[str, Any],
-    *,
-    response_id: str,
-    tool_names: Mapping[str, ToolName],
-    clock: Callable[[], float] = time.time,
-) -> dict[str, Any]:
-    """A JSON chat completion as a Responses object: the same machine, fed the chunks the
-    answer would have streamed as, so JSON and streamed answers cannot drift apart."""
-    machine = ChatToResponsesStream(request, response_id=response_id, tool_names=tool_names, clock=clock)
-    for chunk in completion_chunks(completion, include_usage=True):
-        machine.feed(json.dumps(chunk))
-    machine.feed("[DONE]")
-    return machine.response

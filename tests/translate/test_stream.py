@@ -14,8 +14,9 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
 from proxyd.sse import SSEDecoder, encode_event
-from proxyd.translate.stream import ChatToResponsesStream, chat_to_response
+from proxyd.translate.stream import ChatToResponsesStream
 from proxyd.translate.tools import ToolName
+from proxyd.translate.wire import chat_to_response
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -1,0 +1,107 @@
+"""The Responses API over chat-only providers: translate the request, send it to
+``/chat/completions``, translate the answer back (JSON or stream).
+
+Two ways in: a provider with ``wire: chat``, or ``wire: auto`` whose ``/responses`` answered
+404/405/501 without an API error of its own. That discovery is remembered per provider config
+(a changed config is a new :class:`Provider`, so it is probed again), and the request that
+discovered it is translated at once, not lost.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from proxyd import jsonbody
+from proxyd.config import Provider
+from proxyd.errors import bad_request, reshape_upstream_error
+from proxyd.headers import downstream_response_headers, upstream_request_headers
+from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, relay, release
+from proxyd.sse import encode_event
+from proxyd.synth import completion_chunks
+from proxyd.translate.errors import TranslationError
+from proxyd.translate.request import responses_to_chat
+from proxyd.translate.stream import ChatToResponsesStream
+from proxyd.translate.wire import ResponsesEncoder, chat_to_response
+from proxyd.upstream import send, upstream_url
+
+CHAT_ONLY = web.AppKey("chat_only", set)  # providers (by config) found to lack /responses
+
+
+async def responses_via_chat(
+    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
+) -> web.StreamResponse:
+    try:
+        translated = responses_to_chat(body)
+    except TranslationError as exc:
+        raise bad_request(exc.message, param=exc.param) from None
+    if translated.dropped:
+        structlog.get_logger("proxyd").info("translation_dropped", provider=provider.name, dropped=translated.dropped)
+    chat = translated.body
+    streaming = chat.get("stream") is True
+    if streaming and not provider.streaming:  # ask for the whole answer; it is replayed as events
+        chat.pop("stream")
+        chat.pop("stream_options")
+    headers = upstream_request_headers(request.headers.items(), provider)
+    url = upstream_url(provider, "/chat/completions", "")
+    resp = await send(session, provider, "POST", url, headers, jsonbody.dump(chat))
+    machine = ChatToResponsesStream(body, response_id=f"resp_{request_id}", tool_names=translated.tool_names)
+    exchange = Exchange(provider, "chat.completions", "/chat/completions", request_id)
+    if resp.status >= 300:
+        return await relay(request, resp, exchange)
+    try:
+        if streaming:
+            return await _stream(request, resp, provider, ResponsesEncoder(machine))
+        completion = await read_completion(resp, provider)
+        return web.json_response(
+            chat_to_response(completion, body, response_id=machine.response["id"], tool_names=translated.tool_names)
+        )
+    finally:
+        release(resp)
+
+
+async def _stream(
+    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: ResponsesEncoder
+) -> web.StreamResponse:
+    out = await open_sse(request)
+    await out.write(encoder.start())
+    if resp.content_type == "text/event-stream":
+        failure = await pump(resp, out, provider, encoder.feed)
+        await out.write(encoder.fail(failure.message) if failure else encoder.finish())
+    else:  # a server that ignores stream: true (or streaming: false): replay the whole answer
+        try:
+            completion = await read_completion(resp, provider)
+        except Exception as exc:
+            await out.write(encoder.fail(getattr(exc, "message", "the provider's answer could not be read")))
+        else:
+            chunks = b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage=True))
+            await out.write(encoder.feed(chunks + b"data: [DONE]\n\n") + encoder.finish())
+    await out.write_eof()
+    return out
+
+
+async def try_responses(
+    request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange
+) -> web.StreamResponse | None:
+    """Relay a ``wire: auto`` provider's answer to ``/responses``; ``None`` when it has no such API."""
+    if resp.status not in (404, 405, 501):
+        return await relay(request, resp, exchange)
+    try:
+        body = await read_error_body(resp, exchange.provider)
+    finally:
+        release(resp)
+    provider = exchange.provider
+    shaped = reshape_upstream_error(
+        resp.status, body, provider=provider.name, base_url=provider.base_url, path="/responses"
+    )
+    if resp.status == 404 and shaped is None:  # an API error of its own (an unknown model, say)
+        return web.Response(status=404, body=body, headers=downstream_response_headers(resp.headers.items()))
+    request.app[CHAT_ONLY].add(provider)
+    structlog.get_logger("proxyd").info(
+        "responses_fallback", provider=provider.name, status=resp.status, to="chat.completions"
+    )
+    return None

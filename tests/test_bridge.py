@@ -1,0 +1,239 @@
+"""The Responses API through proxyd to chat-only fake upstreams, checked by the real openai SDK
+in strict validation mode."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from tests.conftest import FakeUpstream, ProxyClient
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+
+
+def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": choices,
+        **extra,
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+
+
+def answer_for(chat: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
+    """What the fake chat server says, decided by the last user message: (stream chunks, JSON)."""
+    last = chat["messages"][-1]
+    said = last.get("content") if last["role"] == "user" else "tool-output"
+    message: dict[str, Any] = {"role": "assistant", "content": None}
+    finish = "stop"
+    if said == "call a tool":
+        message["tool_calls"] = [
+            {"id": "call_1", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"echo hi"}'}}
+        ]
+        finish = "tool_calls"
+        chunks = [chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "exec_command", "arguments": ""}}]}),
+                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"cmd":"echo hi"}'}}]})]  # fmt: skip
+    elif said == "call two tools":
+        message["tool_calls"] = [
+            {"id": "call_a", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"ls"}'}},
+            {"id": "call_b", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"pwd"}'}},
+        ]
+        finish = "tool_calls"
+        chunks = [chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":'}}]}),
+                  chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"pwd"}'}}]}),
+                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"ls"}'}}]})]  # fmt: skip
+    elif said == "think":
+        message["content"], message["reasoning_content"] = "42", "Let me think."
+        chunks = [chunk({"reasoning_content": "Let me think."}), chunk({"content": "42"})]
+    elif said == "long":
+        message["content"], finish = "It was the best of", "length"
+        chunks = [chunk({"content": "It was the best of"})]
+    elif said == "break":
+        return [chunk({"content": "Half"}), b'data: {"error": {"message": "CUDA error: out of memory"}}\n\n'], {}
+    else:
+        message["content"] = f"Hello! You said: {said}"
+        chunks = [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"content": "Hello! "}),
+            chunk({"content": f"You said: {said}"}),
+        ]
+    chunks += [chunk({}, finish), chunk(None, usage=USAGE), b"data: [DONE]\n\n"]
+    choice = {"index": 0, "message": message, "finish_reason": finish}
+    return chunks, {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": chat["model"],
+        "choices": [choice],
+        "usage": USAGE,
+    }
+
+
+async def chat_server(request: web.Request) -> web.StreamResponse:
+    if not request.path.endswith("/chat/completions"):
+        return web.Response(status=404, text="404 page not found")
+    chat = await request.json()
+    chunks, completion = answer_for(chat)
+    if not chat.get("stream"):
+        return web.json_response(completion)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for piece in chunks:
+        await resp.write(piece)
+    return resp
+
+
+@pytest.fixture
+async def client(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> ProxyClient:
+    upstream.handler = chat_server
+    return await proxy_factory(
+        {
+            "providers": [
+                {"name": "llama", "base_url": upstream.base_url, "wire": "chat"},
+                {"name": "auto", "base_url": upstream.base_url, "wire": "auto"},
+                {"name": "whole", "base_url": upstream.base_url, "wire": "chat", "streaming": False},
+            ]
+        }
+    )
+
+
+@pytest.fixture
+def sdk(client: ProxyClient) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True
+    )
+
+
+TOOLS: Any = [
+    {
+        "type": "function",
+        "name": "exec_command",
+        "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+    }
+]
+
+
+async def test_json_text_answer(sdk: openai.AsyncOpenAI, upstream: FakeUpstream) -> None:
+    response = await sdk.responses.create(model="llama/qwen3", input="hi", instructions="be brief")
+    assert response.output_text == "Hello! You said: hi" and response.status == "completed"
+    assert response.usage is not None and response.usage.total_tokens == 15
+    sent = upstream.last
+    assert sent.path == "/v1/chat/completions"
+    assert sent.json()["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert sent.json()["model"] == "qwen3"
+
+
+async def test_streamed_text_answer(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.responses.create(model="llama/qwen3", input="hi", stream=True)
+    events = [event async for event in stream]
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello! You said: hi"
+
+
+@pytest.mark.parametrize("said", ["hi", "call a tool", "call two tools", "think"])
+async def test_stream_helper_final_response(sdk: openai.AsyncOpenAI, said: str) -> None:
+    async with sdk.responses.stream(model="llama/qwen3", input=said, tools=TOOLS) as stream:
+        final = await stream.get_final_response()
+    kinds = [item.type for item in final.output]
+    expected = {"hi": ["message"], "call a tool": ["function_call"], "call two tools": ["function_call", "function_call"],
+                "think": ["reasoning", "message"]}[said]  # fmt: skip
+    assert kinds == expected
+    if said == "call two tools":
+        assert [(i.call_id, i.arguments) for i in final.output] == [
+            ("call_a", '{"cmd":"ls"}'),
+            ("call_b", '{"cmd":"pwd"}'),
+        ]  # type: ignore[union-attr]
+
+
+async def test_length_cut_is_response_incomplete(sdk: openai.AsyncOpenAI) -> None:
+    # The SDK's get_final_response() accepts only response.completed (for OpenAI itself too),
+    # so the helper's events are read instead.
+    async with sdk.responses.stream(model="llama/qwen3", input="long") as stream:
+        events = [event async for event in stream]
+    last = events[-1]
+    assert last.type == "response.incomplete" and last.response.incomplete_details is not None
+    assert last.response.incomplete_details.reason == "max_output_tokens"
+    assert last.response.output[0].content[0].text == "It was the best of"  # type: ignore[union-attr]
+
+
+async def test_tool_round_trip_history(sdk: openai.AsyncOpenAI, upstream: FakeUpstream) -> None:
+    first = await sdk.responses.create(model="llama/qwen3", input="call a tool", tools=TOOLS)
+    call = first.output[0]
+    assert call.type == "function_call" and call.name == "exec_command"
+    history: Any = [{"role": "user", "content": "call a tool"}, call.model_dump(exclude_none=True),
+                    {"type": "function_call_output", "call_id": call.call_id, "output": "hi\n"}]  # fmt: skip
+    second = await sdk.responses.create(model="llama/qwen3", input=history, tools=TOOLS)
+    assert second.output_text == "Hello! You said: tool-output"
+    messages = upstream.last.json()["messages"]
+    assert messages[1]["tool_calls"][0]["id"] == call.call_id and messages[2] == {
+        "role": "tool",
+        "tool_call_id": call.call_id,
+        "content": "hi\n",
+    }
+
+
+async def test_upstream_error_mid_stream_is_response_failed(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.responses.create(model="llama/qwen3", input="break", stream=True)
+    events = [event async for event in stream]
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error is not None and "out of memory" in events[-1].response.error.message
+
+
+async def test_auto_falls_back_once_and_remembers(client: ProxyClient, upstream: FakeUpstream) -> None:
+    first = await client.post("/v1/responses", json={"model": "auto/qwen3", "input": "hi"})
+    assert first.status == 200 and (await first.json())["output"][0]["content"][0]["text"] == "Hello! You said: hi"
+    assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/chat/completions"]  # the first request is not lost
+    await (await client.post("/v1/responses", json={"model": "auto/qwen3", "input": "again"})).read()
+    assert [s.path for s in upstream.seen][2:] == ["/v1/chat/completions"]  # remembered: no second probe
+
+
+async def test_auto_relays_an_api_error_of_its_own(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    async def no_such_model(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": {"message": "model 'x' not found", "type": "invalid_request_error", "code": "model_not_found"}},
+            status=404,
+        )
+
+    upstream.handler = no_such_model
+    client = await proxy_factory({"providers": [{"name": "auto", "base_url": upstream.base_url, "wire": "auto"}]})
+    resp = await client.post("/v1/responses", json={"model": "auto/x", "input": "hi"})
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "model_not_found"
+    assert [s.path for s in upstream.seen] == ["/v1/responses"]
+
+
+async def test_streaming_off_provider_still_streams_events(sdk: openai.AsyncOpenAI, upstream: FakeUpstream) -> None:
+    async with sdk.responses.stream(model="whole/qwen3", input="call two tools", tools=TOOLS) as stream:
+        final = await stream.get_final_response()
+    assert [item.type for item in final.output] == ["function_call", "function_call"]
+    assert "stream" not in upstream.last.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": 42}, "input"),
+        ({"input": [{"type": "mystery"}]}, "input[0].type"),
+        ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
+        ({"input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
+    ],
+)
+async def test_bad_responses_bodies_are_400_naming_the_field(
+    client: ProxyClient, upstream: FakeUpstream, body: dict[str, Any], param: str
+) -> None:
+    resp = await client.post("/v1/responses", json={"model": "llama/qwen3", **body})
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["param"] == param and error["message"].startswith(param)
+    assert not upstream.seen
