@@ -1,0 +1,116 @@
+"""OpenAI Codex CLI, the real binary, through proxyd to a chat-only fake upstream.
+
+The upstream first asks for a tool call (``exec_command`` running ``echo``), then answers with
+text built from the tool's output. Codex must run the tool, send its output back through the
+Responses API, and finish with exit code 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import FakeUpstream, ProxyClient
+
+CODEX_VERSION = "0.169.0"
+CLI_DIR = Path(__file__).resolve().parent.parent / ".codex-cli"  # git-ignored; .ci/run fills it
+MARKER = "proxyd-e2e-marker"
+
+
+def codex_binary() -> Path:
+    binary = CLI_DIR / "node_modules" / ".bin" / "codex"
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed, so the Codex CLI cannot be installed (.ci/run installs both)")
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(CLI_DIR), f"@openai/codex@{CODEX_VERSION}"],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return binary
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+async def chat_only(request: web.Request) -> web.StreamResponse:
+    if not request.path.endswith("/chat/completions"):
+        return web.Response(status=404, text="404 page not found")
+    body = await request.json()
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        seen = "saw it" if MARKER in last["content"] else "did not see it"
+        await resp.write(chunk({"content": f"The command printed {MARKER}: {seen}."}) + chunk({}, "stop"))
+    else:
+        arguments = json.dumps({"cmd": f"echo {MARKER}"})
+        call = {
+            "index": 0,
+            "id": "call_e2e",
+            "type": "function",
+            "function": {"name": "exec_command", "arguments": arguments},
+        }
+        await resp.write(chunk({"tool_calls": [call]}) + chunk({}, "tool_calls"))
+    await resp.write(b"data: [DONE]\n\n")
+    return resp
+
+
+@pytest.fixture
+async def codex_proxy(proxy_factory: Any, upstream: FakeUpstream) -> ProxyClient:
+    upstream.handler = chat_only
+    # wire: auto, so the same run also proves the fallback from /responses to chat.
+    client: ProxyClient = await proxy_factory(
+        {"providers": [{"name": "local", "base_url": upstream.base_url, "wire": "auto"}]}
+    )
+    return client
+
+
+async def test_codex_exec_runs_a_tool_through_proxyd(
+    codex_proxy: ProxyClient, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    binary = await asyncio.to_thread(codex_binary)
+    home, work = tmp_path / "codex-home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    provider = f'{{name="proxyd", base_url="{codex_proxy.origin}/v1", wire_api="responses", env_key="PROXYD_API_KEY"}}'
+    args = [
+        str(binary), "exec", "--skip-git-repo-check", "--ephemeral", "--json",
+        "-c", 'model_provider="proxyd"', "-c", 'model="local/qwen3-coder"', "-c", f"model_providers.proxyd={provider}",
+        "-c", "analytics.enabled=false", "-c", "check_for_update_on_startup=false", "-c", "feedback.enabled=false",
+        "--disable", "apps", "--disable", "plugins",
+        "--dangerously-bypass-approvals-and-sandbox",  # tests only: no usable sandbox in this container
+        "-C", str(work), "Run echo and tell me what it printed.",
+    ]  # fmt: skip
+    env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home), "PROXYD_API_KEY": "anything"}
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    assert proc.returncode == 0, err.decode()[-2000:]
+    items = [e["item"] for e in events if e.get("type") == "item.completed"]
+    commands = [i for i in items if i["type"] == "command_execution"]
+    assert commands and commands[0]["exit_code"] == 0 and MARKER in commands[0]["aggregated_output"]
+    answer = [i["text"] for i in items if i["type"] == "agent_message"]
+    assert answer == [f"The command printed {MARKER}: saw it."]
+    assert events[-1]["type"] == "turn.completed"
+    paths = [s.path for s in upstream.seen]
+    assert paths == ["/v1/responses", "/v1/chat/completions", "/v1/chat/completions"]  # probed once, then remembered
