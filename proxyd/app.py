@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,6 +26,8 @@ from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.headers import upstream_request_headers
 from proxyd.relay import Exchange, relay
 from proxyd.routing import Router, Target, parse_target
+from proxyd.store import ResponseStore, store_path
+from proxyd.stored import STORE, not_found, serve_stored
 from proxyd.upstream import create_session, send, upstream_url
 
 CONFIG = web.AppKey("config", Config)
@@ -43,6 +46,7 @@ def create_app(config: Config) -> web.Application:
     app[ENCODINGS] = supported_encodings()
     app[CHAT_ONLY] = set()
     app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_response_store)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
@@ -77,6 +81,19 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
+async def _response_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[CONFIG].store
+    if not settings.enabled:
+        app[STORE] = None
+        yield
+        return
+    store = ResponseStore(store_path(settings, os.environ), settings)
+    await store.open()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
 @web.middleware
 async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -105,6 +122,14 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return _local(request)
     if target.pinned is None and target.endpoint == "models" and request.method in ("GET", "HEAD"):
         return _models(request, target)
+    if target.rest == "/responses" and request.method == "HEAD":
+        return web.Response(headers={"Allow": "POST"})  # Codex's doctor probes this
+    if target.endpoint == "responses.item":
+        stored = await serve_stored(request, target.rest)
+        if stored is not None:
+            return stored
+        if target.pinned is None and request.app[CONFIG].default_provider is None:
+            raise not_found(unquote(target.rest.split("/")[2]))
     return await _proxy(request, target)
 
 

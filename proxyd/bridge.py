@@ -22,6 +22,7 @@ from proxyd.errors import bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, relay, release
 from proxyd.sse import encode_event
+from proxyd.stored import STORE, as_items, expand_previous
 from proxyd.synth import completion_chunks
 from proxyd.translate.errors import TranslationError
 from proxyd.translate.request import responses_to_chat
@@ -35,8 +36,9 @@ CHAT_ONLY = web.AppKey("chat_only", set)  # providers (by config) found to lack 
 async def responses_via_chat(
     request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
 ) -> web.StreamResponse:
+    full_input = await expand_previous(request, body)
     try:
-        translated = responses_to_chat(body)
+        translated = responses_to_chat({**body, "input": full_input})
     except TranslationError as exc:
         raise bad_request(exc.message, param=exc.param) from None
     if translated.dropped:
@@ -55,13 +57,25 @@ async def responses_via_chat(
         return await relay(request, resp, exchange)
     try:
         if streaming:
-            return await _stream(request, resp, provider, ResponsesEncoder(machine))
-        completion = await read_completion(resp, provider)
-        return web.json_response(
-            chat_to_response(completion, body, response_id=machine.response["id"], tool_names=translated.tool_names)
-        )
+            out = await _stream(request, resp, provider, ResponsesEncoder(machine))
+            response = machine.response
+        else:
+            completion = await read_completion(resp, provider)
+            response = chat_to_response(
+                completion, body, response_id=machine.response["id"], tool_names=translated.tool_names
+            )
+            out = web.json_response(response)
     finally:
         release(resp)
+    await _keep(request, body, full_input, response)
+    return out
+
+
+async def _keep(request: web.Request, body: dict[str, Any], full_input: Any, response: dict[str, Any]) -> None:
+    """Store a finished turn for previous_response_id, unless the client said store: false."""
+    store = request.app[STORE]
+    if store is not None and body.get("store") is not False and response.get("status") in ("completed", "incomplete"):
+        await store.put(as_items(full_input), response)
 
 
 async def _stream(

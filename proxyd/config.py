@@ -8,17 +8,30 @@ Secrets never enter a message: errors name the variable or file a key came from,
 
 from __future__ import annotations
 
+__all__ = [
+    "WIRES", "Config", "ConfigError", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider", "Store",
+    "Timeouts", "Wire", "expand_env", "normalize_base_url", "parse_config",
+]  # fmt: skip
+
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
+from proxyd.settings import (
+    WIRES,
+    Config,
+    ConfigError,
+    Keepalive,
+    Listen,
+    MiB,
+    ModelEntry,
+    Provider,
+    Store,
+    Timeouts,
+    Wire,
+)
 from proxyd.yamlcheck import Errors, check_keys, integer, mapping, number, section
-
-Wire = Literal["auto", "responses", "chat"]
-WIRES: tuple[str, ...] = ("auto", "responses", "chat")
-MiB = 1024 * 1024
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -29,71 +42,6 @@ _PASTED_SUFFIXES = ("/chat/completions", "/responses")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
 
 
-class ConfigError(Exception):
-    """A configuration that cannot be used; ``errors`` holds one line per problem."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect_s: float = 10.0
-    first_byte_s: float = 300.0  # a large local model can think for minutes before its first token
-    idle_s: float = 120.0  # between two reads of a streamed body; streams have no total limit
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    id: str
-    alias: str | None = None
-    context_window: int | None = None
-    capabilities: tuple[tuple[str, bool], ...] = ()
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str
-    base_url: str
-    api_key: str | None = field(default=None, repr=False)
-    key_source: str = "none"  # where the key came from, safe to show: "env OPENAI_API_KEY", "file ..."
-    wire: Wire = "auto"
-    default_model: str | None = None
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    models: tuple[ModelEntry, ...] = ()
-    streaming: bool = True
-    timeouts: Timeouts = Timeouts()
-
-
-@dataclass(frozen=True)
-class Keepalive:
-    idle_s: int = 2
-    interval_s: int = 2
-    count: int = 5
-
-
-@dataclass(frozen=True)
-class Listen:
-    host: str = "127.0.0.1"
-    port: int = 8787
-    max_body_bytes: int = 64 * MiB
-    header_timeout_s: float = 15.0  # also the idle keep-alive limit between requests
-    body_timeout_s: float = 60.0
-
-
-@dataclass(frozen=True)
-class Config:
-    listen: Listen
-    providers: tuple[Provider, ...]
-    default_provider: str | None = None
-    tcp_keepalive: Keepalive = Keepalive()
-
-    def provider(self, name: str) -> Provider | None:
-        return next((p for p in self.providers if p.name == name), None)
-
-
 Env = Mapping[str, str]
 ReadFile = Callable[[str], str]  # raises OSError with a strerror
 
@@ -102,7 +50,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
     errs = Errors()
     doc = section(raw, "(top level)", errs)
-    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive"}, "", errs)
+    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive", "store"}, "", errs)
     listen = _parse_listen(doc.get("listen"), errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
     providers = _parse_providers(doc.get("providers"), env, read_file, errs)
@@ -114,9 +62,12 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     elif default is not None and providers and default not in names:
         errs.add("default_provider", f"{default!r} is not a configured provider (have: {', '.join(names)})")
     _check_uniqueness(providers, errs)
+    store = _parse_store(doc.get("store"), errs)
     if errs.items:
         raise ConfigError(errs.items)
-    return Config(listen=listen, providers=tuple(providers), default_provider=default, tcp_keepalive=keepalive)
+    return Config(
+        listen=listen, providers=tuple(providers), default_provider=default, tcp_keepalive=keepalive, store=store
+    )
 
 
 def normalize_base_url(url: str) -> str:
@@ -177,6 +128,25 @@ def _parse_keepalive(raw: object, errs: Errors) -> Keepalive:
         idle_s=integer(doc, "idle_s", d.idle_s, "tcp_keepalive", errs, lo=1, hi=32767),
         interval_s=integer(doc, "interval_s", d.interval_s, "tcp_keepalive", errs, lo=1, hi=32767),
         count=integer(doc, "count", d.count, "tcp_keepalive", errs, lo=1, hi=127),
+    )
+
+
+def _parse_store(raw: object, errs: Errors) -> Store:
+    doc = section(raw, "store", errs)
+    check_keys(doc, {"enabled", "path", "max_age_days", "max_mb"}, "store", errs)
+    d = Store()
+    enabled, path = doc.get("enabled", True), doc.get("path")
+    if not isinstance(enabled, bool):
+        errs.add("store.enabled", "must be true or false")
+        enabled = True
+    if path is not None and (not isinstance(path, str) or not path):
+        errs.add("store.path", "must be a file path")
+        path = None
+    return Store(
+        enabled=enabled,
+        path=path,
+        max_age_days=number(doc, "max_age_days", d.max_age_days, "store", errs, lo=0.001),
+        max_mb=number(doc, "max_mb", d.max_mb, "store", errs, lo=0.001),
     )
 
 

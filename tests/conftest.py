@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -99,12 +100,13 @@ class ProxyClient:
 
 
 @pytest.fixture
-async def proxy_factory() -> AsyncIterator[Callable[..., Awaitable[ProxyClient]]]:
+async def proxy_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[ProxyClient]]]:
     started: list[Running] = []
     sessions: list[aiohttp.ClientSession] = []
 
     async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> ProxyClient:
-        raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}}
+        store = {"path": str(tmp_path / f"responses-{len(started)}.sqlite3"), **raw.get("store", {})}
+        raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}, "store": store}
         running = await start(make_config(raw, env))
         started.append(running)
         sessions.append(aiohttp.ClientSession(auto_decompress=False))

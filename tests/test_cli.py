@@ -19,8 +19,11 @@ SECRET = "sk-very-secret-value-42"
 WAIT = 20.0
 
 
+STATE = {"XDG_STATE_HOME": "/tmp/proxyd-test-state"}  # the response store of `serve` goes here
+
+
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, **STATE, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "proxyd", *args], capture_output=True, text=True, env=full_env, timeout=60
     )
@@ -93,7 +96,7 @@ def test_models_lists_catalog(tmp_path: Path) -> None:
 async def start_serve(config: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
     )  # fmt: skip
     assert proc.stderr is not None
     while True:

@@ -1,0 +1,86 @@
+"""proxyd's settings as frozen dataclasses; :mod:`proxyd.config` builds them from YAML (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Wire = Literal["auto", "responses", "chat"]
+WIRES: tuple[str, ...] = ("auto", "responses", "chat")
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 10.0
+    first_byte_s: float = 300.0  # a large local model can think for minutes before its first token
+    idle_s: float = 120.0  # between two reads of a streamed body; streams have no total limit
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    alias: str | None = None
+    context_window: int | None = None
+    capabilities: tuple[tuple[str, bool], ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    key_source: str = "none"  # where the key came from, safe to show: "env OPENAI_API_KEY", "file ..."
+    wire: Wire = "auto"
+    default_model: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    models: tuple[ModelEntry, ...] = ()
+    streaming: bool = True
+    timeouts: Timeouts = Timeouts()
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    idle_s: int = 2
+    interval_s: int = 2
+    count: int = 5
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    max_body_bytes: int = 64 * MiB
+    header_timeout_s: float = 15.0  # also the idle keep-alive limit between requests
+    body_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where translated responses are kept for ``previous_response_id`` and ``GET /v1/responses/{id}``."""
+
+    enabled: bool = True
+    path: str | None = None  # None: $XDG_STATE_HOME/proxyd/responses.sqlite3 (~/.local/state/...)
+    max_age_days: float = 30.0
+    max_mb: float = 256.0
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: Listen
+    providers: tuple[Provider, ...]
+    default_provider: str | None = None
+    tcp_keepalive: Keepalive = Keepalive()
+    store: Store = Store()
+
+    def provider(self, name: str) -> Provider | None:
+        return next((p for p in self.providers if p.name == name), None)

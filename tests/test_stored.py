@@ -1,0 +1,98 @@
+"""Translated responses kept by proxyd: retrieve, input items, delete, previous_response_id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import openai
+import pytest
+
+from proxyd.config import Store
+from proxyd.store import ResponseStore
+from tests.conftest import FakeUpstream, ProxyClient
+from tests.test_bridge import chat_server
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+
+
+@pytest.fixture
+async def client(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> ProxyClient:
+    upstream.handler = chat_server
+    return await proxy_factory({"providers": [{"name": "llama", "base_url": upstream.base_url, "wire": "chat"}]})
+
+
+@pytest.fixture
+def sdk(client: ProxyClient) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True
+    )
+
+
+async def test_previous_response_id_rebuilds_the_conversation(sdk: openai.AsyncOpenAI, upstream: FakeUpstream) -> None:
+    first = await sdk.responses.create(model="llama/q", input="hi", instructions="be brief")
+    second = await sdk.responses.create(model="llama/q", input="and again", previous_response_id=first.id)
+    assert second.previous_response_id == first.id
+    assert upstream.last.json()["messages"] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello! You said: hi"},
+        {"role": "user", "content": "and again"},
+    ]  # instructions are not carried over, as on OpenAI
+    third = await sdk.responses.create(model="llama/q", input="third", previous_response_id=second.id, stream=True)
+    events = [e async for e in third]
+    assert events[-1].type == "response.completed"
+    assert [m["content"] for m in upstream.last.json()["messages"]][::2] == ["hi", "and again", "third"]
+
+
+async def test_retrieve_list_input_items_and_delete(sdk: openai.AsyncOpenAI) -> None:
+    created = await sdk.responses.create(
+        model="llama/q", input=[{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+    )
+    fetched = await sdk.responses.retrieve(created.id)
+    assert fetched.id == created.id and fetched.output_text == created.output_text
+    items = [item async for item in sdk.responses.input_items.list(created.id, order="asc")]
+    assert [item.content[0].text for item in items] == ["one", "two"]  # type: ignore[union-attr]
+    page = await sdk.responses.input_items.list(created.id, limit=1)
+    assert page.has_more and page.data[0].content[0].text == "two"  # type: ignore[union-attr]
+    await sdk.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError, match="no response"):
+        await sdk.responses.retrieve(created.id)
+
+
+async def test_store_false_is_not_kept_and_unknown_ids_are_404(sdk: openai.AsyncOpenAI) -> None:
+    created = await sdk.responses.create(model="llama/q", input="secret", store=False)
+    with pytest.raises(openai.NotFoundError):
+        await sdk.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError) as info:
+        await sdk.responses.create(model="llama/q", input="x", previous_response_id="resp_nope")
+    assert info.value.body["param"] == "previous_response_id"  # type: ignore[index]
+
+
+async def test_head_responses_answers_for_codex_doctor(client: ProxyClient) -> None:
+    resp = await client.request("HEAD", "/v1/responses")
+    assert resp.status == 200 and resp.headers["Allow"] == "POST"
+
+
+async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
+    store = ResponseStore(tmp_path / "s.sqlite3", Store(max_mb=0.01, max_age_days=1))
+    await store.open()
+    try:
+        for i in range(5):
+            await store.put(
+                [{"type": "message", "role": "user", "content": "x" * 3000}], {"id": f"resp_{i}", "output": []}
+            )
+        kept = [i for i in range(5) if await store.get(f"resp_{i}") is not None]
+        assert kept[-1] == 4 and kept == list(range(5 - len(kept), 5)) and len(kept) < 5  # the oldest went first
+        assert oct((tmp_path / "s.sqlite3").stat().st_mode)[-3:] == "600"
+    finally:
+        await store.close()
+    aged = ResponseStore(tmp_path / "a.sqlite3", Store(max_age_days=0.00001))  # about a second
+    await aged.open()
+    try:
+        await aged.put([], {"id": "resp_old", "output": []})
+        await asyncio.sleep(1.1)
+        await aged.put([], {"id": "resp_new", "output": []})
+        assert await aged.get("resp_old") is None and await aged.get("resp_new") is not None
+    finally:
+        await aged.close()
