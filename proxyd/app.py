@@ -19,11 +19,12 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.bridge import CHAT_ONLY, responses_via_chat, try_responses
+from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.headers import upstream_request_headers
+from proxyd.metrics import METRICS, Metrics
 from proxyd.relay import Exchange, relay
 from proxyd.routing import Router, Target, parse_target
 from proxyd.store import ResponseStore, store_path
@@ -45,6 +46,7 @@ def create_app(config: Config) -> web.Application:
     app[ROUTER] = Router(config)
     app[ENCODINGS] = supported_encodings()
     app[CHAT_ONLY] = set()
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.router.add_route("*", "/{tail:.*}", _handle)
@@ -136,6 +138,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 def _local(request: web.Request) -> web.Response:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return web.json_response({"status": "ok"})
+    if request.path == "/metrics" and request.method in ("GET", "HEAD"):
+        return request.app[METRICS].response()
     raise ProxyError(
         404,
         f"unknown path {request.path[:200]}: proxyd serves the OpenAI API under /v1/... "
@@ -166,6 +170,8 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     translate = provider.wire == "chat" or provider in request.app[CHAT_ONLY]
     if target.endpoint == "responses" and request.method == "POST" and parsed is not None and translate:
         return await responses_via_chat(request, request.app[SESSION], provider, parsed, request_id)
+    if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
+        return await chat_via_responses(request, request.app[SESSION], provider, parsed, request_id)
     replay, include_usage = _stream_replay(parsed, provider, target)
     if parsed is not None and (route.rewritten or replay):
         if replay:  # ask for the whole answer; the relay turns it into a stream

@@ -1,5 +1,8 @@
-"""The Responses API over chat-only providers: translate the request, send it to
-``/chat/completions``, translate the answer back (JSON or stream).
+"""Translating between the two OpenAI wires at the edge of a provider.
+
+The Responses API over chat-only providers: translate the request, send it to
+``/chat/completions``, translate the answer back (JSON or stream). And the other way, for chat
+clients of ``wire: responses`` providers (:func:`chat_via_responses`).
 
 Two ways in: a provider with ``wire: chat``, or ``wire: auto`` whose ``/responses`` answered
 404/405/501 without an API error of its own. That discovery is remembered per provider config
@@ -10,6 +13,7 @@ discovered it is translated at once, not lost.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -20,10 +24,13 @@ from proxyd import jsonbody
 from proxyd.config import Provider
 from proxyd.errors import bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
-from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, relay, release
+from proxyd.metrics import METRICS
+from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, read_json, relay, release
 from proxyd.sse import encode_event
 from proxyd.stored import STORE, as_items, expand_previous
-from proxyd.synth import completion_chunks
+from proxyd.synth import completion_chunks, completion_to_sse
+from proxyd.translate.chat_request import chat_to_responses
+from proxyd.translate.chat_stream import ChatChunkEncoder, response_to_completion
 from proxyd.translate.errors import TranslationError
 from proxyd.translate.request import responses_to_chat
 from proxyd.translate.stream import ChatToResponsesStream
@@ -36,6 +43,7 @@ CHAT_ONLY = web.AppKey("chat_only", set)  # providers (by config) found to lack 
 async def responses_via_chat(
     request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
 ) -> web.StreamResponse:
+    request.app[METRICS].translations.labels("responses", "chat").inc()
     full_input = await expand_previous(request, body)
     try:
         translated = responses_to_chat({**body, "input": full_input})
@@ -115,7 +123,47 @@ async def try_responses(
     if resp.status == 404 and shaped is None:  # an API error of its own (an unknown model, say)
         return web.Response(status=404, body=body, headers=downstream_response_headers(resp.headers.items()))
     request.app[CHAT_ONLY].add(provider)
+    request.app[METRICS].fallbacks.labels(provider.name).inc()
     structlog.get_logger("proxyd").info(
         "responses_fallback", provider=provider.name, status=resp.status, to="chat.completions"
     )
     return None
+
+
+async def chat_via_responses(
+    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
+) -> web.StreamResponse:
+    request.app[METRICS].translations.labels("chat", "responses").inc()
+    try:
+        translated = chat_to_responses(body)
+    except TranslationError as exc:
+        raise bad_request(exc.message, param=exc.param) from None
+    streaming = translated.get("stream") is True
+    if streaming and not provider.streaming:
+        translated.pop("stream")
+    headers = upstream_request_headers(request.headers.items(), provider)
+    resp = await send(
+        session, provider, "POST", upstream_url(provider, "/responses", ""), headers, jsonbody.dump(translated)
+    )
+    if resp.status >= 300:
+        return await relay(request, resp, Exchange(provider, "responses", "/responses", request_id))
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    model = str(body.get("model") or "")
+    try:
+        if streaming and resp.content_type == "text/event-stream":
+            out = await open_sse(request)
+            encoder = ChatChunkEncoder(model=model, created=int(time.time()), include_usage=include_usage)
+            failure = await pump(resp, out, provider, encoder.feed)
+            await out.write(encoder.fail(failure.message) if failure else encoder.finish())
+            await out.write_eof()
+            return out
+        completion = response_to_completion(await read_json(resp, provider, "output", "a response"), model)
+    finally:
+        release(resp)
+    if not streaming:
+        return web.json_response(completion)
+    out = await open_sse(request)
+    await out.write(completion_to_sse(completion, include_usage=include_usage))
+    await out.write_eof()
+    return out

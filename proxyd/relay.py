@@ -106,16 +106,19 @@ async def read_error_body(resp: aiohttp.ClientResponse, provider: Provider) -> b
 
 async def read_completion(resp: aiohttp.ClientResponse, provider: Provider) -> dict[str, Any]:
     """A whole JSON chat completion, or a 502 saying the provider sent something else."""
+    return await read_json(resp, provider, "choices", "a chat completion")
+
+
+async def read_json(resp: aiohttp.ClientResponse, provider: Provider, key: str, what: str) -> dict[str, Any]:
+    """A whole JSON object holding ``key``, or a 502 saying the provider sent something else."""
     body = await _read(resp, provider, MAX_REPLAY_BODY)
     try:
-        completion = json.loads(body)
+        value = json.loads(body)
     except (ValueError, RecursionError):
-        completion = None
-    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
-        raise upstream_error(
-            502, f"provider {provider.name!r} did not answer with a chat completion", "upstream_protocol_error"
-        )
-    return completion
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get(key), list):
+        raise upstream_error(502, f"provider {provider.name!r} did not answer with {what}", "upstream_protocol_error")
+    return value
 
 
 async def _read(resp: aiohttp.ClientResponse, provider: Provider, limit: int) -> bytes:

@@ -130,7 +130,7 @@ async def proxy(proxy_factory: Callable[..., Awaitable[ProxyClient]], upstream: 
                     "name": "local",
                     "base_url": upstream.base_url,
                     "api_key": "sk-local",
-                    "wire": "responses",
+                    "wire": "auto",
                     "default_model": "m-default",
                     "headers": {"X-Tenant": "team-a"},
                     "models": [{"id": "llama3.2", "alias": "fast"}],

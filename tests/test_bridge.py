@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -197,6 +198,9 @@ async def test_auto_falls_back_once_and_remembers(client: ProxyClient, upstream:
     assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/chat/completions"]  # the first request is not lost
     await (await client.post("/v1/responses", json={"model": "auto/qwen3", "input": "again"})).read()
     assert [s.path for s in upstream.seen][2:] == ["/v1/chat/completions"]  # remembered: no second probe
+    metrics = await (await client.get("/metrics")).text()
+    assert 'proxyd_fallbacks_total{provider="auto"} 1.0' in metrics
+    assert 'proxyd_translations_total{from="responses",to="chat"} 2.0' in metrics
 
 
 async def test_auto_relays_an_api_error_of_its_own(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
@@ -237,3 +241,51 @@ async def test_bad_responses_bodies_are_400_naming_the_field(
     error = (await resp.json())["error"]
     assert error["param"] == param and error["message"].startswith(param)
     assert not upstream.seen
+
+
+GOLDEN = Path(__file__).parent / "translate" / "golden"
+
+
+async def responses_server(request: web.Request) -> web.StreamResponse:
+    """A Responses-only provider that answers with a recorded transcript."""
+    if not request.path.endswith("/responses"):
+        return web.Response(status=404, text="404 page not found")
+    body = await request.json()
+    said = body["input"][-1]["content"]
+    transcript = (GOLDEN / ("parallel_tools.sse" if said == "tools" else "text.sse")).read_bytes()
+    if not body.get("stream"):
+        last = [line for line in transcript.split(b"\n") if line.startswith(b"data: {")][-1]
+        return web.json_response(json.loads(last[6:])["response"])
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(transcript)
+    return resp
+
+
+@pytest.fixture
+async def chat_sdk(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> openai.AsyncOpenAI:
+    upstream.handler = responses_server
+    client = await proxy_factory({"providers": [{"name": "oa", "base_url": upstream.base_url, "wire": "responses"}]})
+    return openai.AsyncOpenAI(
+        base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True
+    )
+
+
+async def test_chat_client_of_a_responses_provider(chat_sdk: openai.AsyncOpenAI, upstream: FakeUpstream) -> None:
+    completion = await chat_sdk.chat.completions.create(model="oa/gpt", messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content == "Hello." and completion.usage is not None
+    sent = upstream.last
+    assert sent.path == "/v1/responses" and sent.json()["input"] == [
+        {"type": "message", "role": "user", "content": "hi"}
+    ]
+    assert sent.json()["store"] is False
+    stream = await chat_sdk.chat.completions.create(
+        model="oa/gpt",
+        messages=[{"role": "user", "content": "tools"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [c async for c in stream]
+    calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []]
+    assert [(c.index, c.id) for c in calls if c.id] == [(0, "call_a"), (1, "call_b")]
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 19
