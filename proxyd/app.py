@@ -29,6 +29,7 @@ from proxyd.relay import Exchange, relay
 from proxyd.routing import Router, Target, parse_target
 from proxyd.store import ResponseStore, store_path
 from proxyd.stored import STORE, not_found, serve_stored
+from proxyd.synth import wants_usage
 from proxyd.upstream import create_session, send, upstream_url
 
 CONFIG = web.AppKey("config", Config)
@@ -167,9 +168,10 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
     request_id = secrets.token_hex(12)
-    translate = provider.wire == "chat" or provider in request.app[CHAT_ONLY]
-    if target.endpoint == "responses" and request.method == "POST" and parsed is not None and translate:
-        return await responses_via_chat(request, request.app[SESSION], provider, parsed, request_id)
+    responses_body = parsed if target.endpoint == "responses" and request.method == "POST" else None
+    # Only Responses POSTs look at CHAT_ONLY: hashing a Provider is not free, chat requests skip it.
+    if responses_body is not None and (provider.wire == "chat" or provider in request.app[CHAT_ONLY]):
+        return await responses_via_chat(request, request.app[SESSION], provider, responses_body, request_id)
     if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
         return await chat_via_responses(request, request.app[SESSION], provider, parsed, request_id)
     replay, include_usage = _stream_replay(parsed, provider, target)
@@ -181,10 +183,10 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
     url = upstream_url(provider, target.rest, target.query)
     resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
     exchange = Exchange(provider, target.endpoint, target.rest, request_id, replay, include_usage)
-    if target.endpoint == "responses" and request.method == "POST" and parsed is not None and provider.wire == "auto":
+    if responses_body is not None and provider.wire == "auto":
         answered = await try_responses(request, resp, exchange)
         if answered is None:  # no /responses there: translate this very request
-            return await responses_via_chat(request, request.app[SESSION], provider, parsed, request_id)
+            return await responses_via_chat(request, request.app[SESSION], provider, responses_body, request_id)
         return answered
     return await relay(request, resp, exchange)
 
@@ -208,8 +210,7 @@ def _stream_replay(parsed: dict[str, Any] | None, provider: Provider, target: Ta
             'proxyd can replay only chat completions as a stream; send "stream": false',
             param="stream",
         )
-    options = parsed.get("stream_options")
-    return True, isinstance(options, dict) and options.get("include_usage") is True
+    return True, wants_usage(parsed)
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
@@ -22,13 +22,13 @@ from aiohttp import web
 
 from proxyd import jsonbody
 from proxyd.config import Provider
-from proxyd.errors import bad_request, reshape_upstream_error
+from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, read_json, relay, release
 from proxyd.sse import encode_event
 from proxyd.stored import STORE, as_items, expand_previous
-from proxyd.synth import completion_chunks, completion_to_sse
+from proxyd.synth import completion_chunks, completion_to_sse, wants_usage
 from proxyd.translate.chat_request import chat_to_responses
 from proxyd.translate.chat_stream import ChatChunkEncoder, response_to_completion
 from proxyd.translate.errors import TranslationError
@@ -89,19 +89,36 @@ async def _keep(request: web.Request, body: dict[str, Any], full_input: Any, res
 async def _stream(
     request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: ResponsesEncoder
 ) -> web.StreamResponse:
-    out = await open_sse(request)
-    await out.write(encoder.start())
     if resp.content_type == "text/event-stream":
-        failure = await pump(resp, out, provider, encoder.feed)
-        await out.write(encoder.fail(failure.message) if failure else encoder.finish())
-    else:  # a server that ignores stream: true (or streaming: false): replay the whole answer
-        try:
-            completion = await read_completion(resp, provider)
-        except Exception as exc:
-            await out.write(encoder.fail(getattr(exc, "message", "the provider's answer could not be read")))
-        else:
-            chunks = b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage=True))
-            await out.write(encoder.feed(chunks + b"data: [DONE]\n\n") + encoder.finish())
+        return await _translate_stream(request, resp, provider, encoder, head=encoder.start())
+    out = await open_sse(request)  # a server that ignores stream: true (or streaming: false)
+    await out.write(encoder.start())
+    try:
+        completion = await read_completion(resp, provider)
+    except ProxyError as exc:
+        await out.write(encoder.fail(exc.message))
+    else:
+        chunks = b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage=True))
+        await out.write(encoder.feed(chunks + b"data: [DONE]\n\n") + encoder.finish())
+    await out.write_eof()
+    return out
+
+
+class _StreamEncoder(Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def fail(self, message: str) -> bytes: ...
+
+
+async def _translate_stream(
+    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: _StreamEncoder, head: bytes = b""
+) -> web.StreamResponse:
+    """Relay an upstream stream through ``encoder``; a broken upstream ends in the wire's failure."""
+    out = await open_sse(request)
+    if head:
+        await out.write(head)
+    failure = await pump(resp, out, provider, encoder.feed)
+    await out.write(encoder.fail(failure.message) if failure else encoder.finish())
     await out.write_eof()
     return out
 
@@ -147,17 +164,12 @@ async def chat_via_responses(
     )
     if resp.status >= 300:
         return await relay(request, resp, Exchange(provider, "responses", "/responses", request_id))
-    options = body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    include_usage = wants_usage(body)
     model = str(body.get("model") or "")
     try:
         if streaming and resp.content_type == "text/event-stream":
-            out = await open_sse(request)
             encoder = ChatChunkEncoder(model=model, created=int(time.time()), include_usage=include_usage)
-            failure = await pump(resp, out, provider, encoder.feed)
-            await out.write(encoder.fail(failure.message) if failure else encoder.finish())
-            await out.write_eof()
-            return out
+            return await _translate_stream(request, resp, provider, encoder)
         completion = response_to_completion(await read_json(resp, provider, "output", "a response"), model)
     finally:
         release(resp)

@@ -15,6 +15,12 @@ from proxyd.sse import encode_event
 _PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
 
 
+def wants_usage(chat_request: dict[str, Any]) -> bool:
+    """Did a chat client ask for the usage chunk (``stream_options.include_usage``)?"""
+    options = chat_request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
 def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
     return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + (
         b"data: [DONE]\n\n"
