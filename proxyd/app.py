@@ -10,7 +10,7 @@ import asyncio
 import importlib.util
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,32 +24,38 @@ from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.headers import upstream_request_headers
+from proxyd.health import HEALTH, HealthChecker
+from proxyd.local import serve_local
 from proxyd.metrics import METRICS, Metrics
+from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
 from proxyd.relay import Exchange, relay
-from proxyd.routing import Router, Target, parse_target
+from proxyd.reload import RELOADS
+from proxyd.routing import Route, Target, parse_target
+from proxyd.runtime import RUNTIME, Runtime
 from proxyd.store import ResponseStore, store_path
 from proxyd.stored import STORE, not_found, serve_stored
 from proxyd.synth import wants_usage
-from proxyd.upstream import create_session, send, upstream_url
+from proxyd.upstream import send, upstream_url
 
-CONFIG = web.AppKey("config", Config)
-ROUTER = web.AppKey("router", Router)
-SESSION = web.AppKey("session", aiohttp.ClientSession)
+STARTUP_CONFIG = web.AppKey("startup_config", Config)
+CONFIG_SOURCE = web.AppKey("config_source", str)
 ENCODINGS = web.AppKey("encodings", frozenset)
 
 _JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_WIRES = {"chat.completions": "chat", "completions": "chat", "responses": "responses", "responses.item": "responses"}
 
 
-def create_app(config: Config) -> web.Application:
-    app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=[_error_boundary])
-    app[CONFIG] = config
-    app[ROUTER] = Router(config)
+def create_app(config: Config, source: str = "") -> web.Application:
+    middlewares = [observe_requests, _error_boundary]
+    app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=middlewares)
+    app[STARTUP_CONFIG] = config
+    app[CONFIG_SOURCE] = source
     app[ENCODINGS] = supported_encodings()
     app[CHAT_ONLY] = set()
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
+    app.cleanup_ctx.append(_reloading)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
@@ -77,15 +83,30 @@ def supported_encodings() -> frozenset[str]:
     return frozenset(found)
 
 
-async def _client_session(app: web.Application) -> AsyncIterator[None]:
-    session = create_session(app[CONFIG].tcp_keepalive)
-    app[SESSION] = session
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME] = Runtime(app[STARTUP_CONFIG], app[CONFIG_SOURCE])
+    app[OBSERVER] = Observer(app[METRICS], runtime)
+    app[METRICS].last_reload.set(runtime.current.loaded_at)
+    checker = HealthChecker(runtime, app[METRICS])
+    app[HEALTH] = checker
+    checker.start()
     yield
-    await session.close()
+    await checker.stop()
+    await runtime.close()
+
+
+async def _reloading(app: web.Application) -> AsyncIterator[None]:
+    reloader = app.get(RELOADS)  # set by the server when it knows the config file
+    if reloader is None:
+        yield
+        return
+    reloader.start()
+    yield
+    await reloader.stop()
 
 
 async def _response_store(app: web.Application) -> AsyncIterator[None]:
-    settings = app[CONFIG].store
+    settings = app[STARTUP_CONFIG].store
     if not settings.enabled:
         app[STORE] = None
         yield
@@ -102,6 +123,9 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
     try:
         return await handler(request)
     except ProxyError as exc:
+        obs = request.get(OBS)
+        if obs is not None:
+            obs.failed(exc)
         return _error_response(exc.status, exc.body())
     except web.HTTPException as exc:
         return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
@@ -122,7 +146,7 @@ def _error_response(status: int, body: dict[str, Any]) -> web.Response:
 async def _handle(request: web.Request) -> web.StreamResponse:
     target = parse_target(request.raw_path)
     if target is None:
-        return _local(request)
+        return serve_local(request)
     if target.pinned is None and target.endpoint == "models" and request.method in ("GET", "HEAD"):
         return _models(request, target)
     if target.rest == "/responses" and request.method == "HEAD":
@@ -131,49 +155,55 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         stored = await serve_stored(request, target.rest)
         if stored is not None:
             return stored
-        if target.pinned is None and request.app[CONFIG].default_provider is None:
+        if target.pinned is None and request.app[RUNTIME].current.config.default_provider is None:
             raise not_found(unquote(target.rest.split("/")[2]))
-    return await _proxy(request, target)
-
-
-def _local(request: web.Request) -> web.Response:
-    if request.path == "/healthz" and request.method in ("GET", "HEAD"):
-        return web.json_response({"status": "ok"})
-    if request.path == "/metrics" and request.method in ("GET", "HEAD"):
-        return request.app[METRICS].response()
-    raise ProxyError(
-        404,
-        f"unknown path {request.path[:200]}: proxyd serves the OpenAI API under /v1/... "
-        "(and /providers/{name}/v1/... to pick a provider)",
-        code="unknown_path",
-    )
+    obs = request[OBS] = Observation(secrets.token_hex(12), request.method, target.endpoint)
+    return await _proxy(request, target, obs)
 
 
 def _models(request: web.Request, target: Target) -> web.Response:
-    config = request.app[CONFIG]
+    gen = request.app[RUNTIME].current
     if target.rest in ("/models", "/models/"):
-        return web.json_response({"object": "list", "data": model_objects(config)})
+        return web.json_response({"object": "list", "data": model_objects(gen.config, gen.router.discovered)})
     model_id = unquote(target.rest[len("/models/") :])
-    found = find_model(config, model_id)
+    found = find_model(gen.config, model_id, gen.router.discovered)
     if found is None:
         raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
     return web.json_response(found)
 
 
-async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
+async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.StreamResponse:
     body = await _read_body(request)
     parsed = _parse_json(request, target, body)
-    route = request.app[ROUTER].route(_model_of(parsed), target.pinned)
+    runtime = request.app[RUNTIME]
+    gen = runtime.current  # this request keeps this config to its end, reloads or not
+    route = gen.router.route(_model_of(parsed), target.pinned)
+    request.app[OBSERVER].routed(obs, route.provider.name, route.model)
+    pool = runtime.lease(gen, route.provider.name)
+    try:
+        return await _forward(request, target, route, pool.session, body, parsed, obs)
+    finally:
+        runtime.release(pool)
+
+
+async def _forward(
+    request: web.Request,
+    target: Target,
+    route: Route,
+    session: aiohttp.ClientSession,
+    body: bytes | None,
+    parsed: dict[str, Any] | None,
+    obs: Observation,
+) -> web.StreamResponse:
     provider = route.provider
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
-    request_id = secrets.token_hex(12)
     responses_body = parsed if target.endpoint == "responses" and request.method == "POST" else None
     # Only Responses POSTs look at CHAT_ONLY: hashing a Provider is not free, chat requests skip it.
     if responses_body is not None and (provider.wire == "chat" or provider in request.app[CHAT_ONLY]):
-        return await responses_via_chat(request, request.app[SESSION], provider, responses_body, request_id)
+        return await responses_via_chat(request, session, provider, responses_body, obs)
     if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
-        return await chat_via_responses(request, request.app[SESSION], provider, parsed, request_id)
+        return await chat_via_responses(request, session, provider, parsed, obs)
     replay, include_usage = _stream_replay(parsed, provider, target)
     if parsed is not None and (route.rewritten or replay):
         if replay:  # ask for the whole answer; the relay turns it into a stream
@@ -181,12 +211,14 @@ async def _proxy(request: web.Request, target: Target) -> web.StreamResponse:
         body = jsonbody.dump(parsed)
     headers = upstream_request_headers(request.headers.items(), provider)
     url = upstream_url(provider, target.rest, target.query)
-    resp = await send(request.app[SESSION], provider, request.method, url, headers, body)
-    exchange = Exchange(provider, target.endpoint, target.rest, request_id, replay, include_usage)
+    obs.upstream(_WIRES.get(target.endpoint, "other"))
+    resp = await send(session, provider, request.method, url, headers, body)
+    obs.answered(resp.status)
+    exchange = Exchange(provider, target.endpoint, target.rest, obs, replay, include_usage)
     if responses_body is not None and provider.wire == "auto":
         answered = await try_responses(request, resp, exchange)
         if answered is None:  # no /responses there: translate this very request
-            return await responses_via_chat(request, request.app[SESSION], provider, responses_body, request_id)
+            return await responses_via_chat(request, session, provider, responses_body, obs)
         return answered
     return await relay(request, resp, exchange)
 
@@ -214,7 +246,7 @@ def _stream_replay(parsed: dict[str, Any] | None, provider: Provider, target: Ta
 
 
 async def _read_body(request: web.Request) -> bytes | None:
-    listen = request.app[CONFIG].listen
+    listen = request.app[STARTUP_CONFIG].listen  # listen settings need a restart to change
     declared = request.content_length
     if declared is not None and declared > listen.max_body_bytes:
         raise _too_large(listen.max_body_bytes)

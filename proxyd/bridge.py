@@ -25,7 +25,9 @@ from proxyd.config import Provider
 from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 from proxyd.metrics import METRICS
+from proxyd.observe import Observation
 from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, read_json, relay, release
+from proxyd.runtime import RUNTIME
 from proxyd.sse import encode_event
 from proxyd.stored import STORE, as_items, expand_previous
 from proxyd.synth import completion_chunks, completion_to_sse, wants_usage
@@ -36,12 +38,13 @@ from proxyd.translate.request import responses_to_chat
 from proxyd.translate.stream import ChatToResponsesStream
 from proxyd.translate.wire import ResponsesEncoder, chat_to_response
 from proxyd.upstream import send, upstream_url
+from proxyd.usage import usage_of
 
 CHAT_ONLY = web.AppKey("chat_only", set)  # providers (by config) found to lack /responses
 
 
 async def responses_via_chat(
-    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
+    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], obs: Observation
 ) -> web.StreamResponse:
     request.app[METRICS].translations.labels("responses", "chat").inc()
     full_input = await expand_previous(request, body)
@@ -58,14 +61,16 @@ async def responses_via_chat(
         chat.pop("stream_options")
     headers = upstream_request_headers(request.headers.items(), provider)
     url = upstream_url(provider, "/chat/completions", "")
+    obs.upstream("chat", "responses->chat")
     resp = await send(session, provider, "POST", url, headers, jsonbody.dump(chat))
-    machine = ChatToResponsesStream(body, response_id=f"resp_{request_id}", tool_names=translated.tool_names)
-    exchange = Exchange(provider, "chat.completions", "/chat/completions", request_id)
+    obs.answered(resp.status)
+    machine = ChatToResponsesStream(body, response_id=f"resp_{obs.request_id}", tool_names=translated.tool_names)
+    exchange = Exchange(provider, "chat.completions", "/chat/completions", obs)
     if resp.status >= 300:
         return await relay(request, resp, exchange)
     try:
         if streaming:
-            out = await _stream(request, resp, provider, ResponsesEncoder(machine))
+            out = await _stream(request, resp, provider, ResponsesEncoder(machine), obs)
             response = machine.response
         else:
             completion = await read_completion(resp, provider)
@@ -75,6 +80,7 @@ async def responses_via_chat(
             out = web.json_response(response)
     finally:
         release(resp)
+    obs.usage = usage_of(response.get("usage"))
     await _keep(request, body, full_input, response)
     return out
 
@@ -87,11 +93,11 @@ async def _keep(request: web.Request, body: dict[str, Any], full_input: Any, res
 
 
 async def _stream(
-    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: ResponsesEncoder
+    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: ResponsesEncoder, obs: Observation
 ) -> web.StreamResponse:
     if resp.content_type == "text/event-stream":
-        return await _translate_stream(request, resp, provider, encoder, head=encoder.start())
-    out = await open_sse(request)  # a server that ignores stream: true (or streaming: false)
+        return await _translate_stream(request, resp, provider, encoder, obs, head=encoder.start())
+    out = await open_sse(request, obs)  # a server that ignores stream: true (or streaming: false)
     await out.write(encoder.start())
     try:
         completion = await read_completion(resp, provider)
@@ -111,13 +117,20 @@ class _StreamEncoder(Protocol):
 
 
 async def _translate_stream(
-    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: _StreamEncoder, head: bytes = b""
+    request: web.Request,
+    resp: aiohttp.ClientResponse,
+    provider: Provider,
+    encoder: _StreamEncoder,
+    obs: Observation,
+    head: bytes = b"",
 ) -> web.StreamResponse:
     """Relay an upstream stream through ``encoder``; a broken upstream ends in the wire's failure."""
-    out = await open_sse(request)
+    out = await open_sse(request, obs)
     if head:
         await out.write(head)
-    failure = await pump(resp, out, provider, encoder.feed)
+    failure = await pump(resp, out, provider, obs, encoder.feed)
+    if failure is not None:
+        obs.failed(failure)
     await out.write(encoder.fail(failure.message) if failure else encoder.finish())
     await out.write_eof()
     return out
@@ -127,7 +140,10 @@ async def try_responses(
     request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange
 ) -> web.StreamResponse | None:
     """Relay a ``wire: auto`` provider's answer to ``/responses``; ``None`` when it has no such API."""
+    health = request.app[RUNTIME].health.get(exchange.provider.name)
     if resp.status not in (404, 405, 501):
+        if health is not None and resp.status < 300:
+            health.wire = "responses"
         return await relay(request, resp, exchange)
     try:
         body = await read_error_body(resp, exchange.provider)
@@ -140,6 +156,8 @@ async def try_responses(
     if resp.status == 404 and shaped is None:  # an API error of its own (an unknown model, say)
         return web.Response(status=404, body=body, headers=downstream_response_headers(resp.headers.items()))
     request.app[CHAT_ONLY].add(provider)
+    if health is not None:
+        health.wire = "chat"
     request.app[METRICS].fallbacks.labels(provider.name).inc()
     structlog.get_logger("proxyd").info(
         "responses_fallback", provider=provider.name, status=resp.status, to="chat.completions"
@@ -148,7 +166,7 @@ async def try_responses(
 
 
 async def chat_via_responses(
-    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], request_id: str
+    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], obs: Observation
 ) -> web.StreamResponse:
     request.app[METRICS].translations.labels("chat", "responses").inc()
     try:
@@ -159,23 +177,29 @@ async def chat_via_responses(
     if streaming and not provider.streaming:
         translated.pop("stream")
     headers = upstream_request_headers(request.headers.items(), provider)
+    obs.upstream("responses", "chat->responses")
     resp = await send(
         session, provider, "POST", upstream_url(provider, "/responses", ""), headers, jsonbody.dump(translated)
     )
+    obs.answered(resp.status)
     if resp.status >= 300:
-        return await relay(request, resp, Exchange(provider, "responses", "/responses", request_id))
+        return await relay(request, resp, Exchange(provider, "responses", "/responses", obs))
     include_usage = wants_usage(body)
     model = str(body.get("model") or "")
     try:
         if streaming and resp.content_type == "text/event-stream":
             encoder = ChatChunkEncoder(model=model, created=int(time.time()), include_usage=include_usage)
-            return await _translate_stream(request, resp, provider, encoder)
-        completion = response_to_completion(await read_json(resp, provider, "output", "a response"), model)
+            out = await _translate_stream(request, resp, provider, encoder, obs)
+            obs.usage = usage_of(encoder.usage)
+            return out
+        response = await read_json(resp, provider, "output", "a response")
+        completion = response_to_completion(response, model)
     finally:
         release(resp)
+    obs.usage = usage_of(response.get("usage"))
     if not streaming:
         return web.json_response(completion)
-    out = await open_sse(request)
+    out = await open_sse(request, obs)
     await out.write(completion_to_sse(completion, include_usage=include_usage))
     await out.write_eof()
     return out

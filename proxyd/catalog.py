@@ -1,30 +1,45 @@
-"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases."""
+"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases.
+
+A provider that configures no ``models`` shows what its ``GET /models`` listed (discovered by
+the health probes), marked ``"source": "discovered"``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from proxyd.config import Config, ModelEntry, Provider
 
+Discovered = Mapping[str, tuple[str, ...]]
 
-def model_objects(config: Config) -> list[dict[str, Any]]:
-    """OpenAI ``model`` objects for every configured model and alias, in config order."""
+
+def model_objects(config: Config, discovered: Discovered | None = None) -> list[dict[str, Any]]:
+    """OpenAI ``model`` objects for every configured (or discovered) model and alias, in config order."""
     out: list[dict[str, Any]] = []
     for provider in config.providers:
-        for entry in provider.models:
-            out.append(_model_object(f"{provider.name}/{entry.id}", provider, entry))
+        for entry, source in catalog_of(provider, discovered):
+            out.append(_model_object(f"{provider.name}/{entry.id}", provider, entry, source))
             if entry.alias:
-                out.append(_model_object(entry.alias, provider, entry))
+                out.append(_model_object(entry.alias, provider, entry, source))
     return out
 
 
-def find_model(config: Config, model_id: str) -> dict[str, Any] | None:
-    return next((m for m in model_objects(config) if m["id"] == model_id), None)
+def catalog_of(provider: Provider, discovered: Discovered | None) -> list[tuple[ModelEntry, str]]:
+    """A provider's models with where each came from: ``config`` or ``discovered``."""
+    if provider.models:
+        return [(m, "config") for m in provider.models]
+    return [(ModelEntry(id=i), "discovered") for i in (discovered or {}).get(provider.name, ())]
 
 
-def _model_object(model_id: str, provider: Provider, entry: ModelEntry) -> dict[str, Any]:
+def find_model(config: Config, model_id: str, discovered: Discovered | None = None) -> dict[str, Any] | None:
+    return next((m for m in model_objects(config, discovered) if m["id"] == model_id), None)
+
+
+def _model_object(model_id: str, provider: Provider, entry: ModelEntry, source: str) -> dict[str, Any]:
     obj: dict[str, Any] = {"id": model_id, "object": "model", "created": 0, "owned_by": provider.name}
     obj["upstream_id"] = entry.id
+    obj["source"] = source
     if entry.context_window is not None:
         obj["context_window"] = entry.context_window
     if entry.capabilities:

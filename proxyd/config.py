@@ -9,7 +9,7 @@ Secrets never enter a message: errors name the variable or file a key came from,
 from __future__ import annotations
 
 __all__ = [
-    "WIRES", "Config", "ConfigError", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider", "Store",
+    "WIRES", "Config", "ConfigError", "Health", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider", "Store",
     "Timeouts", "Wire", "expand_env", "normalize_base_url", "parse_config",
 ]  # fmt: skip
 
@@ -22,6 +22,7 @@ from proxyd.settings import (
     WIRES,
     Config,
     ConfigError,
+    Health,
     Keepalive,
     Listen,
     MiB,
@@ -50,7 +51,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
     errs = Errors()
     doc = section(raw, "(top level)", errs)
-    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive", "store"}, "", errs)
+    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health"}, "", errs)
     listen = _parse_listen(doc.get("listen"), errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
     providers = _parse_providers(doc.get("providers"), env, read_file, errs)
@@ -63,10 +64,16 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         errs.add("default_provider", f"{default!r} is not a configured provider (have: {', '.join(names)})")
     _check_uniqueness(providers, errs)
     store = _parse_store(doc.get("store"), errs)
+    health = _parse_health(doc.get("health"), errs)
     if errs.items:
         raise ConfigError(errs.items)
     return Config(
-        listen=listen, providers=tuple(providers), default_provider=default, tcp_keepalive=keepalive, store=store
+        listen=listen,
+        providers=tuple(providers),
+        default_provider=default,
+        tcp_keepalive=keepalive,
+        store=store,
+        health=health,
     )
 
 
@@ -147,6 +154,17 @@ def _parse_store(raw: object, errs: Errors) -> Store:
         path=path,
         max_age_days=number(doc, "max_age_days", d.max_age_days, "store", errs, lo=0.001),
         max_mb=number(doc, "max_mb", d.max_mb, "store", errs, lo=0.001),
+    )
+
+
+def _parse_health(raw: object, errs: Errors) -> Health:
+    doc = section(raw, "health", errs)
+    check_keys(doc, {"interval_s", "degraded_after_s", "timeout_s"}, "health", errs)
+    d = Health()
+    return Health(
+        interval_s=number(doc, "interval_s", d.interval_s, "health", errs, lo=0.0),
+        degraded_after_s=number(doc, "degraded_after_s", d.degraded_after_s, "health", errs, lo=0.001),
+        timeout_s=number(doc, "timeout_s", d.timeout_s, "health", errs, lo=0.01),
     )
 
 

@@ -32,8 +32,12 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str
     return EXAMPLE_CONFIG, "shipped example (no user config found)"
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read and check ``path``; raise :class:`ConfigError` naming every problem."""
+def load_config(path: Path, env: Mapping[str, str] | None = None, seen: list[Path] | None = None) -> Config:
+    """Read and check ``path``; raise :class:`ConfigError` naming every problem.
+
+    ``seen`` collects the other files the config made proxyd read (``api_key_file``), so a
+    reloader can watch them too.
+    """
     env = os.environ if env is None else env
     try:
         text = path.read_text(encoding="utf-8")
@@ -46,7 +50,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
     def read_file(name: str) -> str:
         target = Path(name).expanduser()
-        return (target if target.is_absolute() else base / target).read_text(encoding="utf-8")
+        target = target if target.is_absolute() else base / target
+        if seen is not None:
+            seen.append(target)
+        return target.read_text(encoding="utf-8")
 
     return parse_config(raw, env=env, read_file=read_file)
 

@@ -1,35 +1,143 @@
 """Prometheus metrics (prometheus-client), one registry per app so nothing is global.
 
-Labels only ever take configured names (provider) or fixed words (wires), never raw client
-input. The operations work (issue 4) adds the request, latency, token and health series.
+Names follow Prometheus conventions: base units (seconds), ``_total`` counters. Labels only
+ever take configured names (provider, catalog models), fixed words (endpoint, wire, reason,
+state, token kind) or an HTTP status code, never raw client input: a model the catalog does not
+know is counted as ``other``, a request that reached no provider as ``none``.
+
+Labelled children are cached per label tuple, because ``labels()`` validates and locks on
+every call and every proxied request touches several series.
 """
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from proxyd import __version__
+
+# From a 0.5 ms proxy hop to a 20-minute stream.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
+)  # fmt: skip
+STATES = ("ok", "degraded", "unreachable")
+NO_PROVIDER = "none"
+OTHER_MODEL = "other"
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.fallbacks = Counter(
-            "proxyd_fallbacks",
-            "Providers with wire: auto found to lack /responses, so proxyd now translates for them",
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "proxyd_requests", "Requests proxied, by HTTP status sent", ["provider", "endpoint", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "proxyd_request_duration_seconds",
+            "Time from request to the end of the response (streams included)",
+            ["provider", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttfb = Histogram(
+            "proxyd_upstream_ttfb_seconds",
+            "Time until the provider's response head arrived",
             ["provider"],
-            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "proxyd_time_to_first_token_seconds",
+            "Time until the first generated token of a stream arrived",
+            ["provider", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.chunks = Counter("proxyd_stream_chunks", "Stream chunks relayed to clients", ["provider"], registry=r)
+        self.inflight = Gauge("proxyd_inflight_requests", "Requests being answered now", ["provider"], registry=r)
+        self.tokens = Counter(
+            "proxyd_tokens", "Tokens reported in usage, by kind", ["provider", "model", "kind"], registry=r
         )
         self.translations = Counter(
             "proxyd_translations",
             "Requests translated between the Responses API and Chat Completions",
             ["from", "to"],
-            registry=self.registry,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "proxyd_fallbacks",
+            "Providers with wire: auto found to lack /responses, so proxyd now translates for them",
+            ["provider"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "proxyd_upstream_errors",
+            "Upstream failures by reason (connect, tls, timeout, status_5xx, status_4xx, protocol)",
+            ["provider", "reason"],
+            registry=r,
+        )
+        self.disconnects = Counter(
+            "proxyd_client_disconnects", "Clients that left before their answer was complete", ["provider"], registry=r
+        )
+        self._health_series(r)
+        self.build = Info("proxyd_build", "The running proxyd", registry=r)
+        self.build.info({"version": __version__})
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _health_series(self, r: CollectorRegistry) -> None:
+        self.provider_up = Gauge(
+            "proxyd_provider_up", "1 when the provider's last health state is ok or degraded", ["provider"], registry=r
+        )
+        self.provider_state = Gauge(
+            "proxyd_provider_state", "The provider's health state: one of the states is 1", ["provider", "state"],
+            registry=r,
+        )  # fmt: skip
+        self.probe_seconds = Gauge(
+            "proxyd_provider_probe_seconds", "Duration of the last health probe (GET /models)", ["provider"], registry=r
+        )
+        self.reloads = Counter("proxyd_config_reloads", "Config reloads by result", ["result"], registry=r)
+        self.last_reload = Gauge(
+            "proxyd_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load",
+            registry=r,
         )
 
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def set_state(self, provider: str, state: str, probe_s: float | None) -> None:
+        for name in STATES:
+            self.provider_state.labels(provider, name).set(1.0 if name == state else 0.0)
+        self.provider_up.labels(provider).set(1.0 if state in ("ok", "degraded") else 0.0)
+        if probe_s is not None:
+            self.probe_seconds.labels(provider).set(probe_s)
+
+    def forget_provider(self, provider: str) -> None:
+        """Drop the gauges of a provider a reload removed (its counters keep their history)."""
+        for gauge, label_sets in (
+            (self.provider_up, [(provider,)]),
+            (self.probe_seconds, [(provider,)]),
+            (self.provider_state, [(provider, s) for s in STATES]),
+            (self.inflight, [(provider,)]),
+        ):
+            for labels in label_sets:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
+        self._children = {k: v for k, v in self._children.items() if provider not in k[1:]}
+
     def response(self) -> web.Response:
-        response = web.Response(body=generate_latest(self.registry))
-        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return response
+        # The classic text format: every Prometheus 2.x (Debian's included) reads it.
+        headers = {"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, "Cache-Control": "no-store"}
+        return web.Response(body=generate_latest(self.registry), headers=headers)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -21,9 +21,11 @@ from aiohttp import web
 from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
 from proxyd.headers import downstream_response_headers
+from proxyd.observe import Observation
 from proxyd.streamcheck import StreamCheck, StreamWire
 from proxyd.synth import completion_to_sse
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
+from proxyd.usage import bounded_tail, usage_in_tail, usage_of
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MAX_REPLAY_BODY = 64 * 1024 * 1024
@@ -42,7 +44,7 @@ class Exchange:
     provider: Provider
     endpoint: str
     path: str  # the upstream path after base_url, for messages
-    request_id: str
+    obs: Observation
     replay_as_stream: bool = False  # the client asked to stream a ``streaming: false`` provider
     include_usage: bool = False
 
@@ -131,15 +133,17 @@ async def _read(resp: aiohttp.ClientResponse, provider: Provider, limit: int) ->
 
 async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
     completion = await read_completion(resp, ex.provider)
-    out = await open_sse(request)
+    ex.obs.usage = usage_of(completion.get("usage"))
+    out = await open_sse(request, ex.obs)
     await out.write(completion_to_sse(completion, include_usage=ex.include_usage))
     await out.write_eof()
     return out
 
 
-async def open_sse(request: web.Request, status: int = 200) -> web.StreamResponse:
-    out = web.StreamResponse(status=status, headers=_SSE_HEADERS)
+async def open_sse(request: web.Request, obs: Observation) -> web.StreamResponse:
+    out = web.StreamResponse(status=200, headers=_SSE_HEADERS)
     await out.prepare(request)
+    obs.status = 200
     return out
 
 
@@ -154,31 +158,59 @@ async def _relay_body(
     elif resp.content_length is not None and "Content-Encoding" not in resp.headers:
         out.content_length = resp.content_length
     await out.prepare(request)
-    failure = await pump(resp, out, ex.provider, check.observe if check is not None else None)
+    obs = ex.obs
+    obs.status = resp.status
+    tail = _Tail() if not sse and _is_json(resp) else None
+    convert = check.observe if check is not None else (tail.add if tail is not None else None)
+    failure = await pump(resp, out, ex.provider, obs, convert)
     if failure is None and check is not None:
-        tail = check.closing()
-        if tail is None:
+        tail_bytes = check.closing()
+        if tail_bytes is None:
             failure = upstream_error(
                 502,
                 f"provider {ex.provider.name!r} ended the stream before it was complete",
                 "stream_incomplete",
             )
-        elif tail:
-            await out.write(tail)
+        elif tail_bytes:
+            await out.write(tail_bytes)
+    if check is not None:
+        obs.usage = check.usage()
+    elif tail is not None and failure is None:
+        obs.usage = usage_in_tail(tail.data)
     if failure is None:
         await out.write_eof()
-    elif check is not None:
-        await out.write(check.failure(failure.message, failure.code or "upstream_error", f"resp_{ex.request_id}"))
+        return out
+    obs.failed(failure)
+    if check is not None:
+        await out.write(check.failure(failure.message, failure.code or "upstream_error", f"resp_{obs.request_id}"))
         await out.write_eof()
     elif request.transport is not None:
         request.transport.close()  # without the final chunk: the client must see a cut body
     return out
 
 
+def _is_json(resp: aiohttp.ClientResponse) -> bool:
+    return resp.content_type == "application/json" and resp.status < 300
+
+
+class _Tail:
+    """The last bytes of a relayed JSON body, where its ``usage`` object sits."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def add(self, chunk: bytes) -> bytes:
+        self.data = bounded_tail(self.data, chunk)
+        return chunk
+
+
 async def pump(
     resp: aiohttp.ClientResponse,
     out: web.StreamResponse,
     provider: Provider,
+    obs: Observation,
     convert: Callable[[bytes], bytes] | None = None,
 ) -> ProxyError | None:
     """Copy the body, each read written at once (through ``convert`` when given); return the
@@ -200,6 +232,7 @@ async def pump(
                 if not chunk:
                     return None
                 deadline.reschedule(None)  # a slow client is not an idle upstream
+                obs.relayed(chunk)
                 data = convert(chunk) if convert is not None else chunk
                 if data:
                     await out.write(data)

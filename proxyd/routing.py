@@ -14,6 +14,7 @@ one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -91,17 +92,30 @@ def _has_dot_segment(path: str) -> bool:
 class Router:
     """Routing tables built once per config; :meth:`route` is a few dict look-ups."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, discovered: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        """``discovered``: model ids each provider's ``GET /models`` listed (after configured ids)."""
         self.config = config
+        self.discovered = dict(discovered or {})
         self._by_name = {p.name: p for p in config.providers}
         self._aliases: dict[str, tuple[Provider, str]] = {}
         self._ids: dict[str, Provider] = {}
+        self._known: dict[str, frozenset[str]] = {}
         for p in config.providers:
             for m in p.models:
                 if m.alias:
                     self._aliases.setdefault(m.alias, (p, m.id))
                 self._ids.setdefault(m.id, p)
+        for p in config.providers:
+            for model_id in self.discovered.get(p.name, ()):
+                self._ids.setdefault(model_id, p)
+            configured = {m.id for m in p.models}
+            self._known[p.name] = frozenset(configured | set(self.discovered.get(p.name, ())))
         self._default = self._by_name.get(config.default_provider or "")
+
+    def known(self, provider: str, model: str | None) -> bool:
+        """Is ``model`` in the provider's catalog (configured or discovered)? Bounds metric labels."""
+        ids = self._known.get(provider)
+        return ids is not None and model is not None and model in ids
 
     def provider(self, name: str) -> Provider | None:
         return self._by_name.get(name)

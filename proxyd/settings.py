@@ -75,12 +75,22 @@ class Store:
 
 
 @dataclass(frozen=True)
+class Health:
+    """Background probes of every provider (``GET /models``); ``interval_s: 0`` turns them off."""
+
+    interval_s: float = 60.0
+    degraded_after_s: float = 3.0  # a probe slower than this marks the provider degraded
+    timeout_s: float = 10.0  # no answer within this: unreachable
+
+
+@dataclass(frozen=True)
 class Config:
     listen: Listen
     providers: tuple[Provider, ...]
     default_provider: str | None = None
     tcp_keepalive: Keepalive = Keepalive()
     store: Store = Store()
+    health: Health = Health()
 
     def provider(self, name: str) -> Provider | None:
         return next((p for p in self.providers if p.name == name), None)

@@ -19,6 +19,7 @@ import re
 from typing import Any, Literal
 
 from proxyd.sse import SSEDecoder, SSEEvent, encode_event
+from proxyd.usage import Usage, usage_in_event
 
 StreamWire = Literal["chat", "responses"]
 DONE = b"data: [DONE]\n\n"
@@ -27,11 +28,12 @@ RESPONSES_TERMINAL = frozenset({"response.completed", "response.incomplete", "re
 _FINISH_RE = re.compile(r'"finish_reason"\s*:\s*"')
 _ERROR_RE = re.compile(r'^\s*\{\s*"error"\s*:')
 _TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_.]+)"')
+_USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
 _SEQ_RE = re.compile(r'"sequence_number"\s*:\s*(\d+)')
 
 
 class StreamCheck:
-    __slots__ = ("_decoder", "_finished_choices", "_last_data", "_response", "complete", "wire")
+    __slots__ = ("_decoder", "_finished_choices", "_last_data", "_response", "_usage_data", "complete", "wire")
 
     def __init__(self, wire: StreamWire) -> None:
         self.wire = wire
@@ -40,6 +42,11 @@ class StreamCheck:
         self._finished_choices = False
         self._last_data = ""
         self._response: dict[str, Any] | None = None
+        self._usage_data = ""  # the event that carried usage, parsed only when asked
+
+    def usage(self) -> Usage | None:
+        """Token usage the stream reported (chat's usage chunk, or the Responses terminal event)."""
+        return usage_in_event(self._usage_data) if self._usage_data else None
 
     def feed(self, chunk: bytes) -> None:
         if self.complete:
@@ -84,13 +91,17 @@ class StreamCheck:
         if self.wire == "chat":
             if data.strip() == "[DONE]" or _ERROR_RE.match(data):
                 self.complete = True
-            elif not self._finished_choices and _FINISH_RE.search(data):
+                return
+            if '"usage"' in data and _USAGE_RE.search(data):
+                self._usage_data = data
+            if not self._finished_choices and _FINISH_RE.search(data):
                 self._finished_choices = True
             return
         self._last_data = data
         kind = event.event or _first_type(data)
         if kind in RESPONSES_TERMINAL:
             self.complete = True
+            self._usage_data = data
         elif kind == "response.created" and self._response is None:
             self._response = _response_of(data)
 

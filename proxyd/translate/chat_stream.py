@@ -37,6 +37,7 @@ class ChatChunkEncoder:
         self._include_usage = include_usage
         self._decoder = SSEDecoder()
         self._tools: dict[str, int] = {}  # item id -> tool_calls index
+        self.usage: object = None  # the provider's usage, once the response ended
 
     def feed(self, chunk: bytes) -> bytes:
         return b"".join(self._event(e.data) for e in self._decoder.feed(chunk) if self.phase is Phase.STREAMING)
@@ -93,6 +94,7 @@ class ChatChunkEncoder:
 
     def _end(self, response: dict[str, Any]) -> bytes:
         self.phase = Phase.DONE
+        self.usage = response.get("usage")
         finish = finish_reason(response, bool(self._tools))
         out = self._chunk({}, finish)
         if self._include_usage:

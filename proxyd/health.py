@@ -1,0 +1,111 @@
+"""Background health probes: ``GET {base_url}/models`` for every provider, every
+``health.interval_s`` (cheap: it spends no tokens).
+
+The verdicts live in :class:`~proxyd.healthstate.ProviderHealth` records, which real traffic
+updates too (see :mod:`proxyd.observe`). A listing the probe finds becomes the provider's
+discovered catalog: ``/v1/models`` shows it for providers that configure no models, and routing
+knows its ids. An empty or failing listing keeps what was known and is retried next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from contextlib import suppress
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from proxyd.config import Provider
+from proxyd.headers import upstream_request_headers
+from proxyd.healthstate import ProbeResult, models_in_listing
+from proxyd.metrics import Metrics
+from proxyd.runtime import Generation, Runtime
+from proxyd.upstream import map_exception, upstream_url
+
+MAX_LISTING = 8 * 1024 * 1024
+
+
+async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> ProbeResult:
+    """One ``GET /models``: how long it took, its status, and the ids it listed."""
+    url = upstream_url(provider, "/models", "")
+    headers = upstream_request_headers((), provider)
+    connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
+                body = await resp.content.read(MAX_LISTING)
+                status = resp.status
+    except TimeoutError:
+        return ProbeResult(time.perf_counter() - started, error=f"GET /models got no answer within {timeout_s:g} s")
+    except (aiohttp.ClientError, OSError) as exc:
+        return ProbeResult(time.perf_counter() - started, error=map_exception(exc, provider).message)
+    latency = time.perf_counter() - started
+    models = None
+    if 200 <= status < 300:
+        with suppress(ValueError, RecursionError):
+            models = models_in_listing(json.loads(body))
+    return ProbeResult(latency, status=status, models=models)
+
+
+class HealthChecker:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.log = structlog.get_logger("proxyd.health")
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def wake(self) -> None:
+        """Probe now (after a reload), not at the end of the interval."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            interval = self.runtime.current.config.health.interval_s
+            if interval > 0:
+                await self.probe_all()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(interval if interval > 0 else None):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def probe_all(self) -> None:
+        gen = self.runtime.current
+        found = await asyncio.gather(*(self._probe(gen, p) for p in gen.config.providers))
+        if any(found):
+            self.runtime.refresh_catalog()
+
+    async def _probe(self, gen: Generation, provider: Provider) -> bool:
+        """Probe one provider; True when its discovered catalog changed."""
+        settings = gen.config.health
+        pool = self.runtime.lease(gen, provider.name)
+        try:
+            result = await probe_models(pool.session, provider, settings.timeout_s)
+        finally:
+            self.runtime.release(pool)
+        health = self.runtime.health.get(provider.name)
+        if health is None or self.runtime.current.pools.get(provider.name) is not pool:
+            return False  # a reload replaced this provider while it was probed
+        before_state, before_models = health.state, health.models
+        health.probed(result, settings.degraded_after_s, time.time())
+        self.metrics.set_state(provider.name, health.state, health.probe_latency_s)
+        if health.state != before_state:
+            log = self.log.info if health.state == "ok" else self.log.warning
+            log("provider_state", provider=provider.name, state=health.state, error=health.error)
+        return health.models != before_models
+
+
+HEALTH = web.AppKey("health", HealthChecker)

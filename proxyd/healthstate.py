@@ -1,0 +1,120 @@
+"""Provider health as a small state record fed by probes and by real traffic (pure).
+
+States: ``unknown`` (not probed yet), ``ok``, ``degraded`` (answers, but slowly, with 5xx, with a
+rejected key, or real requests are failing), ``unreachable`` (no answer at all). A probe is
+``GET {base_url}/models``; real requests report too, so a dead provider is noticed at the first
+failed request, not at the next probe. A traffic verdict stands until a request succeeds, a
+probe shows the server is back (for ``unreachable``), or :data:`TRAFFIC_MEMORY_S` pass without
+another failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+State = Literal["unknown", "ok", "degraded", "unreachable"]
+TRAFFIC_MEMORY_S = 300.0
+MAX_MODELS = 5000  # a catalog larger than this is cut (labels and memory stay bounded)
+_NO_ANSWER = frozenset({"connect", "tls"})
+_DEGRADING = frozenset({"timeout", "status_5xx", "protocol"})
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one ``GET /models`` showed. ``status`` is None when no HTTP answer came."""
+
+    latency_s: float
+    status: int | None = None
+    error: str | None = None  # why no answer came (composed from config facts: no secrets)
+    models: tuple[str, ...] | None = None  # the listing, when the answer held one
+
+
+def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, str | None]:
+    """The state one probe shows, and what is wrong (``None`` when nothing is)."""
+    status = result.status
+    if status is None:
+        return "unreachable", result.error or "no answer"
+    if status in (401, 403):
+        return "degraded", f"the provider rejected the key (HTTP {status} on GET /models)"
+    if status >= 500:
+        return "degraded", f"HTTP {status} on GET /models"
+    if result.latency_s >= degraded_after_s:
+        return "degraded", f"slow: GET /models took {result.latency_s:.2f} s (degraded_after_s {degraded_after_s:g})"
+    return "ok", None
+
+
+def traffic_verdict(reason: str | None, status: int) -> State | None:
+    """What a real request says about its provider: a state, or ``None`` for nothing new."""
+    if reason in _NO_ANSWER:
+        return "unreachable"
+    if reason in _DEGRADING or status in (401, 403):
+        return "degraded"
+    return None
+
+
+def models_in_listing(body: object) -> tuple[str, ...] | None:
+    """Model ids from an OpenAI ``/models`` answer (``{"data": [{"id": ...}]}``)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return None
+    ids = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and 0 < len(m["id"]) <= 256]
+    return tuple(dict.fromkeys(ids))[:MAX_MODELS]
+
+
+class ProviderHealth:
+    """One provider's record; the health checker and the request observer update it."""
+
+    __slots__ = (
+        "error", "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
+        "traffic_at", "traffic_error", "traffic_state", "wire",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.probe_state: State = "unknown"
+        self.probe_latency_s: float | None = None
+        self.probe_at: float | None = None
+        self.probe_error: str | None = None
+        self.traffic_state: State | None = None
+        self.traffic_error: str | None = None
+        self.traffic_at = 0.0
+        self.error: str | None = None
+        self.models: tuple[str, ...] = ()
+        self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
+
+    @property
+    def state(self) -> State:
+        return self.traffic_state or self.probe_state
+
+    def probed(self, result: ProbeResult, degraded_after_s: float, now: float) -> None:
+        self.probe_state, self.probe_error = judge_probe(result, degraded_after_s)
+        self.probe_latency_s = result.latency_s if result.status is not None else None
+        self.probe_at = now
+        if result.models:  # an empty or failing listing keeps what was known; the next probe retries
+            self.models = result.models
+        if self.traffic_state == "unreachable" and result.status is not None:
+            self.traffic_state = None  # it answers again
+        if self.traffic_state is not None and now - self.traffic_at > TRAFFIC_MEMORY_S:
+            self.traffic_state = None
+        self._settle_error()
+
+    def traffic(self, reason: str | None, status: int, error: str | None, now: float) -> None:
+        verdict = traffic_verdict(reason, status)
+        if verdict is not None:
+            self.traffic_state, self.traffic_error, self.traffic_at = verdict, error, now
+        elif status < 400 and reason is None:
+            self.traffic_state = None
+            if self.probe_state in ("unknown", "unreachable"):
+                self.probe_state, self.probe_error = "ok", None  # it just answered a real request
+        self._settle_error()
+
+    def _settle_error(self) -> None:
+        self.error = self.traffic_error if self.traffic_state is not None else self.probe_error
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "error": self.error,
+            "probe": {"latency_s": self.probe_latency_s, "at": self.probe_at, "state": self.probe_state},
+            "detected_wire": self.wire,
+        }

@@ -1,0 +1,83 @@
+"""proxyd's own endpoints: ``/healthz``, ``/readyz``, ``/status`` and ``/metrics``.
+
+None of them calls an upstream: ``/status`` reports what the health checker and real traffic
+last saw. Nothing here shows a key: providers show where their key comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from proxyd import __version__
+from proxyd.errors import ProxyError
+from proxyd.metrics import METRICS
+from proxyd.reload import RELOADS
+from proxyd.runtime import RUNTIME, Generation, Runtime
+
+
+def serve_local(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "HEAD"):
+        raise _unknown(request)
+    path = request.path
+    if path == "/healthz":
+        return web.json_response({"status": "ok"})
+    if path == "/readyz":
+        ready = RUNTIME in request.app and request.app[RUNTIME].ready
+        return web.json_response({"status": "ready" if ready else "starting or stopping"}, status=200 if ready else 503)
+    if path == "/status":
+        return web.json_response(status_document(request.app), dumps=_dumps)
+    if path == "/metrics":
+        return request.app[METRICS].response()
+    raise _unknown(request)
+
+
+def _unknown(request: web.Request) -> ProxyError:
+    return ProxyError(
+        404,
+        f"unknown path {request.path[:200]}: proxyd serves the OpenAI API under /v1/... "
+        "(and /providers/{name}/v1/... to pick a provider); its own pages are /status, /healthz, /readyz, /metrics",
+        code="unknown_path",
+    )
+
+
+def status_document(app: web.Application) -> dict[str, Any]:
+    runtime = app[RUNTIME]
+    gen = runtime.current
+    reloads = app.get(RELOADS)
+    return {
+        "version": __version__,
+        "ready": runtime.ready,
+        "config": {
+            "source": runtime.source,
+            "generation": gen.number,
+            "loaded_at": gen.loaded_at,
+            "last_reload": reloads.as_json() if reloads is not None else None,
+        },
+        "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
+    }
+
+
+def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
+    provider = gen.config.provider(name)
+    assert provider is not None
+    health = runtime.health[name]
+    detected = health.wire or (provider.wire if provider.wire != "auto" else None)
+    return {
+        "name": name,
+        "base_url": provider.base_url,  # credentials in a base_url are refused at load time
+        "key": provider.key_source,
+        "wire": provider.wire,
+        **health.as_json(),
+        "detected_wire": detected,
+        "models": {
+            "configured": [m.id for m in provider.models],
+            "discovered": list(health.models),
+        },
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2)

@@ -1,0 +1,220 @@
+"""Observation: the one place that records a proxied request's metrics, access log line and
+its effect on provider health.
+
+Each ``/v1`` request gets an :class:`Observation` (``request[OBS]``) that the stages fill in as
+they go: the route names the provider and model, the upstream call stamps time to first byte,
+the relay counts chunks and stamps the first token, and usage is read from the answer. The
+outermost middleware hands it to :meth:`Observer.finish` when the response is done, streams
+included, or when the client has left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from proxyd.errors import ProxyError
+from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
+from proxyd.runtime import Runtime
+from proxyd.usage import Usage, first_token_pattern
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Error codes proxyd gives upstream failures, as the reasons the metrics count.
+_REASONS = {
+    "upstream_unreachable": "connect",
+    "upstream_disconnected": "connect",
+    "upstream_tls_error": "tls",
+    "upstream_timeout": "timeout",
+    "upstream_protocol_error": "protocol",
+    "upstream_redirect": "protocol",
+    "stream_incomplete": "protocol",
+    "upstream_error": "protocol",
+}
+_TOKEN_RES = {wire: first_token_pattern(wire) for wire in ("chat", "responses")}
+
+
+class Observation:
+    __slots__ = (
+        "_token_re",
+        "chunks",
+        "disconnected",
+        "endpoint",
+        "error",
+        "error_code",
+        "inflight",
+        "method",
+        "model",
+        "provider",
+        "request_id",
+        "started",
+        "status",
+        "translated",
+        "ttfb",
+        "ttft",
+        "upstream_started",
+        "upstream_status",
+        "usage",
+        "wire",
+    )  # fmt: skip
+
+    def __init__(self, request_id: str, method: str, endpoint: str) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.endpoint = endpoint
+        self.started = time.perf_counter()
+        self.provider = NO_PROVIDER
+        self.model: str | None = None
+        self.status = 0
+        self.ttfb: float | None = None
+        self.ttft: float | None = None
+        self.upstream_started = 0.0
+        self.upstream_status: int | None = None
+        self.wire: str | None = None
+        self.translated: str | None = None
+        self.usage: Usage | None = None
+        self.chunks = 0
+        self.disconnected = False
+        self.inflight = False
+        self.error_code: str | None = None
+        self.error: str | None = None
+        self._token_re: re.Pattern[bytes] | None = None
+
+    def upstream(self, wire: str, translated: str | None = None) -> None:
+        """A request is about to go upstream on ``wire``."""
+        self.wire, self.translated = wire, translated
+        self._token_re = _TOKEN_RES.get(wire)
+        self.upstream_started = time.perf_counter()
+
+    def answered(self, status: int) -> None:
+        if self.ttfb is None:
+            self.ttfb = time.perf_counter() - self.upstream_started
+        self.upstream_status = status
+
+    def relayed(self, chunk: bytes) -> None:
+        """An upstream chunk was relayed (translated or not)."""
+        self.chunks += 1
+        if self.ttft is None and self._token_re is not None and self._token_re.search(chunk):
+            self.ttft = time.perf_counter() - self.started
+
+    def failed(self, exc: ProxyError) -> None:
+        self.error_code, self.error = exc.code, exc.message
+
+    @property
+    def reason(self) -> str | None:
+        """Why the upstream failed, as a metric label; ``None`` when it did not."""
+        if self.error_code in _REASONS:
+            return _REASONS[self.error_code]
+        status = self.upstream_status
+        if status is not None and status >= 500:
+            return "status_5xx"
+        if status is not None and status >= 400:
+            return "status_4xx"
+        return None
+
+
+OBS = web.RequestKey("observation", Observation)
+
+
+class Observer:
+    def __init__(self, metrics: Metrics, runtime: Runtime) -> None:
+        self.metrics = metrics
+        self.runtime = runtime
+        self.log = structlog.get_logger("proxyd.access")
+
+    def routed(self, obs: Observation, provider: str, model: str | None) -> None:
+        obs.provider, obs.model = provider, model
+        obs.inflight = True
+        self.metrics.child(self.metrics.inflight, provider).inc()
+
+    def finish(self, obs: Observation) -> None:
+        duration = time.perf_counter() - obs.started
+        m, p = self.metrics, obs.provider
+        m.child(m.requests, p, obs.endpoint, str(obs.status)).inc()
+        m.child(m.duration, p, obs.endpoint).observe(duration)
+        if obs.ttfb is not None:
+            m.child(m.ttfb, p).observe(obs.ttfb)
+        if obs.ttft is not None:
+            m.child(m.ttft, p, obs.endpoint).observe(obs.ttft)
+        if obs.chunks:
+            m.child(m.chunks, p).inc(obs.chunks)
+        if obs.inflight:
+            m.child(m.inflight, p).dec()
+        reason = obs.reason
+        if reason is not None:
+            m.child(m.upstream_errors, p, reason).inc()
+        if obs.disconnected:
+            m.child(m.disconnects, p).inc()
+        self._count_tokens(obs)
+        self._update_health(obs, reason)
+        self._log(obs, duration, reason)
+
+    def _count_tokens(self, obs: Observation) -> None:
+        if obs.usage is None:
+            return
+        m = self.metrics
+        known = self.runtime.current.router.known(obs.provider, obs.model)
+        label = obs.model if known and obs.model is not None else OTHER_MODEL
+        for kind, count in obs.usage.items():
+            if count:
+                m.child(m.tokens, obs.provider, label, kind).inc(count)
+
+    def _update_health(self, obs: Observation, reason: str | None) -> None:
+        health = self.runtime.health.get(obs.provider)
+        if health is None or (obs.upstream_status is None and reason is None):
+            return  # it never reached the provider: says nothing about it
+        status = obs.upstream_status or 0
+        error = obs.error or (f"HTTP {status} from the provider" if status >= 400 else None)
+        before = health.state
+        health.traffic(reason, status, error, time.time())
+        if health.state != before:
+            self.metrics.set_state(obs.provider, health.state, None)
+            self.log.warning("provider_state", provider=obs.provider, state=health.state, error=health.error)
+
+    def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
+        self.log.info(
+            "request",
+            request_id=obs.request_id,
+            method=obs.method,
+            endpoint=obs.endpoint,
+            provider=obs.provider,
+            model=obs.model[:200] if obs.model else None,
+            status=obs.status,
+            duration_ms=round(duration * 1000, 3),
+            ttfb_ms=None if obs.ttfb is None else round(obs.ttfb * 1000, 3),
+            ttft_ms=None if obs.ttft is None else round(obs.ttft * 1000, 3),
+            wire=obs.wire,
+            translated=obs.translated,
+            tokens=obs.usage.as_dict() if obs.usage is not None else None,
+            chunks=obs.chunks,
+            client_disconnected=obs.disconnected,
+            upstream_error=reason,
+            error_code=obs.error_code,
+        )
+
+
+OBSERVER = web.AppKey("observer", Observer)
+
+
+@web.middleware
+async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost middleware: finish the observation of every proxied request, however it ended."""
+    try:
+        response = await handler(request)
+    except (asyncio.CancelledError, ConnectionResetError):
+        obs = request.get(OBS)
+        if obs is not None:
+            obs.disconnected = True
+            obs.status = obs.status or 499  # nginx's "client closed request"
+            request.app[OBSERVER].finish(obs)
+        raise
+    obs = request.get(OBS)
+    if obs is not None:
+        obs.status = response.status
+        request.app[OBSERVER].finish(obs)
+    return response

@@ -1,0 +1,114 @@
+"""The config in force, its routing table and its connection pools, swapped whole on reload.
+
+A request reads :attr:`Runtime.current` once, after its body has arrived, and keeps that
+:class:`Generation` to the end: a ten-minute stream finishes on the config it started with while
+new requests see the new one. Each provider has its own connection pool (an aiohttp session);
+a reload keeps the pool of every provider whose ``base_url``, key and headers did not change,
+and closes the others once the last request leasing them is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from proxyd.config import Config, Provider
+from proxyd.healthstate import ProviderHealth
+from proxyd.routing import Router
+from proxyd.upstream import create_session
+
+PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...]]
+
+
+class Pool:
+    """One provider's connection pool, counted while requests use it."""
+
+    __slots__ = ("key", "leases", "retired", "session")
+
+    def __init__(self, key: PoolKey, session: aiohttp.ClientSession) -> None:
+        self.key = key
+        self.session = session
+        self.leases = 0
+        self.retired = False
+
+
+@dataclass(frozen=True)
+class Generation:
+    number: int  # counts successful loads: 1 is the config proxyd started with
+    config: Config
+    router: Router
+    pools: Mapping[str, Pool] = field(repr=False)
+    loaded_at: float = 0.0  # Unix time
+
+
+def pool_key(provider: Provider) -> PoolKey:
+    return (provider.base_url, provider.api_key, provider.headers)
+
+
+class Runtime:
+    def __init__(self, config: Config, source: str = "") -> None:
+        self.source = source
+        self.health: dict[str, ProviderHealth] = {p.name: ProviderHealth() for p in config.providers}
+        pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive)) for p in config.providers}
+        self.current = Generation(1, config, Router(config), pools, time.time())
+        self.ready = False  # the server accepts connections (GET /readyz)
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def lease(self, generation: Generation, name: str) -> Pool:
+        pool = generation.pools[name]
+        pool.leases += 1
+        return pool
+
+    def release(self, pool: Pool) -> None:
+        pool.leases -= 1
+        if pool.retired and pool.leases == 0:
+            self._close_later(pool)
+
+    def swap(self, config: Config) -> Generation:
+        """Put ``config`` in force; returns the new generation. Pools are reused by key."""
+        old = self.current
+        by_key = {pool.key: pool for pool in old.pools.values()}
+        pools: dict[str, Pool] = {}
+        for p in config.providers:
+            key = pool_key(p)
+            reused = by_key.pop(key, None)
+            pools[p.name] = reused or Pool(key, create_session(config.tcp_keepalive))
+            if reused is None or p.name not in old.pools:
+                self.health[p.name] = ProviderHealth()  # a new upstream: judge it afresh
+            elif old.config.provider(p.name) != p:
+                self.health[p.name].wire = None  # e.g. its wire setting changed: detect again
+        for name in set(self.health) - set(pools):
+            del self.health[name]
+        for pool in by_key.values():
+            pool.retired = True
+            if pool.leases == 0:
+                self._close_later(pool)
+        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time())
+        return self.current
+
+    def refresh_catalog(self) -> None:
+        """Rebuild routing after a probe discovered models (the config itself is unchanged)."""
+        gen = self.current
+        self.current = Generation(gen.number, gen.config, self._router(gen.config), gen.pools, gen.loaded_at)
+
+    def _router(self, config: Config) -> Router:
+        return Router(config, {name: h.models for name, h in self.health.items() if h.models})
+
+    def _close_later(self, pool: Pool) -> None:
+        task = asyncio.get_running_loop().create_task(pool.session.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        for pool in self.current.pools.values():
+            await pool.session.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+RUNTIME = web.AppKey("runtime", Runtime)

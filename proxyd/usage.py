@@ -1,0 +1,131 @@
+"""Token counts from a provider's ``usage`` object, in either wire's shape (pure).
+
+Chat Completions says ``prompt_tokens`` / ``completion_tokens`` with ``*_details``; the
+Responses API says ``input_tokens`` / ``output_tokens``. Both become one :class:`Usage` with the
+four kinds the metrics count. A relayed JSON body is not parsed whole to find it: the usage
+object sits at the end of every OpenAI-style answer, so :func:`usage_in_tail` reads the last
+few kilobytes only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+KINDS = ("prompt", "completion", "reasoning", "cached")
+TAIL_BYTES = 16 * 1024
+_USAGE_KEY_RE = re.compile(rb'"usage"\s*:\s*\{')
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt: int = 0
+    completion: int = 0
+    reasoning: int = 0
+    cached: int = 0
+
+    def items(self) -> tuple[tuple[str, int], ...]:
+        return (
+            ("prompt", self.prompt),
+            ("completion", self.completion),
+            ("reasoning", self.reasoning),
+            ("cached", self.cached),
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.items())
+
+
+def usage_of(value: object) -> Usage | None:
+    """A :class:`Usage` from a chat or Responses ``usage`` object; ``None`` when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    if "input_tokens" in value or "output_tokens" in value:
+        prompt, completion = value.get("input_tokens"), value.get("output_tokens")
+        in_details, out_details = value.get("input_tokens_details"), value.get("output_tokens_details")
+    elif "prompt_tokens" in value or "completion_tokens" in value:
+        prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
+        in_details, out_details = value.get("prompt_tokens_details"), value.get("completion_tokens_details")
+    else:
+        return None
+    return Usage(
+        prompt=_count(prompt),
+        completion=_count(completion),
+        reasoning=_count(_get(out_details, "reasoning_tokens")),
+        cached=_count(_get(in_details, "cached_tokens")),
+    )
+
+
+def usage_in_tail(tail: bytes) -> Usage | None:
+    """The last ``"usage": {...}`` object in the end of a JSON body, if it is complete there."""
+    for match in reversed(list(_USAGE_KEY_RE.finditer(tail))):
+        start = match.end() - 1
+        end = _object_end(tail, start)
+        if end is None:
+            continue
+        try:
+            found = usage_of(json.loads(tail[start:end]))
+        except ValueError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def usage_in_event(data: str) -> Usage | None:
+    """Usage from one stream event: a chat chunk's ``usage`` or a Responses terminal event's."""
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    response = event.get("response")
+    if isinstance(response, dict):
+        return usage_of(response.get("usage"))
+    return usage_of(event.get("usage"))
+
+
+def _object_end(data: bytes, start: int) -> int | None:
+    """Index just past the JSON object starting at ``start`` (strings and escapes respected)."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(data)):
+        c = data[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _get(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def bounded_tail(tail: bytes, chunk: bytes) -> bytes:
+    """Append ``chunk`` and keep the last :data:`TAIL_BYTES` bytes."""
+    joined = tail + chunk if tail else chunk
+    return joined[-TAIL_BYTES:] if len(joined) > TAIL_BYTES else joined
+
+
+def first_token_pattern(wire: str) -> re.Pattern[bytes]:
+    """Bytes that mark generated output in an upstream stream of ``wire`` (time to first token)."""
+    if wire == "responses":
+        return re.compile(rb'"delta"\s*:\s*"[^"]')
+    return re.compile(rb'"(?:content|reasoning_content|reasoning|arguments)"\s*:\s*"[^"]')
