@@ -1,7 +1,8 @@
-"""Command line: ``proxyd serve | validate | models``.
+"""Command line: ``proxyd serve | validate | check | models``.
 
-Exit codes: 0 success, 1 a runtime failure (cannot listen), 2 a config or usage error.
-Nothing printed here ever includes a key: providers show where their key comes from.
+Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
+config or usage error. Nothing printed here ever includes a key: providers show where their
+key comes from, and ``check``'s curl commands say ``$KEY``.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from proxyd import __version__
-from proxyd.catalog import model_objects
-from proxyd.config import Config, ConfigError, Listen
+from proxyd.config import Config, ConfigError, Listen, ModelEntry
 from proxyd.loader import find_config, load_config
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
@@ -24,21 +27,27 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path, why = find_config(args.config, os.environ)
+    key_files: list[Path] = []
     try:
-        config = load_config(path)
+        config = load_config(path, seen=key_files)
     except ConfigError as exc:
         print(f"proxyd: {path} ({why}) is not valid:", file=sys.stderr)
         for line in exc.errors:
             print(f"  {line}", file=sys.stderr)
         return EXIT_CONFIG
+    unknown = [n for n in getattr(args, "providers", []) if config.provider(n) is None]
+    if unknown:
+        names = ", ".join(p.name for p in config.providers)
+        print(f"proxyd: no provider named {', '.join(unknown)} (configured: {names})", file=sys.stderr)
+        return EXIT_CONFIG
     if args.command == "validate":
         _print_summary(config, f"{path} ({why})")
         return EXIT_OK
     if args.command == "models":
-        for model in model_objects(config):
-            print(f"{model['id']}\t{model['owned_by']}")
-        return EXIT_OK
-    return _serve(_with_overrides(config, args), f"{path} ({why})", args.log_level)
+        return _models(config, args)
+    if args.command == "check":
+        return _check(config, args)
+    return _serve(config, args, path, f"{path} ({why})", tuple(key_files))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,15 +56,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     config_help = "config file (default: $PROXYD_CONFIG, ~/.config/proxyd/config.yaml, then the shipped example)"
     serve = sub.add_parser("serve", help="run the proxy")
-    serve.add_argument("--config", help=config_help)
     serve.add_argument("--host", help="listen address (overrides listen.host)")
     serve.add_argument("--port", type=int, help="listen port (overrides listen.port; 0 picks a free one)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    for name, text in (
-        ("validate", "check the config and show what it configures"),
-        ("models", "list model ids"),
-    ):
-        cmd = sub.add_parser(name, help=text)
+    serve.add_argument(
+        "--log-format", default="auto", choices=["auto", "json", "console"], help="auto: console on a terminal"
+    )
+    serve.add_argument("--no-watch", action="store_true", help="do not watch the config file (SIGHUP still reloads)")
+    validate = sub.add_parser("validate", help="check the config and show what it configures")
+    check = sub.add_parser("check", help="send each provider a 1-token probe and explain failures")
+    check.add_argument("providers", nargs="*", metavar="PROVIDER", help="only these providers")
+    check.add_argument("--json", action="store_true", help="print JSON for scripts")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
+    models = sub.add_parser("models", help="list each provider's models (configured and discovered)")
+    models.add_argument("providers", nargs="*", metavar="PROVIDER", help="only these providers")
+    models.add_argument("--offline", action="store_true", help="configured models only; do not ask the providers")
+    models.add_argument("--json", action="store_true", help="print JSON for scripts")
+    models.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each GET /models")
+    for cmd in (serve, validate, check, models):
         cmd.add_argument("--config", help=config_help)
     return parser
 
@@ -69,19 +87,95 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, listen=listen)
 
 
-def _serve(config: Config, source: str, log_level: str) -> int:
+def _serve(config: Config, args: argparse.Namespace, path: Path, source: str, key_files: tuple[Path, ...]) -> int:
     from proxyd import log
-    from proxyd.server import ListenError, serve
+    from proxyd.redact import secrets_of
+    from proxyd.server import ListenError, ReloadFrom, serve
 
-    log.configure(log_level)
+    redactor = log.configure(args.log_level, args.log_format)
+    redactor.add(secrets_of(config))
+    reload_from = ReloadFrom(
+        path=path,
+        adjust=lambda c: _with_overrides(c, args),
+        watch=not args.no_watch,
+        key_files=key_files,
+        on_load=lambda c: redactor.add(secrets_of(c)),
+    )
     try:
-        asyncio.run(serve(config, source))
+        asyncio.run(serve(_with_overrides(config, args), source, reload_from))
     except ListenError as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def _check(config: Config, args: argparse.Namespace) -> int:
+    from proxyd.check import check_providers
+
+    verdicts = asyncio.run(check_providers(config, args.providers, args.timeout))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(v) for v in verdicts], indent=2))
+    else:
+        width = max((len(v.provider) for v in verdicts), default=8)
+        for v in verdicts:
+            latency = f"{v.latency_ms:8.1f} ms" if v.latency_ms is not None else " " * 11
+            head = f"{v.provider:<{width}}  {'OK  ' if v.ok else 'FAIL'}  {latency}  {v.wire or '-'}  {v.model or '-'}"
+            print(head)
+            for note in v.notes:
+                print(f"    note:  {note}")
+            if not v.ok:
+                print(f"    cause: {v.cause}")
+                print(f"    fix:   {v.fix}")
+            if v.curl:
+                print(f"    curl:  {v.curl}")
+    return EXIT_OK if verdicts and all(v.ok for v in verdicts) else EXIT_RUNTIME
+
+
+def _models(config: Config, args: argparse.Namespace) -> int:
+    discovered: dict[str, tuple[str, ...] | None] = {}
+    if not args.offline:
+        from proxyd.check import discover
+
+        discovered = asyncio.run(discover(config, args.providers, args.timeout))
+    rows: list[dict[str, Any]] = []
+    for p in config.providers:
+        if args.providers and p.name not in args.providers:
+            continue
+        listed = discovered.get(p.name) or ()
+        for entry in p.models:
+            rows.append(_model_row(p.name, entry, "config"))
+        configured = {m.id for m in p.models}
+        rows += [_model_row(p.name, ModelEntry(id=i), "discovered") for i in listed if i not in configured]
+        if not args.offline and discovered.get(p.name) is None:
+            print(f"proxyd: {p.name}: GET /models gave no list (see proxyd check {p.name})", file=sys.stderr)
+    _print_models(rows, args.json)
+    return EXIT_OK
+
+
+def _model_row(provider: str, entry: ModelEntry, source: str) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "id": f"{provider}/{entry.id}",
+        "alias": entry.alias,
+        "source": source,
+        "context_window": entry.context_window,
+        "capabilities": dict(entry.capabilities),
+        "tags": list(entry.tags),
+    }
+
+
+def _print_models(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        caps = ",".join(k for k, v in row["capabilities"].items() if v) or "-"
+        window = row["context_window"] or "-"
+        tags = ",".join(row["tags"]) or "-"
+        alias = f" (alias {row['alias']})" if row["alias"] else ""
+        print(f"{row['id']}{alias}\t{row['source']}\tcontext={window}\tcaps={caps}\ttags={tags}")
 
 
 def _print_summary(config: Config, source: str) -> None:

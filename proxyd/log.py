@@ -1,26 +1,69 @@
-"""structlog set-up: JSON lines when stderr is not a terminal (journald, Docker), readable otherwise."""
+"""Logging set-up: structlog, JSON lines or readable console output, secrets redacted.
+
+Logs go to stderr (stdout stays free for command output). ``--log-format auto`` picks console
+output when stderr is a terminal and JSON lines otherwise (journald, Docker, files). Records of
+the standard ``logging`` module (aiohttp's own) are routed through the same chain, so they are
+formatted and redacted alike. Redaction runs after exceptions are rendered to text, so a
+traceback that quotes a header is cleaned too.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 import structlog
 
+from proxyd.redact import MIN_SECRET, redact_value
 
-def configure(level: str = "info") -> None:
+FORMATS = ("auto", "json", "console")
+
+
+class Redactor:
+    """A structlog processor that blanks secrets in every field of every event."""
+
+    def __init__(self) -> None:
+        self._secrets: frozenset[str] = frozenset()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Hunt these values from now on (keys of earlier configs stay hunted: they may be echoed)."""
+        self._secrets = self._secrets | {s for s in secrets if len(s) >= MIN_SECRET}
+
+    def __call__(self, logger: Any, method: str, event: Any) -> Any:
+        secrets = self._secrets
+        return {key: redact_value(key, value, secrets) for key, value in event.items()}
+
+
+class _ToStructlog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string in someone else's log call
+            message = str(record.msg)
+        structlog.get_logger().log(record.levelno, message, logger=record.name, exc_info=record.exc_info)
+
+
+def configure(level: str = "info", fmt: str = "auto") -> Redactor:
+    redactor = Redactor()
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
+        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer(),
     ]
-    if sys.stderr.isatty():
-        processors.append(structlog.dev.ConsoleRenderer())
-    else:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    numeric = logging.getLevelName(level.upper())
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    root = logging.getLogger()
+    root.handlers[:] = [_ToStructlog()]
+    root.setLevel(max(numeric, logging.INFO))  # aiohttp's debug chatter is not ours
+    return redactor

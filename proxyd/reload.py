@@ -52,8 +52,10 @@ class Reloader:
         *,
         watch: bool = True,
         key_files: tuple[Path, ...] = (),
+        on_load: Callable[[Config], None] | None = None,
     ) -> None:
         self.app = app
+        self.on_load = on_load
         self.watch = watch
         self.path = path.absolute()
         self.adjust = adjust or (lambda config: config)
@@ -86,6 +88,8 @@ class Reloader:
             except ConfigError as exc:
                 self._failed(trigger, exc.errors)
                 return False
+            if self.on_load is not None:
+                self.on_load(config)
             self._watch_files({self.path, *(p.absolute() for p in seen)})
             self._apply(self.adjust(config), trigger)
             return True

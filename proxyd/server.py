@@ -72,6 +72,7 @@ class ReloadFrom:
     adjust: Callable[[Config], Config] | None = None  # command-line overrides
     watch: bool = True
     key_files: tuple[Path, ...] = ()
+    on_load: Callable[[Config], None] | None = None  # e.g. teach the log redactor new keys
 
 
 async def start(config: Config, source: str = "", reload_from: ReloadFrom | None = None) -> Running:
@@ -80,7 +81,12 @@ async def start(config: Config, source: str = "", reload_from: ReloadFrom | None
     app = create_app(config, source)
     if reload_from is not None:
         app[RELOADS] = Reloader(
-            app, reload_from.path, reload_from.adjust, watch=reload_from.watch, key_files=reload_from.key_files
+            app,
+            reload_from.path,
+            reload_from.adjust,
+            watch=reload_from.watch,
+            key_files=reload_from.key_files,
+            on_load=reload_from.on_load,
         )
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **server_options(config))
     try:

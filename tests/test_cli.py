@@ -86,11 +86,43 @@ def test_config_discovery_order(tmp_path: Path) -> None:
     )
 
 
-def test_models_lists_catalog(tmp_path: Path) -> None:
+async def arun(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the CLI without blocking the loop that serves the fake upstreams."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxyd", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_models_lists_configured_and_discovered(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "m"}, {"id": "extra"}]})
+
+    upstream.handler = listing
     config = write(
-        tmp_path / "c.yaml", "providers: [{name: p, base_url: 'http://h/v1', models: [{id: m, alias: fast}]}]\n"
+        tmp_path / "c.yaml",
+        "providers:\n"
+        f"  - {{name: p, base_url: '{upstream.base_url}', models: [{{id: m, alias: fast, context_window: 8192,"
+        " capabilities: {tools: true}, tags: [main]}]}\n"
+        f"  - {{name: bare, base_url: '{upstream.base_url}'}}\n"
+        "  - {name: down, base_url: 'http://127.0.0.1:1/v1'}\n",
     )
-    assert run("models", "--config", str(config)).stdout.split("\n")[:2] == ["p/m\tp", "fast\tp"]
+    code, out, err = await arun("models", "--config", str(config))
+    assert code == 0
+    assert out.splitlines() == [
+        "p/m (alias fast)\tconfig\tcontext=8192\tcaps=tools\ttags=main",
+        "p/extra\tdiscovered\tcontext=-\tcaps=-\ttags=-",
+        "bare/m\tdiscovered\tcontext=-\tcaps=-\ttags=-",
+        "bare/extra\tdiscovered\tcontext=-\tcaps=-\ttags=-",
+    ]
+    assert "down: GET /models gave no list" in err
+    code, out, _ = await arun("models", "p", "--offline", "--json", "--config", str(config))
+    assert [row["id"] for row in json.loads(out)] == ["p/m"]
+    code, _, err = await arun("models", "nope", "--config", str(config))
+    assert code == 2 and "no provider named nope" in err
 
 
 async def start_serve(config: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:

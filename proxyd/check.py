@@ -1,0 +1,196 @@
+"""``proxyd check``: send each provider a one-token probe and explain any failure.
+
+The probe goes to the wire the provider uses (``wire: auto`` tries ``/responses`` and falls
+back to ``/chat/completions`` as the proxy would). Failures are told as a cause and a fix
+(:mod:`proxyd.diagnose`); a 404 is retried with the other forms of the base URL, and an unknown
+model is answered with the ids ``GET /models`` lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from proxyd.config import Config, Provider
+from proxyd.diagnose import (
+    Probe,
+    Verdict,
+    base_url_alternatives,
+    complains_about_model,
+    curl_command,
+    probe_for,
+    status_verdict,
+    stream_verdicts,
+    unknown_model_verdict,
+)
+from proxyd.headers import upstream_request_headers
+from proxyd.health import probe_models
+from proxyd.upstream import create_session
+from proxyd.usage import TAIL_BYTES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None = None
+    content_type: str = ""
+    body: bytes = b""
+    latency_ms: float = 0.0
+    failure: tuple[str, str] | None = None  # (cause, fix) when no usable answer came
+    stalled_s: float | None = None
+
+
+async def check_providers(config: Config, names: list[str], timeout_s: float) -> list[Verdict]:
+    providers = [p for p in config.providers if not names or p.name in names]
+    session = create_session(config.tcp_keepalive)
+    try:
+        return list(await asyncio.gather(*(_check(session, p, timeout_s) for p in providers)))
+    finally:
+        await session.close()
+
+
+async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[str, ...] | None]:
+    """Each provider's ``GET /models`` ids; ``None`` where it gave no list."""
+    providers = [p for p in config.providers if not names or p.name in names]
+    session = create_session(config.tcp_keepalive)
+    try:
+        results = await asyncio.gather(*(probe_models(session, p, timeout_s) for p in providers))
+    finally:
+        await session.close()
+    return {p.name: r.models for p, r in zip(providers, results, strict=True)}
+
+
+async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> Verdict:
+    v = Verdict(provider.name)
+    model = provider.default_model or (provider.models[0].id if provider.models else None)
+    if model is None:
+        listing = await probe_models(session, provider, timeout_s)
+        if not listing.models:
+            return v.failed(
+                "no model to probe: no default_model, no models, and GET /models listed none"
+                + (f" ({listing.error})" if listing.error else ""),
+                "set default_model for this provider",
+            )
+        model = listing.models[0]
+        v.notes.append(f"no default_model: probing {model!r}, the first id GET /models lists")
+    v.model = model
+    wires = ["responses", "chat"] if provider.wire == "auto" else [provider.wire]
+    for wire in wires:
+        probe = probe_for(wire, model)
+        v.wire, v.curl = wire, curl_command(provider, provider.base_url, probe)
+        out = await _attempt(session, provider, provider.base_url, probe, timeout_s)
+        fallback = wire == "responses" and len(wires) > 1 and out.status in (404, 405, 501)
+        if fallback and not complains_about_model(out.status or 0, out.body):
+            v.notes.append("no /responses here (wire: auto): proxyd translates Responses requests to chat")
+            continue
+        return await _judge(session, provider, probe, out, v, timeout_s)
+    return v  # not reached: the last wire always returns
+
+
+async def _judge(
+    session: aiohttp.ClientSession, provider: Provider, probe: Probe, out: Outcome, v: Verdict, timeout_s: float
+) -> Verdict:
+    v.status, v.latency_ms = out.status, round(out.latency_ms, 1)
+    if out.failure is not None:
+        return v.failed(*out.failure)
+    assert out.status is not None
+    if complains_about_model(out.status, out.body):
+        listing = await probe_models(session, provider, timeout_s)
+        return unknown_model_verdict(v, str(probe.body["model"]), listing.models)
+    if out.status == 404:
+        return await _wrong_path(session, provider, probe, v, timeout_s)
+    if out.status >= 300:
+        return status_verdict(v, out.status, out.body, provider.key_source)
+    problem = stream_verdicts(out.content_type, out.stalled_s)
+    if problem is not None:
+        return v.failed(*problem)
+    v.ok = True
+    return v
+
+
+async def _wrong_path(
+    session: aiohttp.ClientSession, provider: Provider, probe: Probe, v: Verdict, timeout_s: float
+) -> Verdict:
+    tried = []
+    for alt in base_url_alternatives(provider.base_url):
+        tried.append(alt)
+        out = await _attempt(session, provider, alt, probe, timeout_s)
+        if out.status is not None and 200 <= out.status < 300:
+            v.notes.append(f"{alt}{probe.path} answered {out.status}")
+            return v.failed(
+                f"HTTP 404 for {provider.base_url}{probe.path}: the base_url is not the API root",
+                f"set base_url: {alt}   (that form works)",
+            )
+    return v.failed(
+        f"HTTP 404 for {provider.base_url}{probe.path}",
+        "base_url probably lacks /v1 or has an extra path; also tried " + ", ".join(tried) + " without success",
+    )
+
+
+async def _attempt(
+    session: aiohttp.ClientSession, provider: Provider, base_url: str, probe: Probe, timeout_s: float
+) -> Outcome:
+    headers = [*upstream_request_headers((), provider), ("Content-Type", "application/json")]
+    timeout = aiohttp.ClientTimeout(total=None, connect=min(provider.timeouts.connect_s, timeout_s))
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            resp = await session.post(
+                base_url + probe.path, json=probe.body, headers=headers, allow_redirects=False, timeout=timeout
+            )
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return Outcome(failure=_connection_failure(exc, provider, base_url, timeout_s))
+    async with resp:
+        if resp.status >= 300 or resp.content_type != "text/event-stream":
+            body = await resp.content.read(TAIL_BYTES)
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(resp.status, resp.content_type, body, latency)
+        stalled = await _read_stream(resp, timeout_s)
+        latency = (time.perf_counter() - started) * 1000
+        return Outcome(resp.status, resp.content_type, b"", latency, stalled_s=stalled)
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, timeout_s: float) -> float | None:
+    """Read the stream to its end; the seconds waited when no event came at all."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            first = await resp.content.readany()
+    except (TimeoutError, aiohttp.ClientError):
+        return timeout_s
+    if not first:
+        return timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            while await resp.content.readany():
+                pass
+    except (TimeoutError, aiohttp.ClientError):
+        pass  # it started streaming; a one-token answer that lingers is not this check's business
+    return None
+
+
+def _connection_failure(exc: BaseException, provider: Provider, base_url: str, timeout_s: float) -> tuple[str, str]:
+    parts = urlsplit(base_url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (
+            f"TLS: the certificate of {where} is not trusted (self-signed or a private CA)",
+            "import the CA into the system trust store (or point SSL_CERT_FILE at it)",
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return (f"TLS handshake with {where} failed", "check it really speaks https on that port (or use http://)")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return (f"cannot resolve {parts.hostname}", "check the host name in base_url")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return (
+            f"connection refused or failed at {where}",
+            "the server is not running there, or a firewall blocks it: start it, or correct base_url",
+        )
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return (
+            f"no answer from {where} within {timeout_s:g} s",
+            "the server is overloaded, a slow model is loading, or a firewall drops packets; retry with --timeout",
+        )
+    return (f"the request to {where} failed ({type(exc).__name__})", "check base_url and that the server is up")

@@ -1,0 +1,153 @@
+"""What ``proxyd check`` sends, and what a failed probe means (pure).
+
+The probe is the smallest real request on the wire the provider uses: one streamed token of
+Chat Completions (``max_tokens: 1``) or a streamed Responses call (``max_output_tokens: 16``,
+the smallest many servers accept). Each way it can fail maps to a cause and a fix a user can act
+on; :func:`curl_command` prints the same request for pasting, with the key left as ``$KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from proxyd.redact import sensitive_name
+from proxyd.settings import Provider
+
+_MODEL_COMPLAINT_RE = re.compile(
+    r"(?i)model.{0,80}(not found|does not exist|doesn't exist|unknown|no such|not available|invalid)"
+    r"|(unknown|invalid|no such) model|model_not_found"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    wire: str  # "chat" or "responses"
+    path: str  # after base_url
+    body: dict[str, Any]
+
+
+@dataclass
+class Verdict:
+    """One provider's check result, as printed (and as ``--json``)."""
+
+    provider: str
+    ok: bool = False
+    wire: str | None = None
+    model: str | None = None
+    latency_ms: float | None = None
+    status: int | None = None
+    cause: str | None = None
+    fix: str | None = None
+    notes: list[str] = field(default_factory=list)
+    curl: str | None = None
+
+    def failed(self, cause: str, fix: str) -> Verdict:
+        self.ok, self.cause, self.fix = False, cause, fix
+        return self
+
+
+def probe_for(wire: str, model: str) -> Probe:
+    if wire == "responses":
+        body = {"model": model, "input": "Say OK.", "max_output_tokens": 16, "stream": True, "store": False}
+        return Probe("responses", "/responses", body)
+    body = {"model": model, "messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1, "stream": True}
+    return Probe("chat", "/chat/completions", body)
+
+
+def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
+    parts = ["curl", "-sS", "-N", shlex.quote(base_url + probe.path), "-H", "'Content-Type: application/json'"]
+    if provider.api_key:
+        parts += ["-H", '"Authorization: Bearer $KEY"']
+    for name, value in provider.headers:
+        if sensitive_name(name):
+            parts += ["-H", f'"{name}: ${_env_name(name)}"']
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    parts += ["-d", shlex.quote(json.dumps(probe.body))]
+    return " ".join(parts)
+
+
+def _env_name(header: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", header.upper())
+
+
+def base_url_alternatives(base_url: str) -> list[str]:
+    """Other forms of a base URL worth trying after a 404: with ``/v1``, without it, or the host's ``/v1``."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    out = []
+    if path.endswith("/v1"):
+        out.append(origin + path[:-3])
+    else:
+        out.append(origin + path + "/v1")
+    if path not in ("", "/v1"):
+        out.append(origin + "/v1")
+    return [u for u in dict.fromkeys(out) if u.rstrip("/") != base_url.rstrip("/")]
+
+
+def complains_about_model(status: int, body: bytes) -> bool:
+    if status not in (400, 404, 422):
+        return False
+    return bool(_MODEL_COMPLAINT_RE.search(body[:4096].decode("utf-8", "replace")))
+
+
+def error_message(body: bytes) -> str:
+    """The provider's own error text, short (OpenAI shape, FastAPI ``detail``, or plain text)."""
+    text = body[:4096].decode("utf-8", "replace")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return " ".join(text.split())[:200]
+    if isinstance(value, dict):
+        err = value.get("error", value.get("detail", value.get("message")))
+        if isinstance(err, dict):
+            err = err.get("message")
+        if isinstance(err, str):
+            return err[:200]
+    return " ".join(text.split())[:200]
+
+
+def status_verdict(v: Verdict, status: int, body: bytes, key_source: str) -> Verdict:
+    """A verdict for an HTTP error answer (the 404 and unknown-model cases are the caller's)."""
+    said = error_message(body)
+    if status in (401, 403):
+        return v.failed(
+            f"HTTP {status}: the provider rejected the key ({said})",
+            f"the key comes from {key_source}: check it is the right key for this base_url and is not expired",
+        )
+    if status == 429:
+        return v.failed(f"HTTP 429: rate limited or out of quota ({said})", "wait, or check the account's quota")
+    if status >= 500:
+        return v.failed(f"HTTP {status}: the provider failed ({said})", "the server itself has a problem; see its logs")
+    return v.failed(f"HTTP {status}: {said}", "read the provider's message above; the curl command reproduces it")
+
+
+def stream_verdicts(content_type: str, stalled_s: float | None) -> tuple[str, str] | None:
+    """(cause, fix) when a 200 answer was not a working stream; ``None`` when it was."""
+    if content_type != "text/event-stream":
+        return (
+            f"the answer to a streaming request was not a stream (Content-Type {content_type or 'none'})",
+            "the server, or a proxy in front of it, does not emit SSE: set streaming: false for this provider",
+        )
+    if stalled_s is not None:
+        return (
+            f"the stream stalled: no event within {stalled_s:g} s after the response head",
+            "SSE is buffered by a proxy in front of the provider (nginx: proxy_buffering off) "
+            "or not emitted; or set streaming: false for this provider",
+        )
+    return None
+
+
+def unknown_model_verdict(v: Verdict, model: str, listed: tuple[str, ...] | None) -> Verdict:
+    if listed:
+        shown = ", ".join(listed[:20]) + (f" (and {len(listed) - 20} more)" if len(listed) > 20 else "")
+        fix = f"use one of the ids GET /models lists: {shown}"
+    else:
+        fix = "the provider's GET /models listed no ids; check the model name in its own documentation"
+    return v.failed(f"the provider does not know the model {model!r}", fix + " (set default_model)")

@@ -1,0 +1,82 @@
+"""Keeping secrets out of log events (pure).
+
+Three nets, because a key can reach a log line by many roads (an exception's text, an echoed
+error body, a header dump): the configured keys themselves, wherever they appear; the values of
+fields and headers named like credentials; and strings that look like well-known key formats
+(``sk-...``, ``Bearer ...``). Configured values shorter than :data:`MIN_SECRET` are not hunted
+as substrings: no real API key is that short, and ``api_key: ollama`` would otherwise blank
+every mention of the provider ``ollama``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from proxyd.settings import Config
+
+MASK = "[redacted]"
+MIN_SECRET = 8
+_SENSITIVE_NAMES = frozenset({
+    "authorization", "proxy_authorization", "api_key", "apikey", "x_api_key", "token", "secret", "password",
+    "cookie", "set_cookie",
+})  # fmt: skip
+_SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_apikey")
+_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + MASK),
+    (
+        re.compile(r"(?i)\b((?:proxy-)?authorization|x-api-key|api-key|api_key)(\W{1,4})[^\s\"',;}]{4,}"),
+        r"\1\2" + MASK,
+    ),
+    (re.compile(r"\b(sk|gsk|xai|pk|rk)([-_])[A-Za-z0-9][A-Za-z0-9_-]{5,}"), r"\1\2" + MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), MASK),
+)
+# One cheap search first: almost no log string holds any of these, so the patterns rarely run.
+_TRIGGER = re.compile(r"(?i)bearer|basic|authorization|api.?key|\b(?:sk|gsk|xai|pk|rk)[-_]|AIza")
+
+
+def secrets_of(config: Config) -> set[str]:
+    """Every configured value that must never be logged: keys and credential-like headers."""
+    found = set()
+    for p in config.providers:
+        if p.api_key:
+            found.add(p.api_key)
+        for name, value in p.headers:
+            if sensitive_name(name):
+                found.add(value)
+                found.update(part for part in value.split() if len(part) >= MIN_SECRET)
+    return {s for s in found if len(s) >= MIN_SECRET}
+
+
+@functools.lru_cache(maxsize=512)
+def sensitive_name(name: str) -> bool:
+    """Is a field or header of this name a credential (``Authorization``, ``x-api-key``, ``*_token``)?"""
+    norm = name.lower().replace("-", "_")
+    return norm in _SENSITIVE_NAMES or norm.endswith(_SENSITIVE_SUFFIXES)
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if _TRIGGER.search(text):
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(key: str, value: Any, secrets: frozenset[str], depth: int = 0) -> Any:
+    """``value`` with secrets blanked; a field named like a credential is blanked whole."""
+    if value not in (None, "") and not isinstance(value, bool | int | float) and sensitive_name(key):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if depth > 6:
+        return value
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value("", v, secrets, depth + 1) for v in value]
+    return value
