@@ -88,8 +88,11 @@ class Observation:
     def upstream(self, wire: str, translated: str | None = None) -> None:
         """A request is about to go upstream on ``wire``."""
         self.wire, self.translated = wire, translated
-        self._token_re = _TOKEN_RES.get(wire)
         self.upstream_started = time.perf_counter()
+
+    def streaming(self) -> None:
+        """The answer is a stream: watch its chunks for the first token."""
+        self._token_re = _TOKEN_RES.get(self.wire or "")
 
     def answered(self, status: int) -> None:
         if self.ttfb is None:
@@ -174,7 +177,8 @@ class Observer:
         health.traffic(reason, status, error, time.time())
         if health.state != before:
             self.metrics.set_state(obs.provider, health.state, None)
-            self.log.warning("provider_state", provider=obs.provider, state=health.state, error=health.error)
+            log = self.log.info if health.state == "ok" else self.log.warning
+            log("provider_state", provider=obs.provider, state=health.state, error=health.error, by="traffic")
 
     def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
         self.log.info(

@@ -144,6 +144,7 @@ async def open_sse(request: web.Request, obs: Observation) -> web.StreamResponse
     out = web.StreamResponse(status=200, headers=_SSE_HEADERS)
     await out.prepare(request)
     obs.status = 200
+    obs.streaming()
     return out
 
 
@@ -160,6 +161,8 @@ async def _relay_body(
     await out.prepare(request)
     obs = ex.obs
     obs.status = resp.status
+    if sse:
+        obs.streaming()
     tail = _Tail() if not sse and _is_json(resp) else None
     convert = check.observe if check is not None else (tail.add if tail is not None else None)
     failure = await pump(resp, out, ex.provider, obs, convert)
