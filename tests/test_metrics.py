@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -219,5 +218,9 @@ async def test_translated_requests_are_observed(proxy_factory: ProxyFactory, ups
 async def test_promtool_accepts_a_live_scrape(scripted: ProxyClient) -> None:
     await run_script(scripted)
     text = await scrape(scripted)
-    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc = await asyncio.create_subprocess_exec(
+        "promtool", "check", "metrics", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    said, _ = await asyncio.wait_for(proc.communicate(text.encode()), 60)
+    assert proc.returncode == 0, said.decode()
