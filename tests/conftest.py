@@ -26,6 +26,7 @@ class Seen:
     path: str  # raw path with query, as it arrived upstream
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] | None = None  # the proxy's side of the connection
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -45,12 +46,17 @@ class FakeUpstream:
         return str(self.server.make_url("/v1"))
 
     @property
+    def peers(self) -> set[tuple[str, int] | None]:
+        return {s.peer for s in self.seen}
+
+    @property
     def last(self) -> Seen:
         return self.seen[-1]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.seen.append(Seen(request.method, request.raw_path, dict(request.headers), body))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.seen.append(Seen(request.method, request.raw_path, dict(request.headers), body, peer))
         if self.handler is not None:
             return await self.handler(request)
         model = json.loads(body).get("model") if body.startswith(b"{") else None
