@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxyd.redact import sensitive_name
+from proxyd.redact import redact_text, sensitive_name
 from proxyd.settings import Provider
 
 _MODEL_COMPLAINT_RE = re.compile(
@@ -99,7 +99,7 @@ def complains_about_model(status: int, body: bytes) -> bool:
 
 def error_message(body: bytes) -> str:
     """The provider's own error text, short (OpenAI shape, FastAPI ``detail``, or plain text)."""
-    text = body[:4096].decode("utf-8", "replace")
+    text = redact_text(body[:4096].decode("utf-8", "replace"), ())
     try:
         value = json.loads(text)
     except ValueError:

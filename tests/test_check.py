@@ -1,0 +1,177 @@
+"""`proxyd check` as a real process against fake upstreams that produce each diagnosis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.conftest import FakeUpstream
+from tests.test_cli import arun, write
+from tests.test_upstream import self_signed  # noqa: F401  (a fixture)
+
+KEY = "sk-check-secret-key-987654321"
+
+
+def sse_ok(wire: str = "chat") -> bytes:
+    if wire == "responses":
+        return (
+            b'event: response.completed\ndata: {"type": "response.completed", "response": {"status": "completed"}}\n\n'
+        )
+    return (
+        b'data: {"choices": [{"index": 0, "delta": {"content": "OK"}, "finish_reason": "length"}]}\n\ndata: [DONE]\n\n'
+    )
+
+
+async def stream(request: web.Request, body: bytes) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(body)
+    return resp
+
+
+def config_for(tmp_path: Path, *providers: str) -> Path:
+    entries = "".join(f"  - {p}\n" for p in providers)
+    return write(tmp_path / "c.yaml", f"providers:\n{entries}")
+
+
+async def check(config: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    code, out, err = await arun("check", "--json", "--timeout", "2", "--config", str(config), *args, env={"KEY": KEY})
+    assert KEY not in out + err
+    return code, json.loads(out)
+
+
+async def test_a_working_provider_passes_with_latency_and_a_curl_command(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    async def ok(request: web.Request) -> web.StreamResponse:
+        return await stream(request, sse_ok())
+
+    upstream.handler = ok
+    config = config_for(
+        tmp_path,
+        f"{{name: p, base_url: '{upstream.base_url}', wire: chat, api_key: '${{KEY}}', default_model: m,"
+        " headers: {X-Title: proxyd, X-Api-Key: '${KEY}'}}",
+    )
+    code, out, _ = await arun("check", "--config", str(config), env={"KEY": KEY})
+    assert code == 0 and KEY not in out
+    head = out.splitlines()[0].split()
+    assert head[:2] == ["p", "OK"] and head[3:] == ["ms", "chat", "m"]
+    sent = upstream.last.json()
+    assert sent == {"model": "m", "messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1, "stream": True}
+    assert upstream.last.headers["Authorization"] == f"Bearer {KEY}"
+    assert '"Authorization: Bearer $KEY"' in out and '"X-Api-Key: $X_API_KEY"' in out and "'X-Title: proxyd'" in out
+
+
+async def test_wire_auto_falls_back_to_chat_and_says_so(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def chat_only(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/responses"):
+            return web.Response(status=404, text="404 page not found")
+        return await stream(request, sse_ok())
+
+    upstream.handler = chat_only
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', default_model: m}}"))
+    assert code == 0 and v["ok"] and v["wire"] == "chat"
+    assert any("no /responses here" in n for n in v["notes"])
+    assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/chat/completions"]
+    assert upstream.seen[0].json()["max_output_tokens"] == 16
+
+
+async def test_404_tries_the_other_base_url_forms(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def only_v1(request: web.Request) -> web.StreamResponse:
+        if not request.path.startswith("/v1/"):
+            return web.Response(status=404, text="not found")
+        return await stream(request, sse_ok())
+
+    upstream.handler = only_v1
+    origin = upstream.base_url.removesuffix("/v1")
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{origin}', wire: chat, default_model: m}}"))
+    assert code == 1 and not v["ok"]
+    assert "404" in v["cause"] and v["fix"].startswith(f"set base_url: {origin}/v1")
+
+
+async def test_key_rejected(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def reject(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": f"Incorrect API key provided: {KEY}"}}, status=401)
+
+    upstream.handler = reject
+    code, (v,) = await check(
+        config_for(
+            tmp_path, f"{{name: p, base_url: '{upstream.base_url}', wire: chat, default_model: m, api_key: '${{KEY}}'}}"
+        )
+    )
+    assert code == 1 and "rejected the key" in v["cause"] and "env KEY" in v["fix"]
+
+
+async def test_connection_refused(tmp_path: Path) -> None:
+    code, (v,) = await check(config_for(tmp_path, "{name: p, base_url: 'http://127.0.0.1:1/v1', default_model: m}"))
+    assert code == 1 and "connection refused" in v["cause"] and "not running" in v["fix"]
+
+
+async def test_self_signed_certificate(
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Awaitable[Any]],
+    self_signed: ssl.SSLContext,  # noqa: F811
+) -> None:
+    app = web.Application()
+    server = await aiohttp_server(app, ssl=self_signed)
+    base = f"https://127.0.0.1:{server.port}/v1"
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{base}', wire: chat, default_model: m}}"))
+    assert code == 1 and "not trusted" in v["cause"] and "CA" in v["fix"]
+
+
+async def test_stalled_and_unstreamed_answers(tmp_path: Path, upstream_factory: Any) -> None:
+    stall, plain = await upstream_factory(), await upstream_factory()
+
+    async def stalls(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await asyncio.sleep(30)
+        return resp
+
+    async def not_a_stream(request: web.Request) -> web.Response:
+        return web.json_response({"choices": [{"message": {"content": "OK"}}]})
+
+    stall.handler, plain.handler = stalls, not_a_stream
+    config = config_for(
+        tmp_path,
+        f"{{name: stall, base_url: '{stall.base_url}', wire: chat, default_model: m}}",
+        f"{{name: plain, base_url: '{plain.base_url}', wire: chat, default_model: m}}",
+    )
+    code, verdicts = await check(config)
+    by_name = {v["provider"]: v for v in verdicts}
+    assert code == 1
+    assert "stalled" in by_name["stall"]["cause"] and "buffered" in by_name["stall"]["fix"]
+    assert "not a stream" in by_name["plain"]["cause"] and "streaming: false" in by_name["plain"]["fix"]
+    code, only = await check(config, "plain")
+    assert [v["provider"] for v in only] == ["plain"]
+
+
+async def test_unknown_model_lists_what_the_provider_has(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def picky(request: web.Request) -> web.Response:
+        if request.path.endswith("/models"):
+            return web.json_response({"data": [{"id": "llama3.2"}, {"id": "qwen3:8b"}]})
+        return web.json_response({"error": "model 'lama3' not found, try pulling it first"}, status=404)
+
+    upstream.handler = picky
+    code, (v,) = await check(
+        config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', wire: chat, default_model: lama3}}")
+    )
+    assert code == 1 and "does not know the model 'lama3'" in v["cause"]
+    assert "llama3.2, qwen3:8b" in v["fix"]
+
+
+async def test_no_model_configured_probes_the_first_listed(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/models"):
+            return web.json_response({"data": [{"id": "only-model"}]})
+        return await stream(request, sse_ok())
+
+    upstream.handler = answer
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', wire: chat}}"))
+    assert code == 0 and v["model"] == "only-model"

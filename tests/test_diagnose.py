@@ -1,0 +1,73 @@
+"""What `proxyd check` sends and how it reads failures (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxyd.diagnose import base_url_alternatives, complains_about_model, curl_command, error_message, probe_for
+from tests.conftest import make_config
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("http://h:11434", ["http://h:11434/v1"]),
+        ("http://h:11434/v1", ["http://h:11434"]),
+        ("https://gw.example/api", ["https://gw.example/api/v1", "https://gw.example/v1"]),
+        ("https://gw.example/openai/v1", ["https://gw.example/openai", "https://gw.example/v1"]),
+    ],
+)
+def test_base_url_alternatives(base: str, expected: list[str]) -> None:
+    assert base_url_alternatives(base) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (404, b'{"error": "model \'x\' not found, try pulling it first"}', True),  # Ollama
+        (404, b'{"object": "error", "message": "The model `x` does not exist.", "code": 404}', True),  # vLLM
+        (404, b'{"error": {"code": "model_not_found", "message": "..."}}', True),  # OpenAI
+        (400, b'{"error": {"message": "invalid model ID"}}', True),
+        (404, b"404 page not found", False),
+        (500, b"model not found", False),
+    ],
+)
+def test_complains_about_model(status: int, body: bytes, expected: bool) -> None:
+    assert complains_about_model(status, body) is expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error": {"message": "bad key"}}', "bad key"),
+        (b'{"detail": "Not authenticated"}', "Not authenticated"),
+        (b"<html>\n  502 Bad Gateway </html>", "<html> 502 Bad Gateway </html>"),
+        (
+            b'{"error": "Authorization: Bearer sk-abcdefghijkl rejected"}',
+            "Authorization: [redacted] [redacted] rejected",
+        ),
+    ],
+)
+def test_error_message(body: bytes, expected: str) -> None:
+    assert error_message(body) == expected
+
+
+def test_probes_and_curl() -> None:
+    assert probe_for("responses", "m").body["max_output_tokens"] == 16
+    assert probe_for("chat", "m").body["max_tokens"] == 1
+    (provider,) = make_config(
+        {
+            "providers": [
+                {
+                    "name": "p",
+                    "base_url": "http://h/v1",
+                    "api_key": "sk-secret-123456",
+                    "headers": {"api-key": "other-secret", "X-Title": "it's me"},
+                }
+            ]
+        }
+    ).providers
+    curl = curl_command(provider, provider.base_url, probe_for("chat", "m"))
+    assert "sk-secret" not in curl and "other-secret" not in curl
+    assert '"Authorization: Bearer $KEY"' in curl and '"api-key: $API_KEY"' in curl
+    assert curl.startswith("curl -sS -N http://h/v1/chat/completions ")
