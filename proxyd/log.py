@@ -54,7 +54,7 @@ def configure(level: str = "info", fmt: str = "auto") -> Redactor:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         redactor,
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer(),
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()) if console else structlog.processors.JSONRenderer(),
     ]
     numeric = logging.getLevelName(level.upper())
     structlog.configure(
@@ -66,4 +66,5 @@ def configure(level: str = "info", fmt: str = "auto") -> Redactor:
     root = logging.getLogger()
     root.handlers[:] = [_ToStructlog()]
     root.setLevel(max(numeric, logging.INFO))  # aiohttp's debug chatter is not ours
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "1 change detected" for every save
     return redactor

@@ -1,0 +1,128 @@
+"""Logs: no configured key in the captured logs of a full run; formats; redaction of aiohttp's
+own records and of exceptions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import structlog
+from aiohttp import web
+
+from proxyd import log
+from tests.conftest import FakeUpstream
+from tests.test_cli import arun
+from tests.test_reload import Daemon, serve
+
+KEY_ENV = "sk-env-key-aaaaaaaaaaaaaaaa"
+KEY_FILE = "file-key-bbbbbbbbbbbbbbbb"
+HEADER_SECRET = "header-secret-cccccccccccc"
+KEY_RELOADED = "sk-reloaded-key-dddddddddddd"
+ALL_KEYS = (KEY_ENV, KEY_FILE, HEADER_SECRET, KEY_RELOADED)
+
+
+async def echo_credentials(request: web.Request) -> web.StreamResponse:
+    """A careless upstream: it echoes the credentials it got, in bodies and headers."""
+    auth = request.headers.get("Authorization", "")
+    if request.path.endswith("/models"):
+        return web.json_response({"data": [{"id": "m"}]})
+    body = await request.json()
+    if body.get("model") == "reject":
+        return web.json_response({"error": {"message": f"invalid key {auth}"}}, status=401, headers={"X-Echo": auth})
+    if body.get("stream"):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Echo": auth})
+        await resp.prepare(request)
+        await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}\n\n')
+        return resp  # no [DONE]: proxyd adds it
+    return web.json_response({"choices": [], "echo": auth}, headers={"X-Echo": auth})
+
+
+def config_text(base_url: str, key_var: str = "${PROXYD_TEST_KEY}") -> str:
+    return (
+        "default_provider: env\nhealth: {interval_s: 0.2}\nproviders:\n"
+        f"  - {{name: env, base_url: '{base_url}', api_key: '{key_var}', headers: {{X-Api-Key: {HEADER_SECRET}}}}}\n"
+        f"  - {{name: file, base_url: '{base_url}', api_key_file: key.txt}}\n"
+        "  - {name: dead, base_url: 'http://127.0.0.1:1/v1', api_key: '${PROXYD_TEST_KEY}'}\n"
+    )
+
+
+async def test_no_key_in_the_logs_of_a_full_run(tmp_path: Path, upstream: FakeUpstream) -> None:
+    upstream.handler = echo_credentials
+    (tmp_path / "key.txt").write_text(KEY_FILE)
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(upstream.base_url))
+    env = {"PROXYD_TEST_KEY": KEY_ENV}
+    d: Daemon = await serve(config, "--log-level", "debug", env=env)
+    try:
+        async with aiohttp.ClientSession() as s:
+            for model, stream in (("m", False), ("file/m", False), ("reject", False), ("dead/m", False), ("m", True)):
+                async with s.post(d.url + "/chat/completions", json={"model": model, "stream": stream}) as resp:
+                    await resp.read()
+            async with s.post(
+                d.url + "/chat/completions", data=b"{broken", headers={"Content-Type": "application/json"}
+            ):
+                pass
+            config.write_text(config_text(upstream.base_url, KEY_RELOADED))  # a literal key, reloaded
+            await d.wait_for("reload", lambda: _generation_is(d, 2))
+            async with s.post(d.url + "/chat/completions", json={"model": "reject"}) as resp:
+                assert KEY_RELOADED not in await resp.text()
+            status = json.dumps(await d.get("/status"))
+    finally:
+        logs = (await d.stop()).decode()
+    events = [json.loads(line) for line in logs.splitlines()]
+    names = {e["event"] for e in events}
+    assert {"request", "provider_state", "config_reloaded", "stopped"} <= names
+    assert sum(e["event"] == "request" for e in events) == 7
+    for key in ALL_KEYS:
+        assert key not in logs and key not in status
+    code, out, err = await arun("validate", "--config", str(config), env=env)
+    assert code == 0 and not any(k in out + err for k in ALL_KEYS)
+
+
+async def _generation_is(d: Daemon, n: int) -> bool:
+    return bool(await d.generation() == n)
+
+
+@pytest.fixture
+def configured_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
+
+
+def test_aiohttp_records_and_exceptions_are_redacted(
+    capsys: pytest.CaptureFixture[str], configured_logging: None
+) -> None:
+    redactor = log.configure("info", "json")
+    redactor.add([KEY_ENV])
+    try:
+        raise RuntimeError(f"upstream said: Authorization: Bearer {KEY_ENV}")
+    except RuntimeError:
+        logging.getLogger("aiohttp.server").exception("Error handling request from %s", "127.0.0.1")
+    structlog.get_logger().info("event", detail=f"key {KEY_ENV}", headers={"x-api-key": "anything-at-all"})
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert lines[0]["event"] == "Error handling request from 127.0.0.1" and lines[0]["logger"] == "aiohttp.server"
+    assert "RuntimeError" in lines[0]["exception"]
+    assert lines[1]["headers"] == {"x-api-key": "[redacted]"}
+    assert KEY_ENV not in err and "anything-at-all" not in err
+
+
+def test_console_format_is_readable(capsys: pytest.CaptureFixture[str], configured_logging: None) -> None:
+    log.configure("info", "console")
+    structlog.get_logger().info("listening", url="http://127.0.0.1:8787/v1")
+    err = capsys.readouterr().err
+    assert "listening" in err and "url=http://127.0.0.1:8787/v1" in err
+    with pytest.raises(ValueError):
+        json.loads(err)
+
+
+def test_log_level_filters(capsys: pytest.CaptureFixture[str], configured_logging: None) -> None:
+    log.configure("warning", "json")
+    structlog.get_logger().info("quiet")
+    structlog.get_logger().warning("loud")
+    assert [json.loads(x)["event"] for x in capsys.readouterr().err.splitlines()] == ["loud"]
