@@ -32,7 +32,15 @@ OTHER_MODEL = "other"
 
 class Metrics:
     def __init__(self) -> None:
-        r = self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()
+        self._request_series(self.registry)
+        self._upstream_series(self.registry)
+        self._health_series(self.registry)
+        self.build = Info("proxyd_build", "The running proxyd", registry=self.registry)
+        self.build.info({"version": __version__})
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _request_series(self, r: CollectorRegistry) -> None:
         self.requests = Counter(
             "proxyd_requests", "Requests proxied, by HTTP status sent", ["provider", "endpoint", "status"], registry=r
         )
@@ -58,6 +66,11 @@ class Metrics:
             registry=r,
         )
         self.chunks = Counter("proxyd_stream_chunks", "Stream chunks relayed to clients", ["provider"], registry=r)
+        self.disconnects = Counter(
+            "proxyd_client_disconnects", "Clients that left before their answer was complete", ["provider"], registry=r
+        )
+
+    def _upstream_series(self, r: CollectorRegistry) -> None:
         self.inflight = Gauge("proxyd_inflight_requests", "Requests being answered now", ["provider"], registry=r)
         self.tokens = Counter(
             "proxyd_tokens", "Tokens reported in usage, by kind", ["provider", "model", "kind"], registry=r
@@ -80,13 +93,6 @@ class Metrics:
             ["provider", "reason"],
             registry=r,
         )
-        self.disconnects = Counter(
-            "proxyd_client_disconnects", "Clients that left before their answer was complete", ["provider"], registry=r
-        )
-        self._health_series(r)
-        self.build = Info("proxyd_build", "The running proxyd", registry=r)
-        self.build.info({"version": __version__})
-        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _health_series(self, r: CollectorRegistry) -> None:
         self.provider_up = Gauge(

@@ -182,14 +182,20 @@ async def _relay_body(
         obs.usage = usage_in_tail(tail.data)
     if failure is None:
         await out.write_eof()
-        return out
+    else:
+        await _end_broken(request, out, check, failure, obs)
+    return out
+
+
+async def _end_broken(
+    request: web.Request, out: web.StreamResponse, check: StreamCheck | None, failure: ProxyError, obs: Observation
+) -> None:
     obs.failed(failure)
     if check is not None:
         await out.write(check.failure(failure.message, failure.code or "upstream_error", f"resp_{obs.request_id}"))
         await out.write_eof()
     elif request.transport is not None:
         request.transport.close()  # without the final chunk: the client must see a cut body
-    return out
 
 
 def _is_json(resp: aiohttp.ClientResponse) -> bool:
