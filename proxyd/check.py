@@ -29,7 +29,7 @@ from proxyd.diagnose import (
 )
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
-from proxyd.redact import MASK, sensitive_name
+from proxyd.redact import blank_provider_secrets
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
 
@@ -146,20 +146,12 @@ async def _attempt(
         return Outcome(failure=_connection_failure(exc, provider, base_url, timeout_s))
     async with resp:
         if resp.status >= 300 or resp.content_type != "text/event-stream":
-            body = _blank_secrets(await resp.content.read(TAIL_BYTES), provider)
+            body = blank_provider_secrets(await resp.content.read(TAIL_BYTES), provider)
             latency = (time.perf_counter() - started) * 1000
             return Outcome(resp.status, resp.content_type, body, latency)
         stalled = await _read_stream(resp, timeout_s)
         latency = (time.perf_counter() - started) * 1000
         return Outcome(resp.status, resp.content_type, b"", latency, stalled_s=stalled)
-
-
-def _blank_secrets(body: bytes, provider: Provider) -> bytes:
-    """Some gateways echo the key they rejected; it must not reach the terminal."""
-    for secret in [provider.api_key or "", *(v for n, v in provider.headers if sensitive_name(n))]:
-        if len(secret) >= 4:
-            body = body.replace(secret.encode(), MASK.encode())
-    return body
 
 
 async def _read_stream(resp: aiohttp.ClientResponse, timeout_s: float) -> float | None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from proxyd.config import Provider
 from proxyd.headers import upstream_request_headers
-from proxyd.healthstate import ProbeResult, models_in_listing
+from proxyd.healthstate import ProbeResult, ProviderHealth, models_in_listing
 from proxyd.metrics import Metrics
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
@@ -51,11 +51,19 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
     return ProbeResult(latency, status=status, models=models)
 
 
+def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:
+    """A provider's state changed (by a probe or by traffic): set its gauges and say so in the log."""
+    metrics.set_state(name, health.state)
+    log = structlog.get_logger("proxyd.health")
+    (log.info if health.state == "ok" else log.warning)(
+        "provider_state", provider=name, state=health.state, error=health.error, by=by
+    )
+
+
 class HealthChecker:
     def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
         self.runtime = runtime
         self.metrics = metrics
-        self.log = structlog.get_logger("proxyd.health")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -101,10 +109,10 @@ class HealthChecker:
             return False  # a reload replaced this provider while it was probed
         before_state, before_models = health.state, health.models
         health.probed(result, settings.degraded_after_s, time.time())
-        self.metrics.set_state(provider.name, health.state, health.probe_latency_s)
+        if health.probe_latency_s is not None:
+            self.metrics.probe_seconds.labels(provider.name).set(health.probe_latency_s)
         if health.state != before_state:
-            log = self.log.info if health.state == "ok" else self.log.warning
-            log("provider_state", provider=provider.name, state=health.state, error=health.error)
+            publish_state(self.metrics, provider.name, health, by="probe")
         return health.models != before_models
 
 

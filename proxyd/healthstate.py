@@ -66,7 +66,7 @@ class ProviderHealth:
     """One provider's record; the health checker and the request observer update it."""
 
     __slots__ = (
-        "error", "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
+        "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
         "traffic_at", "traffic_error", "traffic_state", "wire",
     )  # fmt: skip
 
@@ -78,13 +78,16 @@ class ProviderHealth:
         self.traffic_state: State | None = None
         self.traffic_error: str | None = None
         self.traffic_at = 0.0
-        self.error: str | None = None
         self.models: tuple[str, ...] = ()
         self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
 
     @property
     def state(self) -> State:
         return self.traffic_state or self.probe_state
+
+    @property
+    def error(self) -> str | None:
+        return self.traffic_error if self.traffic_state is not None else self.probe_error
 
     def probed(self, result: ProbeResult, degraded_after_s: float, now: float) -> None:
         self.probe_state, self.probe_error = judge_probe(result, degraded_after_s)
@@ -96,7 +99,6 @@ class ProviderHealth:
             self.traffic_state = None  # it answers again
         if self.traffic_state is not None and now - self.traffic_at > TRAFFIC_MEMORY_S:
             self.traffic_state = None
-        self._settle_error()
 
     def traffic(self, reason: str | None, status: int, error: str | None, now: float) -> None:
         verdict = traffic_verdict(reason, status)
@@ -106,10 +108,6 @@ class ProviderHealth:
             self.traffic_state = None
             if self.probe_state in ("unknown", "unreachable"):
                 self.probe_state, self.probe_error = "ok", None  # it just answered a real request
-        self._settle_error()
-
-    def _settle_error(self) -> None:
-        self.error = self.traffic_error if self.traffic_state is not None else self.probe_error
 
     def as_json(self) -> dict[str, Any]:
         return {

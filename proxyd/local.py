@@ -54,7 +54,7 @@ def status_document(app: web.Application) -> dict[str, Any]:
             "source": runtime.source,
             "generation": gen.number,
             "loaded_at": gen.loaded_at,
-            "last_reload": reloads.as_json() if reloads is not None else None,
+            "last_reload": reloads.last if reloads is not None else None,
         },
         "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
     }

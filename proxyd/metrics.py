@@ -44,27 +44,17 @@ class Metrics:
         self.requests = Counter(
             "proxyd_requests", "Requests proxied, by HTTP status sent", ["provider", "endpoint", "status"], registry=r
         )
-        self.duration = Histogram(
-            "proxyd_request_duration_seconds",
-            "Time from request to the end of the response (streams included)",
-            ["provider", "endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.duration = _latency(
+            r, "proxyd_request_duration_seconds", "Time from request to the end of the response (streams included)",
+            "provider", "endpoint",
+        )  # fmt: skip
+        self.ttfb = _latency(
+            r, "proxyd_upstream_ttfb_seconds", "Time until the provider's response head arrived", "provider"
         )
-        self.ttfb = Histogram(
-            "proxyd_upstream_ttfb_seconds",
-            "Time until the provider's response head arrived",
-            ["provider"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.ttft = Histogram(
-            "proxyd_time_to_first_token_seconds",
-            "Time until the first generated token of a stream arrived",
-            ["provider", "endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.ttft = _latency(
+            r, "proxyd_time_to_first_token_seconds", "Time until the first generated token of a stream arrived",
+            "provider", "endpoint",
+        )  # fmt: skip
         self.chunks = Counter("proxyd_stream_chunks", "Stream chunks relayed to clients", ["provider"], registry=r)
         self.disconnects = Counter(
             "proxyd_client_disconnects", "Clients that left before their answer was complete", ["provider"], registry=r
@@ -120,12 +110,10 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
-    def set_state(self, provider: str, state: str, probe_s: float | None) -> None:
+    def set_state(self, provider: str, state: str) -> None:
         for name in STATES:
             self.provider_state.labels(provider, name).set(1.0 if name == state else 0.0)
         self.provider_up.labels(provider).set(1.0 if state in ("ok", "degraded") else 0.0)
-        if probe_s is not None:
-            self.probe_seconds.labels(provider).set(probe_s)
 
     def forget_provider(self, provider: str) -> None:
         """Drop the gauges of a provider a reload removed (its counters keep their history)."""
@@ -144,6 +132,10 @@ class Metrics:
         # The classic text format: every Prometheus 2.x (Debian's included) reads it.
         headers = {"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, "Cache-Control": "no-store"}
         return web.Response(body=generate_latest(self.registry), headers=headers)
+
+
+def _latency(registry: CollectorRegistry, name: str, text: str, *labels: str) -> Histogram:
+    return Histogram(name, text, list(labels), buckets=LATENCY_BUCKETS, registry=registry)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from proxyd.errors import ProxyError
+from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
 from proxyd.usage import Usage, first_token_pattern
@@ -47,7 +48,6 @@ class Observation:
         "endpoint",
         "error",
         "error_code",
-        "inflight",
         "method",
         "model",
         "provider",
@@ -80,7 +80,6 @@ class Observation:
         self.usage: Usage | None = None
         self.chunks = 0
         self.disconnected = False
-        self.inflight = False
         self.error_code: str | None = None
         self.error: str | None = None
         self._token_re: re.Pattern[bytes] | None = None
@@ -131,8 +130,7 @@ class Observer:
         self.log = structlog.get_logger("proxyd.access")
 
     def routed(self, obs: Observation, provider: str, model: str | None) -> None:
-        obs.provider, obs.model = provider, model
-        obs.inflight = True
+        obs.provider, obs.model = provider, model  # routed: counted in flight until finish()
         self.metrics.child(self.metrics.inflight, provider).inc()
 
     def finish(self, obs: Observation) -> None:
@@ -146,7 +144,7 @@ class Observer:
             m.child(m.ttft, p, obs.endpoint).observe(obs.ttft)
         if obs.chunks:
             m.child(m.chunks, p).inc(obs.chunks)
-        if obs.inflight:
+        if p != NO_PROVIDER:
             m.child(m.inflight, p).dec()
         reason = obs.reason
         if reason is not None:
@@ -176,9 +174,7 @@ class Observer:
         before = health.state
         health.traffic(reason, status, error, time.time())
         if health.state != before:
-            self.metrics.set_state(obs.provider, health.state, None)
-            log = self.log.info if health.state == "ok" else self.log.warning
-            log("provider_state", provider=obs.provider, state=health.state, error=health.error, by="traffic")
+            publish_state(self.metrics, obs.provider, health, by="traffic")
 
     def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
         self.log.info(

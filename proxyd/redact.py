@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from proxyd.settings import Config
+from proxyd.settings import Config, Provider
 
 MASK = "[redacted]"
 MIN_SECRET = 8
@@ -49,6 +49,15 @@ def secrets_of(config: Config) -> set[str]:
                 found.add(value)
                 found.update(part for part in value.split() if len(part) >= MIN_SECRET)
     return {s for s in found if len(s) >= MIN_SECRET}
+
+
+def blank_provider_secrets(body: bytes, provider: Provider) -> bytes:
+    """``body`` with the provider's key and credential headers blanked: some gateways echo the
+    key they rejected, and it must reach neither a client nor a terminal."""
+    for secret in (provider.api_key, *(v for n, v in provider.headers if sensitive_name(n))):
+        if secret and len(secret) >= 4 and secret.encode() in body:
+            body = body.replace(secret.encode(), MASK.encode())
+    return body
 
 
 @functools.lru_cache(maxsize=512)

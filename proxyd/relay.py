@@ -22,6 +22,7 @@ from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
 from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
+from proxyd.redact import blank_provider_secrets
 from proxyd.streamcheck import StreamCheck, StreamWire
 from proxyd.synth import completion_to_sse
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
@@ -98,12 +99,8 @@ async def _relay_error(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Respon
 
 
 async def read_error_body(resp: aiohttp.ClientResponse, provider: Provider) -> bytes:
-    """A provider's error body, capped, with the provider's own key blanked if it was echoed."""
-    body = await _read(resp, provider, MAX_ERROR_BODY)
-    key = provider.api_key
-    if key and key.encode() in body:  # some gateways echo the key they rejected
-        body = body.replace(key.encode(), b"[redacted]")
-    return body
+    """A provider's error body, capped, with the provider's own secrets blanked if echoed."""
+    return blank_provider_secrets(await _read(resp, provider, MAX_ERROR_BODY), provider)
 
 
 async def read_completion(resp: aiohttp.ClientResponse, provider: Provider) -> dict[str, Any]:

@@ -68,9 +68,6 @@ class Reloader:
         self._task: asyncio.Task[None] | None = None
         self._rewatch: asyncio.Event | None = None
 
-    def as_json(self) -> dict[str, Any] | None:
-        return self.last
-
     async def reload(self, trigger: str) -> bool:
         """Load the file and put it in force; False when it failed (the running config stays)."""
         async with self._lock:

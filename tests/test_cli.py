@@ -125,9 +125,11 @@ async def test_models_lists_configured_and_discovered(tmp_path: Path, upstream: 
     assert code == 2 and "no provider named nope" in err
 
 
-async def start_serve(config: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
+async def start_serve(
+    config: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0",
+        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
     )  # fmt: skip
     assert proc.stderr is not None

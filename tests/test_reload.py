@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME
 from proxyd.server import ReloadFrom, start
 from tests.conftest import FakeUpstream
-from tests.test_cli import STATE
+from tests.test_cli import start_serve
 
 WAIT = 20.0
 
@@ -70,17 +69,7 @@ class Daemon:
 
 
 async def serve(config: Path, *args: str, env: dict[str, str] | None = None) -> Daemon:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
-    )  # fmt: skip
-    assert proc.stderr is not None
-    while True:
-        line = await asyncio.wait_for(proc.stderr.readline(), WAIT)
-        assert line, "proxyd exited before listening"
-        event = json.loads(line)
-        if event["event"] == "listening":
-            return Daemon(proc, str(event["url"]))
+    return Daemon(*await start_serve(config, *args, env=env))
 
 
 @pytest.fixture
