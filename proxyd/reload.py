@@ -108,12 +108,11 @@ class Reloader:
         config = self._keep_restart_only(old, config)
         gen = runtime.swap(config)
         names = {p.name for p in config.providers}
-        chat_only = self.app[CHAT_ONLY]
-        chat_only.intersection_update(config.providers)
+        self.app[CHAT_ONLY].intersection_update(config.providers)
+        metrics = self.app[METRICS]
         for provider in old.providers:
             if provider.name not in names:
-                self.app[METRICS].forget_provider(provider.name)
-        metrics = self.app[METRICS]
+                metrics.forget_provider(provider.name)
         metrics.reloads.labels("success").inc()
         metrics.last_reload.set(gen.loaded_at)
         self.last = {"result": "success", "trigger": trigger, "at": gen.loaded_at, "errors": []}
