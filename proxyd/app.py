@@ -23,6 +23,7 @@ from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try
 from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
+from proxyd.guard import DRAIN, SHUTDOWN, Drain, add_cors_headers, guard, is_shutdown
 from proxyd.headers import upstream_request_headers
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.local import serve_local
@@ -46,8 +47,10 @@ _WIRES = {"chat.completions": "chat", "completions": "chat", "responses": "respo
 
 
 def create_app(config: Config, source: str = "") -> web.Application:
-    middlewares = [observe_requests, _error_boundary]
+    middlewares = [guard, observe_requests, _error_boundary]
     app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=middlewares)
+    app.on_response_prepare.append(add_cors_headers)
+    app[DRAIN] = Drain()
     app[STARTUP_CONFIG] = config
     app[CONFIG_SOURCE] = source
     app[ENCODINGS] = supported_encodings()
@@ -129,7 +132,14 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         return _error_response(exc.status, exc.body())
     except web.HTTPException as exc:
         return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
-    except (asyncio.CancelledError, ConnectionResetError):
+    except asyncio.CancelledError as exc:
+        if not is_shutdown(exc) or (request.writer is not None and request.writer.output_size):
+            raise
+        _uncancel()
+        return _error_response(
+            503, error_body(f"{SHUTDOWN}: send the request again", type="server_error", code="proxy_shutdown")
+        )
+    except ConnectionResetError:
         raise
     except Exception as exc:
         # The exception's text may quote request data; log its type and where, never its repr.
@@ -137,6 +147,13 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
         return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
+
+
+def _uncancel() -> None:
+    """The stop's cancellation was answered: later awaits (and timeouts) of this task work again."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def _error_response(status: int, body: dict[str, Any]) -> web.Response:

@@ -9,17 +9,20 @@ Secrets never enter a message: errors name the variable or file a key came from,
 from __future__ import annotations
 
 __all__ = [
-    "WIRES", "Config", "ConfigError", "Health", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider", "Store",
-    "Timeouts", "Wire", "expand_env", "normalize_base_url", "parse_config",
+    "WIRES", "Access", "Config", "ConfigError", "Health", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider",
+    "Store", "Timeouts", "Wire", "expand_env", "normalize_base_url", "parse_config",
 ]  # fmt: skip
 
+import ipaddress
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxyd.access import exposure_problem, origin_problem
+from proxyd.keys import CTRL_RE, LISTEN_TOKEN, PROVIDER_KEY, Env, ReadFile, expand_env, parse_secret
 from proxyd.settings import (
     WIRES,
+    Access,
     Config,
     ConfigError,
     Health,
@@ -35,24 +38,19 @@ from proxyd.settings import (
 from proxyd.yamlcheck import Errors, check_keys, integer, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_CTRL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _PASTED_SUFFIXES = ("/chat/completions", "/responses")
 # Headers proxyd owns on the upstream request; a provider may not set them.
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
-
-
-Env = Mapping[str, str]
-ReadFile = Callable[[str], str]  # raises OSError with a strerror
 
 
 def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
     errs = Errors()
     doc = section(raw, "(top level)", errs)
-    check_keys(doc, {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health"}, "", errs)
-    listen = _parse_listen(doc.get("listen"), errs)
+    top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s"}
+    check_keys(doc, top, "", errs)
+    listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
     providers = _parse_providers(doc.get("providers"), env, read_file, errs)
     default = doc.get("default_provider")
@@ -65,6 +63,10 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     _check_uniqueness(providers, errs)
     store = _parse_store(doc.get("store"), errs)
     health = _parse_health(doc.get("health"), errs)
+    grace = doc.get("shutdown_grace_s", Config.shutdown_grace_s)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 24 * 3600:
+        errs.add("shutdown_grace_s", "must be a number of seconds from 0 to 86400")
+        grace = Config.shutdown_grace_s
     if errs.items:
         raise ConfigError(errs.items)
     return Config(
@@ -74,6 +76,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         tcp_keepalive=keepalive,
         store=store,
         health=health,
+        shutdown_grace_s=grace,
     )
 
 
@@ -86,31 +89,18 @@ def normalize_base_url(url: str) -> str:
     return url
 
 
-def expand_env(value: str, env: Env) -> tuple[str, list[str]]:
-    """Expand ``${VAR}`` and ``${VAR:-default}``; return the value and the names left unset."""
-    missing: list[str] = []
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        got = env.get(name)
-        if got:  # like the shell's ":-", an empty variable takes the default
-            return got
-        if default is not None:
-            return default
-        if got is None:
-            missing.append(name)
-        return ""
-
-    return _ENV_RE.sub(sub, value), missing
-
-
 # --- sections -------------------------------------------------------------------------------------
 
 
-def _parse_listen(raw: object, errs: Errors) -> Listen:
+_LISTEN_KEYS = {
+    "host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s",
+    "token", "token_file", "token_credential", "allowed_hosts", "allowed_origins",
+}  # fmt: skip
+
+
+def _parse_listen(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> Listen:
     doc = section(raw, "listen", errs)
-    keys = {"host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s"}
-    check_keys(doc, keys, "listen", errs)
+    check_keys(doc, _LISTEN_KEYS, "listen", errs)
     d = Listen()
     host = doc.get("host", d.host)
     if not isinstance(host, str) or not host:
@@ -118,13 +108,46 @@ def _parse_listen(raw: object, errs: Errors) -> Listen:
         host = d.host
     port = integer(doc, "port", d.port, "listen", errs, lo=0, hi=65535)
     body_mb = number(doc, "max_body_mb", d.max_body_bytes / MiB, "listen", errs, lo=0.001)
+    access = _parse_access(doc, env, read_file, errs)
+    problem = exposure_problem(host, access)
+    if problem is not None and host != "localhost" and _is_address(host):
+        errs.add("listen.host", problem)  # names are checked once resolved, when proxyd binds
     return Listen(
         host=host,
         port=port,
         max_body_bytes=int(body_mb * MiB),
         header_timeout_s=number(doc, "header_timeout_s", d.header_timeout_s, "listen", errs, lo=0.05),
         body_timeout_s=number(doc, "body_timeout_s", d.body_timeout_s, "listen", errs, lo=0.05),
+        access=access,
     )
+
+
+def _parse_access(doc: dict[str, Any], env: Env, read_file: ReadFile, errs: Errors) -> Access:
+    token, source = parse_secret(doc, "listen", LISTEN_TOKEN, env, read_file, errs)
+    hosts = _strings(doc.get("allowed_hosts"), "listen.allowed_hosts", "host names such as proxyd.internal", errs)
+    origins = _strings(doc.get("allowed_origins"), "listen.allowed_origins", "origins", errs)
+    for i, origin in enumerate(origins):
+        problem = origin_problem(origin)
+        if problem is not None:
+            errs.add(f"listen.allowed_origins[{i}]", problem)
+    return Access(token=token, token_source=source, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def _strings(raw: object, path: str, what: str, errs: Errors) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+        errs.add(path, f"must be a list of {what}")
+        return ()
+    return tuple(v.strip() for v in raw)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_keepalive(raw: object, errs: Errors) -> Keepalive:
@@ -186,7 +209,7 @@ def _parse_providers(raw: object, env: Env, read_file: ReadFile, errs: Errors) -
 
 
 _PROVIDER_KEYS = {
-    "name", "base_url", "api_key", "api_key_file", "wire", "default_model",
+    "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model",
     "headers", "models", "streaming", "timeouts",
 }  # fmt: skip
 
@@ -201,7 +224,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         errs.add(f"{path}.name", "required: letters, digits, '.', '_' or '-' (no '/'), e.g. name: ollama")
         name = f"<{path}>"
     base_url = _parse_base_url(doc.get("base_url"), f"{path}.base_url", env, errs)
-    api_key, key_source = _parse_key(doc, path, env, read_file, errs)
+    api_key, key_source = parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs)
     wire = doc.get("wire", "auto")
     if wire not in WIRES:
         errs.add(f"{path}.wire", f"must be one of {', '.join(WIRES)} (got {wire!r})")
@@ -250,43 +273,6 @@ def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:
     return url
 
 
-def _parse_key(doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: Errors) -> tuple[str | None, str]:
-    literal, key_file = doc.get("api_key"), doc.get("api_key_file")
-    if literal is not None and key_file is not None:
-        errs.add(path, "set api_key or api_key_file, not both")
-        return None, "none"
-    if key_file is not None:
-        if not isinstance(key_file, str) or not key_file:
-            errs.add(f"{path}.api_key_file", "must be a file path")
-            return None, "none"
-        try:
-            key = read_file(key_file).strip()
-        except OSError as exc:
-            errs.add(f"{path}.api_key_file", f"cannot read {key_file}: {exc.strerror or type(exc).__name__}")
-            return None, "none"
-        if not key:
-            errs.add(f"{path}.api_key_file", f"{key_file} is empty")
-        return key or None, f"file {key_file}"
-    if literal is None:
-        return None, "none"
-    if not isinstance(literal, str):
-        errs.add(f"{path}.api_key", "must be a string (quote it in YAML)")
-        return None, "none"
-    key, missing = expand_env(literal, env)
-    for var in missing:
-        errs.add(
-            f"{path}.api_key",
-            f"environment variable {var} is not set (export it, or use ${{{var}:-default}})",
-        )
-    refs = _ENV_RE.findall(literal)
-    source = f"env {', '.join(r[0] for r in refs)}" if refs else "literal"
-    if refs and not key:
-        source += " (empty: no key sent)"
-    if key and _CTRL_RE.search(key):
-        errs.add(f"{path}.api_key", "contains a line break or control character")
-    return (key or None), source
-
-
 def _parse_headers(raw: object, path: str, env: Env, errs: Errors) -> tuple[tuple[str, str], ...]:
     doc = section(raw, path, errs)
     out = []
@@ -303,7 +289,7 @@ def _parse_headers(raw: object, path: str, env: Env, errs: Errors) -> tuple[tupl
         text, missing = expand_env(str(value), env)
         for var in missing:
             errs.add(f"{path}.{name}", f"environment variable {var} is not set")
-        if _CTRL_RE.search(text):
+        if CTRL_RE.search(text):
             errs.add(f"{path}.{name}", "contains a line break or control character")
             continue
         out.append((name, text))

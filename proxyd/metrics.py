@@ -59,6 +59,12 @@ class Metrics:
         self.disconnects = Counter(
             "proxyd_client_disconnects", "Clients that left before their answer was complete", ["provider"], registry=r
         )
+        self.refused = Counter(
+            "proxyd_refused_requests",
+            "Requests refused by the local-access checks, by reason (host, origin, token)",
+            ["reason"],
+            registry=r,
+        )
 
     def _upstream_series(self, r: CollectorRegistry) -> None:
         self.inflight = Gauge("proxyd_inflight_requests", "Requests being answered now", ["provider"], registry=r)

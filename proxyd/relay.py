@@ -20,6 +20,7 @@ from aiohttp import web
 
 from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
+from proxyd.guard import SHUTDOWN, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
@@ -247,4 +248,16 @@ async def pump(
             504,
             f"provider {provider.name!r} sent nothing for {idle:g} s (timeouts.idle_s)",
             "upstream_timeout",
+        )
+    except asyncio.CancelledError as exc:
+        if not is_shutdown(exc):
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # the stop cut this stream; it still gets its error event
+        return ProxyError(
+            503,
+            f"{SHUTDOWN} and this stream ran past shutdown_grace_s; send the request again",
+            type="server_error",
+            code="proxy_shutdown",
         )

@@ -10,6 +10,7 @@ and closes the others once the last request leasing them is done.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
+from proxyd.access import Policy
 from proxyd.config import Config, Provider
 from proxyd.healthstate import ProviderHealth
 from proxyd.routing import Router
@@ -43,7 +45,8 @@ class Generation:
     config: Config
     router: Router
     pools: Mapping[str, Pool] = field(repr=False)
-    loaded_at: float = 0.0  # Unix time
+    loaded_at: float  # Unix time
+    access: Policy = field(repr=False)  # the local-access checks in force
 
 
 def pool_key(provider: Provider) -> PoolKey:
@@ -55,8 +58,9 @@ class Runtime:
         self.source = source
         self.health: dict[str, ProviderHealth] = {p.name: ProviderHealth() for p in config.providers}
         pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive)) for p in config.providers}
-        self.current = Generation(1, config, Router(config), pools, time.time())
+        self.current = Generation(1, config, Router(config), pools, time.time(), Policy(config.listen.access))
         self.ready = False  # the server accepts connections (GET /readyz)
+        self.exposed = False  # listening on a non-loopback address: the token cannot be dropped
         self._closing: set[asyncio.Task[None]] = set()
 
     def lease(self, generation: Generation, name: str) -> Pool:
@@ -88,13 +92,14 @@ class Runtime:
             pool.retired = True
             if pool.leases == 0:
                 self._close_later(pool)
-        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time())
+        access = Policy(config.listen.access)
+        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time(), access)
         return self.current
 
     def refresh_catalog(self) -> None:
         """Rebuild routing after a probe discovered models (the config itself is unchanged)."""
         gen = self.current
-        self.current = Generation(gen.number, gen.config, self._router(gen.config), gen.pools, gen.loaded_at)
+        self.current = dataclasses.replace(gen, router=self._router(gen.config))
 
     def _router(self, config: Config) -> Router:
         return Router(config, {name: h.models for name, h in self.health.items() if h.models})

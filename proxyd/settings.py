@@ -55,6 +55,22 @@ class Keepalive:
     count: int = 5
 
 
+LOOPBACK_NAMES: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use proxyd: the checks every request passes before anything else (see :mod:`proxyd.access`).
+
+    These take effect on reload, unlike the rest of ``listen``.
+    """
+
+    token: str | None = field(default=None, repr=False)  # clients must send it as their API key
+    token_source: str = "none"  # where the token came from, safe to show
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides the loopback ones
+    allowed_origins: tuple[str, ...] = ()  # browser origins that may call proxyd (CORS)
+
+
 @dataclass(frozen=True)
 class Listen:
     host: str = "127.0.0.1"
@@ -62,6 +78,7 @@ class Listen:
     max_body_bytes: int = 64 * MiB
     header_timeout_s: float = 15.0  # also the idle keep-alive limit between requests
     body_timeout_s: float = 60.0
+    access: Access = Access()
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class Config:
     tcp_keepalive: Keepalive = Keepalive()
     store: Store = Store()
     health: Health = Health()
+    shutdown_grace_s: float = 30.0  # on SIGTERM, requests in flight get this long to finish
 
     def provider(self, name: str) -> Provider | None:
         return next((p for p in self.providers if p.name == name), None)

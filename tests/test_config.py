@@ -136,7 +136,7 @@ def test_api_key_file_is_read_and_stripped() -> None:
         (one(wire="grpc"), "providers[0].wire: must be one of auto, responses, chat"),
         (one(api_key="${MISSING_KEY}"), "providers[0].api_key: environment variable MISSING_KEY is not set"),
         (one(api_key=123), "providers[0].api_key: must be a string"),
-        (one(api_key="a", api_key_file="/k"), "providers[0]: set api_key or api_key_file, not both"),
+        (one(api_key="a", api_key_file="/k"), "providers[0]: set only one of api_key, api_key_file"),
         (one(api_key_file="/nope"), "providers[0].api_key_file: cannot read /nope: No such file or directory"),
         (one(headers={"X-A": "a\r\nX-Injected: 1"}), "providers[0].headers.X-A: contains a line break"),
         (one(headers={"Bad Name": "x"}), "providers[0].headers: 'Bad Name' is not a valid header name"),

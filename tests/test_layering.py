@@ -23,6 +23,8 @@ PURE = [
     "healthstate",
     "redact",
     "diagnose",
+    "access",
+    "keys",
     "translate",
     "translate.errors",
     "translate.tools",

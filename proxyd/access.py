@@ -1,0 +1,191 @@
+"""Local-access protection: which requests proxyd serves at all (pure).
+
+proxyd holds the user's API keys and listens on their machine, so every web page they open can
+make their browser send it requests: a cross-origin ``fetch``, a form POST with a ``text/plain``
+body that needs no CORS preflight, or a DNS-rebinding page whose own name now points at
+127.0.0.1 (Ollama's CVE-2024-28224 is that bug). Editors, CLIs and SDKs are not browsers: they
+send no ``Origin`` and no ``Sec-Fetch-Site``. So three checks, in order, before anything else:
+
+1. ``Host`` must name a loopback address or a name in ``listen.allowed_hosts``: a rebinding page
+   reaches proxyd under its own name, so its requests carry it.
+2. A request a browser sent for a web page (an ``Origin`` header, or ``Sec-Fetch-Site`` saying
+   another site) is served only if its origin is in ``listen.allowed_origins``; a CORS preflight
+   from such an origin is answered here with that origin, never with ``*``.
+3. With ``listen.token`` set, clients send it as their API key (``Authorization: Bearer``, or
+   ``x-api-key``/``api-key``), compared in constant time; ``/healthz`` and ``/readyz`` need none.
+
+The client's own credentials are never forwarded upstream (:mod:`proxyd.headers` drops them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from proxyd.settings import LOOPBACK_NAMES, Access
+
+# Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a token.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
+_CROSS_SITE = frozenset({"cross-site", "same-site"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    reason: str  # a metric label: host, origin, token
+    code: str
+    message: str
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, lowercased, without port, brackets or a trailing dot."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    name, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and ":" not in name:
+        value = name
+    return value.rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address (or ``localhost``) is reachable only from this machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return bool((mapped or addr).is_loopback)
+
+
+def exposure_problem(host: str, access: Access) -> str | None:
+    """Why listening on ``host`` is refused: a non-loopback address needs ``listen.token``."""
+    if access.token or is_loopback(host):
+        return None
+    return (
+        f"listening on {host} lets other machines use your API keys: set listen.token "
+        "(clients then send it as their API key), or listen on 127.0.0.1"
+    )
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why an ``allowed_origins`` entry cannot be used, if it cannot."""
+    if origin.strip() in ("*", "null"):
+        return f"{origin!r} would let any web page spend your API keys; list each origin, e.g. http://localhost:3000"
+    parts = urlsplit(origin.strip())
+    if not parts.scheme or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"{origin!r} is not an origin: write scheme://host[:port], e.g. http://localhost:3000"
+    return None
+
+
+def normalize_origin(origin: str) -> str:
+    return origin.strip().lower().rstrip("/")
+
+
+class Policy:
+    """The checks of one :class:`Access` setting, prepared once per config generation."""
+
+    __slots__ = ("_any_host", "_digest", "_hosts", "_origins", "_suffixes", "access")
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        names = [h.strip().lower().rstrip(".") for h in access.allowed_hosts]
+        self._any_host = "*" in names
+        self._hosts = frozenset(LOOPBACK_NAMES) | {n for n in names if not n.startswith(".")}
+        self._suffixes = tuple(n for n in names if n.startswith("."))  # ".example.com": its subdomains
+        self._origins = frozenset(normalize_origin(o) for o in access.allowed_origins)
+        self._digest = _digest(access.token) if access.token else None
+
+    @property
+    def wants_token(self) -> bool:
+        return self._digest is not None
+
+    def check_host(self, header: str | None) -> Refusal | None:
+        # Browsers always send Host; only a hand-made HTTP/1.0 request can lack it.
+        if header is None or self._any_host:
+            return None
+        name = host_name(header)
+        if name in self._hosts or (self._suffixes and name.endswith(self._suffixes)):
+            return None
+        return Refusal(
+            403,
+            "host",
+            "host_not_allowed",
+            f"proxyd answers only requests addressed to localhost, 127.0.0.1 or [::1], and this one was for "
+            f"{header[:100]!r}; to reach proxyd under that name, add it to listen.allowed_hosts",
+        )
+
+    def check_browser(self, origin: str | None, fetch_site: str | None) -> Refusal | None:
+        if origin is None:
+            if fetch_site is not None and fetch_site.lower() in _CROSS_SITE:
+                return Refusal(
+                    403,
+                    "origin",
+                    "cross_site_request",
+                    "proxyd refuses requests a browser sends on behalf of another web site (Sec-Fetch-Site: "
+                    f"{fetch_site[:20]}), so that web pages cannot spend your API keys",
+                )
+            return None
+        if self.origin_allowed(origin):
+            return None
+        return Refusal(
+            403,
+            "origin",
+            "origin_not_allowed",
+            f"proxyd refuses browser requests from {origin[:100]!r}, so that web pages cannot spend your API keys; "
+            "if this page is yours, add its origin to listen.allowed_origins",
+        )
+
+    def origin_allowed(self, origin: str) -> bool:
+        return normalize_origin(origin) in self._origins
+
+    def check_token(self, path: str, headers: Mapping[str, str]) -> Refusal | None:
+        if self._digest is None or path in OPEN_PATHS:
+            return None
+        given = client_token(headers)
+        if given is not None and hmac.compare_digest(_digest(given), self._digest):
+            return None
+        why = "no token was sent" if given is None else "the token sent is not proxyd's"
+        return Refusal(
+            401,
+            "token",
+            "invalid_api_key",
+            f"proxyd requires its token ({why}): set the client's API key to the value of listen.token "
+            "(it is sent as Authorization: Bearer ...)",
+        )
+
+
+def client_token(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("Authorization")
+    if auth is not None:
+        scheme, _, value = auth.strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    return headers.get("x-api-key") or headers.get("api-key")
+
+
+def _digest(token: str) -> bytes:
+    # Comparing fixed-length digests keeps the token's length out of the timing too.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+
+
+def preflight_headers(origin: str, request_headers: str | None, private_network: bool) -> dict[str, str]:
+    """The answer to a CORS preflight from an allowed ``origin``."""
+    out = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": ALLOWED_METHODS,
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+    }
+    if request_headers:
+        out["Access-Control-Allow-Headers"] = request_headers[:2000]
+    if private_network:  # Chrome's Private Network Access preflight for pages on public sites
+        out["Access-Control-Allow-Private-Network"] = "true"
+    return out

@@ -1,0 +1,114 @@
+"""The outermost middleware: local-access checks, CORS answers, and the requests in flight.
+
+The checks themselves are pure (:mod:`proxyd.access`); this module applies the ones in force
+(they change on reload), answers a refused request in the OpenAI error shape, counts it in
+``proxyd_refused_requests_total`` and logs it.
+
+Every request that passes is registered in :class:`Drain` while it runs, so that a graceful stop
+can wait for it and, once ``shutdown_grace_s`` is over, cut it: the request's task is cancelled
+with :data:`SHUTDOWN`, and the relay ends a stream with the wire's error event instead of a
+clean end (:func:`is_shutdown`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+
+from proxyd.access import Refusal, preflight_headers
+from proxyd.errors import error_body
+from proxyd.metrics import METRICS
+from proxyd.observe import Handler
+from proxyd.runtime import RUNTIME
+
+SHUTDOWN = "proxyd is shutting down"
+CORS_ORIGIN = web.RequestKey("cors_origin", str)
+
+
+def is_shutdown(exc: BaseException) -> bool:
+    """Whether a cancellation is the graceful stop cutting a request (not a client leaving)."""
+    return isinstance(exc, asyncio.CancelledError) and bool(exc.args) and exc.args[0] == SHUTDOWN
+
+
+class Drain:
+    """The requests being answered, for a graceful stop."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[object]] = set()
+
+    async def settle(self, grace_s: float) -> bool:
+        """Wait up to ``grace_s`` for every request in flight to end; True when none is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while self.tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.wait(set(self.tasks), timeout=left)
+        return True
+
+    def cut(self) -> int:
+        """Cancel every request in flight with :data:`SHUTDOWN`; returns how many there were."""
+        for task in self.tasks:
+            task.cancel(SHUTDOWN)
+        return len(self.tasks)
+
+
+DRAIN = web.AppKey("drain", Drain)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    policy = request.app[RUNTIME].current.access
+    headers = request.headers
+    origin = headers.get("Origin")
+    refusal = policy.check_host(headers.get("Host")) or policy.check_browser(origin, headers.get("Sec-Fetch-Site"))
+    if refusal is None and origin is not None:
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in headers:
+            return _preflight(request, origin)
+        request[CORS_ORIGIN] = origin
+    if refusal is None and policy.wants_token:
+        refusal = policy.check_token(request.path, headers)
+    if refusal is not None:
+        return _refuse(request, refusal)
+    tasks = request.app[DRAIN].tasks
+    task = asyncio.current_task()
+    assert task is not None
+    tasks.add(task)
+    try:
+        return await handler(request)
+    finally:
+        tasks.discard(task)
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: let an allowed origin's page read the answer, streams included."""
+    origin = request.get(CORS_ORIGIN)
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+
+
+def _preflight(request: web.Request, origin: str) -> web.Response:
+    private = request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true"
+    headers = preflight_headers(origin, request.headers.get("Access-Control-Request-Headers"), private)
+    return web.Response(status=204, headers=headers)
+
+
+def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
+    request.app[METRICS].child(request.app[METRICS].refused, refusal.reason).inc()
+    structlog.get_logger("proxyd.access").warning(
+        "refused",
+        reason=refusal.reason,
+        code=refusal.code,
+        method=request.method,
+        path=request.path[:200],
+        host=request.headers.get("Host", "")[:100],
+        origin=request.headers.get("Origin", "")[:100] or None,
+        peer=request.remote,
+    )
+    headers = {"WWW-Authenticate": 'Bearer realm="proxyd"'} if refusal.status == 401 else None
+    body = error_body(refusal.message, code=refusal.code)
+    return web.json_response(body, status=refusal.status, headers=headers)
