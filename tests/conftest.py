@@ -90,10 +90,16 @@ def make_config(raw: dict[str, Any], env: dict[str, str] | None = None) -> Confi
 class ProxyClient:
     """A client for a proxyd started the way ``proxyd serve`` starts it."""
 
-    def __init__(self, session: aiohttp.ClientSession, port: int) -> None:
+    def __init__(self, session: aiohttp.ClientSession, port: int, app: web.Application | None = None) -> None:
         self.session = session
         self.port = port
+        self._app = app
         self.origin = f"http://127.0.0.1:{port}"
+
+    @property
+    def app(self) -> web.Application:
+        assert self._app is not None
+        return self._app
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.session.request(method, self.origin + path, **kwargs)
@@ -118,7 +124,7 @@ async def proxy_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
         running = await start(make_config(raw, env))
         started.append(running)
         sessions.append(aiohttp.ClientSession(auto_decompress=False))
-        return ProxyClient(sessions[-1], running.port)
+        return ProxyClient(sessions[-1], running.port, running.app)
 
     yield make
     for session in sessions:

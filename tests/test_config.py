@@ -156,10 +156,58 @@ def test_api_key_file_is_read_and_stripped() -> None:
         ({**one(), "tcp_keepalive": {"count": 0}}, "tcp_keepalive.count: must be a whole number from 1 to 127"),
         ({**one(), "default_provider": "ghost"}, "default_provider: 'ghost' is not a configured provider (have: p)"),
         ({**one(), "defualt_provider": "p"}, "defualt_provider: unknown key (did you mean 'default_provider'?)"),
+        (one(credential="a/b"), "providers[0].credential: must be a credential name"),
+        (one(credential="openai"), "providers[0].credential: $CREDENTIALS_DIRECTORY is not set"),
+        (one(credential="k", api_key="x"), "providers[0]: set only one of api_key, credential"),
+        ({**one(), "listen": {"host": "0.0.0.0"}}, "listen.host: listening on 0.0.0.0 lets other machines"),
+        ({**one(), "listen": {"host": "::"}}, "listen.host: listening on :: lets other machines"),
+        ({**one(), "listen": {"token": "${NO_TOKEN}"}}, "listen.token: environment variable NO_TOKEN is not set"),
+        ({**one(), "listen": {"token_credential": "t"}}, "listen.token_credential: $CREDENTIALS_DIRECTORY is not"),
+        ({**one(), "listen": {"allowed_origins": ["*"]}}, "listen.allowed_origins[0]: '*' would let any web page"),
+        ({**one(), "listen": {"allowed_origins": "http://a"}}, "listen.allowed_origins: must be a list of origins"),
+        ({**one(), "listen": {"allowed_hosts": [""]}}, "listen.allowed_hosts: must be a list of host names"),
+        ({**one(), "listen": {"token": "a\r\nb"}}, "listen.token: contains a line break"),
+        ({**one(), "shutdown_grace_s": -1}, "shutdown_grace_s: must be a number of seconds from 0 to 86400"),
     ],
 )
 def test_config_errors_name_their_yaml_path(raw: Any, expected: str) -> None:
     assert any(e.startswith(expected) for e in errors_of(raw)), errors_of(raw)
+
+
+def test_credential_is_read_from_the_credentials_directory() -> None:
+    env = {"CREDENTIALS_DIRECTORY": "/run/credentials/proxyd.service/"}
+    files = {
+        "/run/credentials/proxyd.service/openai": f"{SECRET}\n",
+        "/run/credentials/proxyd.service/tok": "t0ken-1234",
+    }
+    raw = {**one(credential="openai"), "listen": {"token_credential": "tok"}}
+    config = parse(raw, env=env, files=files)
+    assert (config.providers[0].api_key, config.providers[0].key_source) == (SECRET, "credential openai")
+    assert (config.listen.access.token, config.listen.access.token_source) == ("t0ken-1234", "credential tok")
+
+
+def test_a_missing_credential_names_its_path() -> None:
+    errs = errors_of(one(credential="gone"), env={"CREDENTIALS_DIRECTORY": "/run/credentials/x"})
+    assert errs == ["providers[0].credential: cannot read /run/credentials/x/gone: No such file or directory"]
+
+
+def test_listen_access_settings() -> None:
+    raw = {
+        **one(),
+        "shutdown_grace_s": 5,
+        "listen": {
+            "host": "0.0.0.0",
+            "token": "${PROXYD_TOKEN}",
+            "allowed_hosts": ["proxyd.internal"],
+            "allowed_origins": ["http://localhost:3000"],
+        },
+    }
+    config = parse(raw, env={"PROXYD_TOKEN": "tok-0123456789"})
+    access = config.listen.access
+    assert (access.token, access.token_source) == ("tok-0123456789", "env PROXYD_TOKEN")
+    assert (access.allowed_hosts, access.allowed_origins) == (("proxyd.internal",), ("http://localhost:3000",))
+    assert config.shutdown_grace_s == 5.0
+    assert "tok-0123456789" not in repr(config)
 
 
 def test_every_error_is_collected_at_once() -> None:
