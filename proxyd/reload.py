@@ -12,7 +12,11 @@ load, and an empty or missing file, which is a save still under way. So each sav
 of the complete file.
 
 ``listen``, ``store`` and ``tcp_keepalive`` cannot change under a running server: a reload that
-changes them says so in the log and keeps the running values.
+changes them says so in the log and keeps the running values. The exceptions are the access
+settings (``listen.token``, ``allowed_hosts``, ``allowed_origins``), which take effect at once;
+a reload that would drop the token of a proxyd listening beyond loopback fails.
+
+Under systemd each reload is framed by ``RELOADING=1`` and ``READY=1`` (:mod:`proxyd.notify`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from proxyd.config import Config, ConfigError
 from proxyd.health import HEALTH
 from proxyd.loader import load_config
 from proxyd.metrics import METRICS
+from proxyd.notify import Notifier
 from proxyd.runtime import RUNTIME
 
 RESTART_ONLY = ("listen", "store", "tcp_keepalive")
@@ -79,17 +84,33 @@ class Reloader:
                     self.log.info("config_save_in_progress", config=str(self.path), note="empty or missing; waiting")
                     return True
             self._fingerprint = fingerprint
-            seen: list[Path] = []
-            try:
-                config = await asyncio.to_thread(load_config, self.path, self.env or os.environ, seen)
-            except ConfigError as exc:
-                self._failed(trigger, exc.errors)
-                return False
-            if self.on_load is not None:
-                self.on_load(config)
-            self._watch_files({self.path, *(p.absolute() for p in seen)})
-            self._apply(self.adjust(config), trigger)
-            return True
+            notifier = self.app.get(NOTIFIER)
+            if notifier is not None:
+                notifier.reloading()
+            ok = await self._load(trigger)
+            if notifier is not None:
+                gen = self.app[RUNTIME].current.number
+                notifier.ready(f"config generation {gen} in force" + ("" if ok else " (the last reload failed)"))
+            return ok
+
+    async def _load(self, trigger: str) -> bool:
+        seen: list[Path] = []
+        try:
+            config = await asyncio.to_thread(load_config, self.path, self.env or os.environ, seen)
+        except ConfigError as exc:
+            self._failed(trigger, exc.errors)
+            return False
+        if self.on_load is not None:
+            self.on_load(config)
+        self._watch_files({self.path, *(p.absolute() for p in seen)})
+        config = self.adjust(config)
+        if self.app[RUNTIME].exposed and not config.listen.access.token:
+            self._failed(
+                trigger, ["listen.token: proxyd listens on a non-loopback address, so the token stays required"]
+            )
+            return False
+        self._apply(config, trigger)
+        return True
 
     def _failed(self, trigger: str, errors: list[str]) -> None:
         self.app[METRICS].reloads.labels("failure").inc()
@@ -129,8 +150,11 @@ class Reloader:
     def _keep_restart_only(self, old: Config, new: Config) -> Config:
         kept = {}
         for name in RESTART_ONLY:
-            if getattr(old, name) != getattr(new, name):
-                kept[name] = getattr(old, name)
+            running = getattr(old, name)
+            if name == "listen":  # the access settings apply at once
+                running = dataclasses.replace(old.listen, access=new.listen.access)
+            if running != getattr(new, name):
+                kept[name] = running
                 self.log.warning(
                     "config_restart_needed",
                     setting=name,
@@ -202,3 +226,4 @@ def _changed(old: Config, new: Config) -> set[str]:
 
 
 RELOADS = web.AppKey("reloads", Reloader)
+NOTIFIER = web.AppKey("notifier", Notifier)

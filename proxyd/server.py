@@ -1,33 +1,74 @@
-"""Running the daemon: the listening socket, the aiohttp runner, signals and a graceful stop."""
+"""Running the daemon: the listening socket, the aiohttp runner, signals, systemd and a graceful stop.
+
+Stopping (SIGTERM or SIGINT): proxyd tells systemd ``STOPPING=1``, stops accepting, and lets
+the requests in flight finish for ``shutdown_grace_s``; streams still running then end with
+the wire's error event (never a clean end), other requests get a 503. A second signal skips
+the rest of the grace period. Either way proxyd exits 0.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from proxyd import __version__
+from proxyd.access import exposure_problem, is_loopback
 from proxyd.app import create_app, server_options
 from proxyd.config import Config, Keepalive, Listen
-from proxyd.reload import RELOADS, Reloader
+from proxyd.guard import DRAIN, Drain
+from proxyd.notify import Notifier, activated_socket, watchdog_interval
+from proxyd.reload import NOTIFIER, RELOADS, Reloader
 from proxyd.runtime import RUNTIME
 from proxyd.upstream import apply_keepalive
 
-DRAIN_SECONDS = 30.0  # on SIGTERM, requests in flight get this long to finish
+# What a request cut at the end of the grace period gets to write its error event, and after a
+# second signal; then the server closes whatever is left.
+CUT_WAIT_S, FORCED_WAIT_S = 5.0, 1.0
 
 
 class ListenError(Exception):
     pass
 
 
-def listen_socket(listen: Listen, ka: Keepalive) -> socket.socket:
-    """Bind the listening socket. Linux copies its keepalive options to every accepted socket."""
+def listen_socket(listen: Listen, ka: Keepalive, env: Mapping[str, str] | None = None) -> socket.socket:
+    """The listening socket: the one systemd passed (socket activation), else a new one.
+
+    Linux copies its keepalive options to every accepted socket. A non-loopback address is
+    refused without ``listen.token``, however it was reached: the config, ``--host``, a name
+    that resolves elsewhere, or a systemd socket.
+    """
+    sock = _activated(env) if env is not None else None
+    if sock is None:
+        sock = _bind(listen)
+    with contextlib.suppress(OSError):  # a unix socket from systemd, say: keepalive does not apply
+        apply_keepalive(sock, ka)
+    host = str(sock.getsockname()[0]) if sock.family in (socket.AF_INET, socket.AF_INET6) else "localhost"
+    problem = exposure_problem(host, listen.access)
+    if problem is not None:
+        sock.close()
+        raise ListenError(problem)
+    sock.setblocking(False)
+    return sock
+
+
+def _activated(env: Mapping[str, str]) -> socket.socket | None:
+    try:
+        return activated_socket(env, os.getpid())
+    except OSError as exc:
+        raise ListenError(f"cannot use the socket systemd passed: {exc}") from None
+
+
+def _bind(listen: Listen) -> socket.socket:
     try:
         infos = socket.getaddrinfo(listen.host, listen.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -36,14 +77,12 @@ def listen_socket(listen: Listen, ka: Keepalive) -> socket.socket:
     sock = socket.socket(family, type_, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        apply_keepalive(sock, ka)
         sock.bind(addr)
         sock.listen(1024)
     except OSError as exc:
         sock.close()
         hint = " (is another proxyd running? change listen.port)" if exc.errno == 98 else ""
         raise ListenError(f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}{hint}") from None
-    sock.setblocking(False)
     return sock
 
 
@@ -75,10 +114,23 @@ class ReloadFrom:
     on_load: Callable[[Config], None] | None = None  # e.g. teach the log redactor new keys
 
 
-async def start(config: Config, source: str = "", reload_from: ReloadFrom | None = None) -> Running:
-    """Start serving ``config`` exactly as ``proxyd serve`` does; stop with ``runner.cleanup()``."""
-    sock = listen_socket(config.listen, config.tcp_keepalive)
+async def start(
+    config: Config,
+    source: str = "",
+    reload_from: ReloadFrom | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    notifier: Notifier | None = None,
+) -> Running:
+    """Start serving ``config`` exactly as ``proxyd serve`` does; stop with ``runner.cleanup()``.
+
+    ``env`` is where systemd's socket activation is looked for (``proxyd serve`` passes the
+    process environment).
+    """
+    sock = listen_socket(config.listen, config.tcp_keepalive, env)
     app = create_app(config, source)
+    if notifier is not None:
+        app[NOTIFIER] = notifier
     if reload_from is not None:
         app[RELOADS] = Reloader(
             app,
@@ -88,7 +140,8 @@ async def start(config: Config, source: str = "", reload_from: ReloadFrom | None
             key_files=reload_from.key_files,
             on_load=reload_from.on_load,
         )
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **server_options(config))
+    # The graceful stop drains requests itself (see _stop); aiohttp's own wait is the backstop.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=CUT_WAIT_S, **server_options(config))
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
@@ -96,17 +149,32 @@ async def start(config: Config, source: str = "", reload_from: ReloadFrom | None
         sock.close()
         await runner.cleanup()
         raise
-    app[RUNTIME].ready = True
+    runtime = app[RUNTIME]
+    runtime.ready = True
+    runtime.exposed = sock.family != socket.AF_UNIX and not is_loopback(str(sock.getsockname()[0]))
     return Running(runner=runner, url=base_url_of(sock), port=sock.getsockname()[1])
+
+
+class _Signals:
+    """SIGTERM/SIGINT: the first starts a graceful stop, the second cuts it short."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.first, self.second = asyncio.Event(), asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._received)
+
+    def _received(self) -> None:
+        (self.second if self.first.is_set() else self.first).set()
 
 
 async def serve(config: Config, source: str, reload_from: ReloadFrom | None = None) -> None:
     log = structlog.get_logger("proxyd")
-    running = await start(config, source, reload_from)
-    stop = asyncio.Event()
+    notifier = Notifier.from_env(os.environ)
+    running = await start(config, source, reload_from, env=os.environ, notifier=notifier)
+    for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)  # not for any process proxyd might start
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    signals = _Signals(loop)
     reloader = running.app.get(RELOADS)
     reloads: set[asyncio.Task[bool]] = set()
     if reloader is not None:
@@ -125,10 +193,62 @@ async def serve(config: Config, source: str, reload_from: ReloadFrom | None = No
         providers=[p.name for p in config.providers],
         watching=bool(reloader and reloader.watch),
     )
+    notifier.ready(f"serving {running.url} for {len(config.providers)} providers")
+    watchdog = _start_watchdog(notifier)
     try:
-        await stop.wait()
-        log.info("stopping", drain_s=DRAIN_SECONDS)
-        running.app[RUNTIME].ready = False
+        await signals.first.wait()
+        await _stop(running, notifier, signals)
     finally:
-        await running.runner.cleanup()
-        log.info("stopped")
+        if watchdog is not None:
+            watchdog.cancel()
+        notifier.close()
+
+
+async def _stop(running: Running, notifier: Notifier, signals: _Signals) -> None:
+    """Stop accepting, let requests in flight finish for ``shutdown_grace_s``, then cut the rest."""
+    log = structlog.get_logger("proxyd")
+    app, runner = running.app, running.runner
+    runtime, drain = app[RUNTIME], app[DRAIN]
+    grace = runtime.current.config.shutdown_grace_s
+    runtime.ready = False
+    notifier.stopping(f"stopping: {len(drain.tasks)} requests in flight")
+    log.info("stopping", in_flight=len(drain.tasks), grace_s=grace)
+    for site in list(runner.sites):
+        await site.stop()  # no new connections
+    if runner.server is not None:
+        runner.server.pre_shutdown()  # idle keep-alive connections close; busy ones after their answer
+    await asyncio.sleep(0)
+    cut = 0
+    if not await _settle_unless(drain, grace, signals.second):
+        forced = signals.second.is_set()
+        cut = drain.cut()
+        log.warning("stopping_cut", requests=cut, why="second signal" if forced else "shutdown_grace_s is over")
+        await _settle_unless(drain, FORCED_WAIT_S if forced else CUT_WAIT_S, None)
+    await runner.cleanup()
+    log.info("stopped", cut=cut)
+
+
+async def _settle_unless(drain: Drain, grace_s: float, interrupt: asyncio.Event | None) -> bool:
+    """Wait for the requests in flight to end; False when ``grace_s`` ran out or ``interrupt`` came first."""
+    settle = asyncio.ensure_future(drain.settle(grace_s))
+    waiters: set[asyncio.Future[Any]] = {settle}
+    if interrupt is not None:
+        waiters.add(asyncio.ensure_future(interrupt.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    return settle.done() and not settle.cancelled() and settle.result()
+
+
+def _start_watchdog(notifier: Notifier) -> asyncio.Task[None] | None:
+    interval = watchdog_interval(os.environ, os.getpid())
+    if interval is None or not notifier.enabled:
+        return None
+
+    async def ping() -> None:
+        # Runs on the event loop, so a loop stuck for longer than WatchdogSec gets proxyd restarted.
+        while True:
+            notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    return asyncio.get_running_loop().create_task(ping())
