@@ -19,7 +19,7 @@ from typing import Any
 
 from proxyd import __version__
 from proxyd.config import Config, ConfigError, Listen, ModelEntry
-from proxyd.loader import find_config, load_config
+from proxyd.loader import find_config, load_config, readable_secrets
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -40,14 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = ", ".join(p.name for p in config.providers)
         print(f"proxyd: no provider named {', '.join(unknown)} (configured: {names})", file=sys.stderr)
         return EXIT_CONFIG
+    loose = readable_secrets(path, config)
     if args.command == "validate":
         _print_summary(config, f"{path} ({why})")
+        if loose:
+            print(f"warning: {loose}", file=sys.stderr)
         return EXIT_OK
     if args.command == "models":
         return _models(config, args)
     if args.command == "check":
         return _check(config, args)
-    return _serve(config, args, path, f"{path} ({why})", tuple(key_files))
+    return _serve(config, args, path, f"{path} ({why})", tuple(key_files), loose)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,13 +90,19 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, listen=listen)
 
 
-def _serve(config: Config, args: argparse.Namespace, path: Path, source: str, key_files: tuple[Path, ...]) -> int:
+def _serve(
+    config: Config, args: argparse.Namespace, path: Path, source: str, key_files: tuple[Path, ...], loose: str | None
+) -> int:
+    import structlog
+
     from proxyd import log
     from proxyd.redact import secrets_of
-    from proxyd.server import ListenError, ReloadFrom, serve
+    from proxyd.server import ExposureError, ListenError, ReloadFrom, serve
 
     redactor = log.configure(args.log_level, args.log_format)
     redactor.add(secrets_of(config))
+    if loose:
+        structlog.get_logger("proxyd").warning("config_readable_secrets", note=loose)
     reload_from = ReloadFrom(
         path=path,
         adjust=lambda c: _with_overrides(c, args),
@@ -103,6 +112,9 @@ def _serve(config: Config, args: argparse.Namespace, path: Path, source: str, ke
     )
     try:
         asyncio.run(serve(_with_overrides(config, args), source, reload_from))
+    except ExposureError as exc:
+        print(f"proxyd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except ListenError as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -180,7 +192,11 @@ def _print_models(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 def _print_summary(config: Config, source: str) -> None:
     print(f"config ok: {source}")
-    print(f"listen: http://{config.listen.host}:{config.listen.port}/v1")
+    access = config.listen.access
+    print(f"listen: http://{config.listen.host}:{config.listen.port}/v1  token={access.token_source}")
+    if access.allowed_hosts or access.allowed_origins:
+        hosts, origins = ", ".join(access.allowed_hosts) or "-", ", ".join(access.allowed_origins) or "-"
+        print(f"allowed hosts: {hosts}  origins: {origins}")
     print(f"default_provider: {config.default_provider or '(none)'}")
     for p in config.providers:
         print(f"provider {p.name}: {p.base_url}  wire={p.wire}  key={p.key_source}  models={len(p.models)}")

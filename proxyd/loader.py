@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from proxyd.config import Config, ConfigError, parse_config
+from proxyd.redact import MIN_SECRET
 
 # config/example.yaml, shipped inside the package (a symlink in the source tree) so installs have it.
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
@@ -56,6 +57,29 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, seen: list[Pat
         return target.read_text(encoding="utf-8")
 
     return parse_config(raw, env=env, read_file=read_file)
+
+
+def readable_secrets(path: Path, config: Config) -> str | None:
+    """A warning when ``path`` holds literal secrets and group or others can read it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o044:
+        return None
+    where = [
+        f"providers[{i}].api_key"
+        for i, p in enumerate(config.providers)
+        if p.key_source == "literal" and p.api_key and len(p.api_key) >= MIN_SECRET
+    ]
+    if config.listen.access.token_source == "literal":
+        where.append("listen.token")
+    if not where:
+        return None
+    return (
+        f"{path} holds literal secrets ({', '.join(where)}) and other users can read it: chmod 600 {path}, "
+        "or move the secrets to ${ENV}, api_key_file or credential"
+    )
 
 
 def parse_yaml(text: str, source: str) -> Any:

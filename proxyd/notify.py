@@ -91,7 +91,7 @@ def activated_socket(env: Mapping[str, str], pid: int) -> socket.socket | None:
         return None
     sock = socket.socket(fileno=LISTEN_FDS_START)
     os.set_inheritable(sock.fileno(), False)
-    if sock.type != socket.SOCK_STREAM:
+    if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
         sock.detach()
-        raise OSError(f"the socket systemd passed is not a stream socket (type {sock.type!r}); use ListenStream=")
+        raise OSError("it is not a TCP socket: use ListenStream=127.0.0.1:8787 in proxyd.socket")
     return sock

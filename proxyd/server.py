@@ -9,7 +9,6 @@ the rest of the grace period. Either way proxyd exits 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -40,6 +39,10 @@ class ListenError(Exception):
     pass
 
 
+class ExposureError(ListenError):
+    """A non-loopback address without ``listen.token``: a config problem, not a runtime one."""
+
+
 def listen_socket(listen: Listen, ka: Keepalive, env: Mapping[str, str] | None = None) -> socket.socket:
     """The listening socket: the one systemd passed (socket activation), else a new one.
 
@@ -50,13 +53,11 @@ def listen_socket(listen: Listen, ka: Keepalive, env: Mapping[str, str] | None =
     sock = _activated(env) if env is not None else None
     if sock is None:
         sock = _bind(listen)
-    with contextlib.suppress(OSError):  # a unix socket from systemd, say: keepalive does not apply
-        apply_keepalive(sock, ka)
-    host = str(sock.getsockname()[0]) if sock.family in (socket.AF_INET, socket.AF_INET6) else "localhost"
-    problem = exposure_problem(host, listen.access)
+    apply_keepalive(sock, ka)
+    problem = exposure_problem(str(sock.getsockname()[0]), listen.access)
     if problem is not None:
         sock.close()
-        raise ListenError(problem)
+        raise ExposureError(problem)
     sock.setblocking(False)
     return sock
 
@@ -151,7 +152,7 @@ async def start(
         raise
     runtime = app[RUNTIME]
     runtime.ready = True
-    runtime.exposed = sock.family != socket.AF_UNIX and not is_loopback(str(sock.getsockname()[0]))
+    runtime.exposed = not is_loopback(str(sock.getsockname()[0]))
     return Running(runner=runner, url=base_url_of(sock), port=sock.getsockname()[1])
 
 
