@@ -39,8 +39,10 @@ _TRIGGERS = ("bearer", "basic", "authoriz", "api", "sk-", "sk_", "xai-", "xai_",
 
 
 def secrets_of(config: Config) -> set[str]:
-    """Every configured value that must never be logged: keys and credential-like headers."""
+    """Every configured value that must never be logged: keys, proxyd's token, credential-like headers."""
     found = set()
+    if config.listen.access.token:
+        found.add(config.listen.access.token)
     for p in config.providers:
         if p.api_key:
             found.add(p.api_key)

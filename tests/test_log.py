@@ -22,7 +22,9 @@ KEY_ENV = "sk-env-key-aaaaaaaaaaaaaaaa"
 KEY_FILE = "file-key-bbbbbbbbbbbbbbbb"
 HEADER_SECRET = "header-secret-cccccccccccc"
 KEY_RELOADED = "sk-reloaded-key-dddddddddddd"
-ALL_KEYS = (KEY_ENV, KEY_FILE, HEADER_SECRET, KEY_RELOADED)
+KEY_CREDENTIAL = "credential-key-eeeeeeeeeeee"
+TOKEN = "proxyd-token-ffffffffffff"
+ALL_KEYS = (KEY_ENV, KEY_FILE, HEADER_SECRET, KEY_RELOADED, KEY_CREDENTIAL, TOKEN)
 
 
 async def echo_credentials(request: web.Request) -> web.StreamResponse:
@@ -43,23 +45,33 @@ async def echo_credentials(request: web.Request) -> web.StreamResponse:
 
 def config_text(base_url: str, key_var: str = "${PROXYD_TEST_KEY}") -> str:
     return (
-        "default_provider: env\nhealth: {interval_s: 0.2}\nproviders:\n"
+        "default_provider: env\nhealth: {interval_s: 0.2}\nlisten: {token_credential: token}\nproviders:\n"
         f"  - {{name: env, base_url: '{base_url}', api_key: '{key_var}', headers: {{X-Api-Key: {HEADER_SECRET}}}}}\n"
         f"  - {{name: file, base_url: '{base_url}', api_key_file: key.txt}}\n"
         "  - {name: dead, base_url: 'http://127.0.0.1:1/v1', api_key: '${PROXYD_TEST_KEY}'}\n"
+        f"  - {{name: cred, base_url: '{base_url}', credential: upstream}}\n"
     )
 
 
 async def test_no_key_in_the_logs_of_a_full_run(tmp_path: Path, upstream: FakeUpstream) -> None:
     upstream.handler = echo_credentials
     (tmp_path / "key.txt").write_text(KEY_FILE)
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "upstream").write_text(KEY_CREDENTIAL)
+    (creds / "token").write_text(TOKEN)
     config = tmp_path / "config.yaml"
     config.write_text(config_text(upstream.base_url))
-    env = {"PROXYD_TEST_KEY": KEY_ENV}
+    env = {"PROXYD_TEST_KEY": KEY_ENV, "CREDENTIALS_DIRECTORY": str(creds)}
     d: Daemon = await serve(config, "--log-level", "debug", env=env)
+    d.headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        async with aiohttp.ClientSession() as s:
-            for model, stream in (("m", False), ("file/m", False), ("reject", False), ("dead/m", False), ("m", True)):
+        async with aiohttp.ClientSession() as s, s.get(d.url + "/models", headers={"x-api-key": "sk-wrong"}) as resp:
+            assert resp.status == 401 and TOKEN not in await resp.text()
+        async with aiohttp.ClientSession(headers=d.headers) as s:
+            for model, stream in (
+                ("m", False), ("file/m", False), ("cred/m", False), ("reject", False), ("dead/m", False), ("m", True)
+            ):  # fmt: skip
                 async with s.post(d.url + "/chat/completions", json={"model": model, "stream": stream}) as resp:
                     await resp.read()
             async with s.post(
@@ -75,12 +87,13 @@ async def test_no_key_in_the_logs_of_a_full_run(tmp_path: Path, upstream: FakeUp
         logs = (await d.stop()).decode()
     events = [json.loads(line) for line in logs.splitlines()]
     names = {e["event"] for e in events}
-    assert {"request", "provider_state", "config_reloaded", "stopped"} <= names
-    assert sum(e["event"] == "request" for e in events) == 7
+    assert {"request", "provider_state", "config_reloaded", "stopped", "refused"} <= names
+    assert sum(e["event"] == "request" for e in events) == 8
     for key in ALL_KEYS:
         assert key not in logs and key not in status
-    code, out, err = await arun("validate", "--config", str(config), env=env)
-    assert code == 0 and not any(k in out + err for k in ALL_KEYS)
+    for command in ("validate", "check", "models"):
+        _, out, err = await arun(command, "--config", str(config), env=env)
+        assert not any(k in out + err for k in ALL_KEYS), command
 
 
 async def _generation_is(d: Daemon, n: int) -> bool:

@@ -33,6 +33,7 @@ class Daemon:
         self.origin = url.removesuffix("/v1")
         self.events: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
+        self.headers: dict[str, str] = {}  # e.g. the listen.token
         self._drain = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -42,7 +43,7 @@ class Daemon:
             self.events.append(json.loads(line))
 
     async def get(self, path: str) -> Any:
-        async with aiohttp.ClientSession() as s, s.get(self.origin + path) as resp:
+        async with aiohttp.ClientSession(headers=self.headers) as s, s.get(self.origin + path) as resp:
             return await resp.json() if path != "/metrics" else await resp.text()
 
     async def generation(self) -> int:
