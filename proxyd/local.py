@@ -56,6 +56,11 @@ def status_document(app: web.Application) -> dict[str, Any]:
             "loaded_at": gen.loaded_at,
             "last_reload": reloads.last if reloads is not None else None,
         },
+        "access": {  # where the token comes from, never the token
+            "token": gen.config.listen.access.token_source,
+            "allowed_hosts": list(gen.config.listen.access.allowed_hosts),
+            "allowed_origins": list(gen.config.listen.access.allowed_origins),
+        },
         "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
     }
 

@@ -115,3 +115,23 @@ async def test_models_list(sdk: openai.AsyncOpenAI) -> None:
 async def test_unknown_model_is_a_not_found_error(sdk: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError, match="ollama, openrouter, nostream"):
         await sdk.chat.completions.create(model="mystery", messages=[{"role": "user", "content": "hi"}])
+
+
+async def test_sdk_with_proxyd_token(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    """With listen.token, the SDK's api_key is the token; a wrong one is the SDK's AuthenticationError."""
+    upstream.handler = provider
+    token = "proxyd-sdk-token-0042"
+    client = await proxy_factory(
+        {
+            "listen": {"token": token},
+            "providers": [{"name": "ollama", "base_url": upstream.base_url, "api_key": KEY, "models": ["llama3.2"]}],
+        }
+    )
+    good = openai.AsyncOpenAI(base_url=f"{client.origin}/v1", api_key=token, max_retries=0)
+    reply = await good.chat.completions.create(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content
+    assert upstream.last.headers["Authorization"] == f"Bearer {KEY}"
+    bad = openai.AsyncOpenAI(base_url=f"{client.origin}/v1", api_key="sk-not-the-token", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        await bad.models.list()
+    assert info.value.code == "invalid_api_key" and "listen.token" in info.value.message
