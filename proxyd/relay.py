@@ -245,19 +245,22 @@ async def pump(
                     await out.write(data)
     except TimeoutError:  # only reads run under the deadline
         return upstream_error(
-            504,
-            f"provider {provider.name!r} sent nothing for {idle:g} s (timeouts.idle_s)",
-            "upstream_timeout",
+            504, f"provider {provider.name!r} sent nothing for {idle:g} s (timeouts.idle_s)", "upstream_timeout"
         )
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc):
             raise
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()  # the stop cut this stream; it still gets its error event
-        return ProxyError(
-            503,
-            f"{SHUTDOWN} and this stream ran past shutdown_grace_s; send the request again",
-            type="server_error",
-            code="proxy_shutdown",
-        )
+        return _cut_by_stop()
+
+
+def _cut_by_stop() -> ProxyError:
+    """The graceful stop cut this stream: it still gets its error event, so take the cancel back."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return ProxyError(
+        503,
+        f"{SHUTDOWN} and this stream ran past shutdown_grace_s; send the request again",
+        type="server_error",
+        code="proxy_shutdown",
+    )
