@@ -14,7 +14,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    for args in (("ruff", "check", "proxyd", "tests"), ("ruff", "format", "--check", "proxyd", "tests")):
+    for args in (
+        ("ruff", "check", "proxyd", "tests", "bench"),
+        ("ruff", "format", "--check", "proxyd", "tests", "bench"),
+    ):
         result = run(*args)
         assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,0 +1,93 @@
+"""The benchmark's Markdown: every figure per target, then the targets of issue 6 with verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+Results = dict[str, dict[str, float]]
+
+ROWS: list[tuple[str, str | tuple[str, str], int]] = [
+    ("start to ready (s)", "startup_s", 3),
+    ("idle RSS (MB)", "idle_rss_mb", 1),
+    ("non-streaming c=1: p50 / p99 (ms)", ("c1_p50_ms", "c1_p99_ms"), 3),
+    ("non-streaming c=16: requests/s", "c16_rps", 0),
+    ("non-streaming c=16: p50 / p99 (ms)", ("c16_p50_ms", "c16_p99_ms"), 2),
+    ("non-streaming c=64: requests/s", "c64_rps", 0),
+    ("non-streaming c=64: p50 / p99 (ms)", ("c64_p50_ms", "c64_p99_ms"), 2),
+    ("proxy CPU per request at c=64 (µs)", "c64_cpu_us", 0),
+    ("stream: time to first byte (ms)", "stream_ttfb_ms", 3),
+    ("stream: time to first content (ms)", "stream_first_content_ms", 3),
+    ("stream: mean chunk delay, mock to client (ms)", "stream_chunk_delay_ms", 3),
+    ("streams/s (20 chunks, no pauses, c=16)", "stream_per_s", 0),
+    ("proxy CPU per stream (µs)", "stream_cpu_us", 0),
+    ("translated Responses stream: first byte (ms)", "translated_ttfb_ms", 3),
+    ("translated Responses stream: first content (ms)", "translated_first_content_ms", 3),
+    ("translated Responses streams/s (c=16)", "translated_per_s", 0),
+    ("proxy CPU per translated stream (µs)", "translated_cpu_us", 0),
+    ("peak RSS (MB)", "peak_rss_mb", 1),
+    ("RSS with the slow streams open (MB)", "open_streams_rss_mb", 1),
+]
+
+
+def _num(value: float | None, digits: int) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _cell(result: dict[str, float], key: str | tuple[str, str], digits: int) -> str:
+    if isinstance(key, tuple):
+        return " / ".join(_num(result.get(k), digits) for k in key)
+    return _num(result.get(key), digits)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(r: Results) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, target, measured, met) for each target the results can judge."""
+    d, p, x, lite = r.get("direct", {}), r.get("passthrough", {}), r.get("proxyd", {}), r.get("litellm")
+    get: Callable[[dict[str, float], str], float | None] = lambda m, k: m.get(k)  # noqa: E731
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def add(name: str, goal: str, value: float | None, met: bool | None, shown: str) -> None:
+        rows.append((name, goal, shown if value is not None else "-", met if value is not None else None))
+
+    added = None if get(x, "c1_p50_ms") is None else x["c1_p50_ms"] - d.get("c1_p50_ms", 0.0)
+    add("added latency, non-streaming, c=1, p50", "≤ 0.35 ms", added, added is not None and added <= 0.35,
+        f"{_num(added, 3)} ms")  # fmt: skip
+    thr = _ratio(get(x, "c64_rps"), get(p, "c64_rps"))
+    add("throughput c=64 vs plain passthrough", "≥ 0.9x", thr, thr is not None and thr >= 0.9, f"{_num(thr, 2)}x")
+    if lite:
+        vs = _ratio(get(x, "c64_rps"), lite.get("c64_rps"))
+        add("throughput c=64 vs LiteLLM", "≥ 25x", vs, vs is not None and vs >= 25, f"{_num(vs, 1)}x")
+    chunk = None
+    if get(x, "stream_chunk_delay_ms") is not None and get(d, "stream_chunk_delay_ms") is not None:
+        chunk = x["stream_chunk_delay_ms"] - d["stream_chunk_delay_ms"]
+    add("per-chunk added delay", "≤ 0.15 ms", chunk, chunk is not None and chunk <= 0.15, f"{_num(chunk, 3)} ms")
+    cpu = _ratio(get(x, "translated_cpu_us"), get(x, "stream_cpu_us"))
+    add("CPU, translated vs untranslated stream", "≤ 1.5x", cpu, cpu is not None and cpu <= 1.5, f"{_num(cpu, 2)}x")
+    idle = get(x, "idle_rss_mb")
+    add("idle RSS", "≤ 60 MB", idle, idle is not None and idle <= 60, f"{_num(idle, 1)} MB")
+    held = get(x, "open_streams_rss_mb")
+    add("RSS with the slow streams open", "≤ 200 MB (1,000 streams)", held, held is not None and held <= 200,
+        f"{_num(held, 1)} MB")  # fmt: skip
+    ready = get(x, "startup_s")
+    add("start to ready", "≤ 0.5 s", ready, ready is not None and ready <= 0.5, f"{_num(ready, 3)} s")
+    return rows
+
+
+def render(results: Results, *, quick: bool) -> str:
+    names = list(results)
+    lines = ["| figure | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for label, key, digits in ROWS:
+        lines.append(f"| {label} | " + " | ".join(_cell(results[n], key, digits) for n in names) + " |")
+    lines += ["", "| target | goal | measured | met |", "| --- | --- | ---: | :---: |"]
+    for name, goal, shown, met in targets(results):
+        mark = "-" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {name} | {goal} | {shown} | {mark} |")
+    if quick:
+        lines += ["", "Quick mode: a handful of requests each. These numbers only show that the benchmark runs."]
+    return "\n".join(lines) + "\n"

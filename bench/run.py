@@ -1,0 +1,256 @@
+"""Run the benchmark: direct, the plain aiohttp passthrough, proxyd (and optionally LiteLLM),
+one after another against the same mock upstream, and print ratios as a Markdown table.
+
+    .venv/bin/python -m bench                 # about a minute; writes bench/results.md
+    .venv/bin/python -m bench --quick         # a few requests each: checks that it all runs
+    .venv/bin/python -m bench --litellm       # also LiteLLM's proxy, installed into bench/.litellm
+
+The load driver and the mock share core 1; the proxy under test gets core 0 to itself. proxyd
+runs as a user runs it: metrics on, one JSON access line per request (to a file, as journald
+would take it), health probes and the response store on. Every process started is stopped by
+its PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import load
+from bench.report import render
+
+ROOT = Path(__file__).resolve().parent.parent
+PROXY_CORE, LOAD_CORE = 0, 1
+CHAT = json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
+STREAM = json.dumps({"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+RESPONSES = json.dumps({"model": "bench-model", "stream": True, "input": "hi"}).encode()
+
+
+@dataclass(frozen=True)
+class Sizes:
+    c1: int
+    many: int
+    streams: int
+    slow: int  # streams held open at once
+    timed_streams: int
+
+
+FULL = Sizes(c1=1000, many=8000, streams=2000, slow=1000, timed_streams=40)
+QUICK = Sizes(c1=20, many=100, streams=20, slow=10, timed_streams=3)
+
+
+@dataclass
+class Proc:
+    name: str
+    port: int
+    popen: subprocess.Popen[bytes] | None = None
+    startup_s: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(core: int | None) -> Callable[[], None] | None:
+    """Pin a child to ``core`` (with two cores or more), so runs compare."""
+    if core is None or len(os.sched_getaffinity(0)) < 2:
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
+def start(name: str, cmd: list[str], port: int, ready: str, env: dict[str, str], log: Path, core: int | None) -> Proc:
+    began = time.monotonic()
+    with log.open("wb") as err:
+        popen = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=pinned(core))
+    deadline = began + 60
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with {popen.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=1) as resp:
+                if resp.status == 200:
+                    return Proc(name, port, popen, time.monotonic() - began)
+        except OSError:
+            time.sleep(0.01)
+    stop(Proc(name, port, popen))
+    raise RuntimeError(f"{name} was not ready within 60 s; see {log}")
+
+
+def stop(proc: Proc) -> None:
+    if proc.popen is not None and proc.popen.poll() is None:
+        proc.popen.terminate()
+        try:
+            proc.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait()
+
+
+def memory_mb(pid: int | None) -> tuple[float, float]:
+    """(RSS, peak RSS) in MB, from /proc."""
+    if pid is None:
+        return 0.0, 0.0
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6 if ordered else float("nan")
+
+
+async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]:
+    out: dict[str, float] = {"startup_s": proc.startup_s or 0.0}
+    out["idle_rss_mb"] = memory_mb(proc.pid)[0]
+    chat = load.http_request("POST", "/v1/chat/completions", CHAT)
+    samples, _ = await load.run(proc.port, chat, concurrency=1, total=sizes.c1)
+    check(proc, samples)
+    out["c1_p50_ms"], out["c1_p99_ms"] = (
+        pct([s.latency_ns for s in samples], 0.5),
+        pct([s.latency_ns for s in samples], 0.99),
+    )
+    for c in (16, 64):
+        before = cpu_s(proc.pid)
+        samples, took = await load.run(proc.port, chat, concurrency=c, total=sizes.many)
+        check(proc, samples)
+        out[f"c{c}_rps"] = len(samples) / took
+        out[f"c{c}_p50_ms"], out[f"c{c}_p99_ms"] = (pct([s.latency_ns for s in samples], q) for q in (0.5, 0.99))
+        out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6
+    await measure_streams(proc, sizes, out, "stream", "/v1/chat/completions", STREAM)
+    if translate:  # Responses streams from a chat-only upstream
+        await measure_streams(proc, sizes, out, "translated", "/v1/responses", RESPONSES)
+    out["peak_rss_mb"] = memory_mb(proc.pid)[1]
+    slow = load.http_request(
+        "POST", "/v1/chat/completions", STREAM, {"x-bench-chunks": "3", "x-bench-delay-ms": "3000"}
+    )
+    conns, futures = await load.hold(proc.port, slow, sizes.slow)
+    out["open_streams_rss_mb"] = memory_mb(proc.pid)[0]
+    for conn in conns:
+        if conn.transport is not None:
+            conn.transport.close()
+    await asyncio.gather(*futures, return_exceptions=True)
+    return out
+
+
+async def measure_streams(proc: Proc, sizes: Sizes, out: dict[str, float], name: str, path: str, body: bytes) -> None:
+    """Timings on streams paced 5 ms a chunk, then streams/s and CPU per stream with no pauses."""
+    paced = load.http_request("POST", path, body, {"x-bench-delay-ms": "5"})
+    samples, _ = await load.run(proc.port, paced, concurrency=1, total=sizes.timed_streams)
+    check(proc, samples)
+    out[f"{name}_ttfb_ms"] = pct([s.ttfb_ns or 0 for s in samples], 0.5)
+    out[f"{name}_first_content_ms"] = pct([s.first_content_ns or 0 for s in samples], 0.5)
+    delays = [d for s in samples for d in s.chunk_delays_ns]
+    out[f"{name}_chunk_delay_ms"] = statistics.fmean(delays) / 1e6 if delays else float("nan")
+    before = cpu_s(proc.pid)
+    samples, took = await load.run(
+        proc.port, load.http_request("POST", path, body), concurrency=16, total=sizes.streams
+    )
+    check(proc, samples)
+    out[f"{name}_per_s"] = len(samples) / took
+    out[f"{name}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6
+
+
+def check(proc: Proc, samples: list[load.Sample]) -> None:
+    bad = [s.status for s in samples if s.status != 200]
+    if bad:
+        raise RuntimeError(f"{proc.name}: {len(bad)} of {len(samples)} answers were not 200 (e.g. {bad[0]})")
+
+
+def proxyd_config(directory: Path, mock_port: int) -> Path:
+    path = directory / "proxyd.yaml"
+    base = f"http://127.0.0.1:{mock_port}/v1"
+    path.write_text(
+        "default_provider: mock\n"
+        f"store: {{path: '{directory / 'responses.sqlite3'}'}}\n"
+        "providers:\n"
+        f"  - {{name: mock, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
+    )
+    return path
+
+
+@contextmanager
+def many_files() -> Iterator[None]:
+    """1,000 open streams need about 2,000 descriptors in the proxy and 1,000 here."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8192)), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def bench(sizes: Sizes, litellm: bool, workdir: Path) -> dict[str, dict[str, float]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(workdir)}
+    mock_port = free_port()
+    mock = start("mock", [sys.executable, "-m", "bench.mock", "--port", str(mock_port)], mock_port, "/v1/models",
+                 env, workdir / "mock.log", LOAD_CORE)  # fmt: skip
+    results: dict[str, dict[str, float]] = {}
+    try:
+        results["direct"] = await measure(Proc("direct", mock_port), sizes, translate=False)
+        targets = [
+            ("passthrough", [sys.executable, "-m", "bench.passthrough", "--upstream", f"http://127.0.0.1:{mock_port}"],
+             "/v1/models"),
+            ("proxyd", [sys.executable, "-m", "proxyd", "serve", "--config", str(proxyd_config(workdir, mock_port)),
+                        "--log-format", "json"], "/readyz"),
+        ]  # fmt: skip
+        if litellm:
+            from bench.litellm import command
+
+            targets.append(("litellm", command(workdir, mock_port), "/health/readiness"))
+        for name, cmd, ready in targets:
+            port = free_port()
+            proc = start(name, [*cmd, "--port", str(port)], port, ready, env, workdir / f"{name}.log", PROXY_CORE)
+            try:
+                results[name] = await measure(proc, sizes, translate=name in ("proxyd", "litellm"))
+            finally:
+                stop(proc)
+    finally:
+        stop(mock)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few requests each (the test suite's smoke run)")
+    parser.add_argument("--litellm", action="store_true", help="also LiteLLM's proxy (installs it on first use)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the table")
+    args = parser.parse_args(argv)
+    if len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {LOAD_CORE})
+    with many_files(), tempfile.TemporaryDirectory(prefix="proxyd-bench-") as tmp:
+        results = asyncio.run(bench(QUICK if args.quick else FULL, args.litellm, Path(tmp)))
+    table = render(results, quick=args.quick)
+    Path(args.out).write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

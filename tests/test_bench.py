@@ -1,0 +1,28 @@
+"""The benchmark in its smoke mode, so it does not rot: a few requests through every target, no
+timing asserts (speed is judged by ``python -m bench`` itself, on a quiet machine)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_runs_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = out.read_text()
+    assert table.splitlines()[0] == "| figure | direct | passthrough | proxyd |"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    for figure in ("non-streaming c=64: requests/s", "streams/s (20 chunks, no pauses, c=16)",
+                   "translated Responses streams/s (c=16)", "RSS with the slow streams open (MB)"):  # fmt: skip
+        cells = rows[figure].strip("| ").split(" | ")[1:]
+        assert cells[2] not in ("-", "nan", "0"), figure  # proxyd measured something
+    for target in ("added latency, non-streaming, c=1, p50", "per-chunk added delay", "start to ready"):
+        assert target in rows
