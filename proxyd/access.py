@@ -93,10 +93,9 @@ def normalize_origin(origin: str) -> str:
 class Policy:
     """The checks of one :class:`Access` setting, prepared once per config generation."""
 
-    __slots__ = ("_any_host", "_digest", "_hosts", "_origins", "_suffixes", "access")
+    __slots__ = ("_any_host", "_digest", "_hosts", "_origins", "_suffixes")
 
     def __init__(self, access: Access) -> None:
-        self.access = access
         names = [h.strip().lower().rstrip(".") for h in access.allowed_hosts]
         self._any_host = "*" in names
         self._hosts = frozenset(LOOPBACK_NAMES) | {n for n in names if not n.startswith(".")}

@@ -23,7 +23,7 @@ from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try
 from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
-from proxyd.guard import DRAIN, SHUTDOWN, Drain, add_cors_headers, guard, is_shutdown
+from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
 from proxyd.headers import upstream_request_headers
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.local import serve_local
@@ -135,10 +135,8 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc) or (request.writer is not None and request.writer.output_size):
             raise
-        _uncancel()
-        return _error_response(
-            503, error_body(f"{SHUTDOWN}: send the request again", type="server_error", code="proxy_shutdown")
-        )
+        cut = answer_shutdown()
+        return _error_response(cut.status, cut.body())
     except ConnectionResetError:
         raise
     except Exception as exc:
@@ -147,13 +145,6 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
         return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
-
-
-def _uncancel() -> None:
-    """The stop's cancellation was answered: later awaits (and timeouts) of this task work again."""
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
 
 
 def _error_response(status: int, body: dict[str, Any]) -> web.Response:

@@ -110,7 +110,7 @@ def _parse_listen(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> L
     body_mb = number(doc, "max_body_mb", d.max_body_bytes / MiB, "listen", errs, lo=0.001)
     access = _parse_access(doc, env, read_file, errs)
     problem = exposure_problem(host, access)
-    if problem is not None and host != "localhost" and _is_address(host):
+    if problem is not None and _is_address(host):
         errs.add("listen.host", problem)  # names are checked once resolved, when proxyd binds
     return Listen(
         host=host,

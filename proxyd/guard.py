@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from proxyd.access import Refusal, preflight_headers
-from proxyd.errors import error_body
+from proxyd.errors import ProxyError, error_body
 from proxyd.metrics import METRICS
 from proxyd.observe import Handler
 from proxyd.runtime import RUNTIME
@@ -30,6 +30,17 @@ CORS_ORIGIN = web.RequestKey("cors_origin", str)
 def is_shutdown(exc: BaseException) -> bool:
     """Whether a cancellation is the graceful stop cutting a request (not a client leaving)."""
     return isinstance(exc, asyncio.CancelledError) and bool(exc.args) and exc.args[0] == SHUTDOWN
+
+
+def answer_shutdown(detail: str = "") -> ProxyError:
+    """The error a request cut by the stop ends with (a 503, or a stream's error event).
+
+    Answering it takes the cancellation back, so the task's remaining awaits and timeouts work.
+    """
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return ProxyError(503, f"{SHUTDOWN}{detail}; send the request again", type="server_error", code="proxy_shutdown")
 
 
 class Drain:
@@ -61,7 +72,7 @@ DRAIN = web.AppKey("drain", Drain)
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    policy = request.app[RUNTIME].current.access
+    policy = request.app[RUNTIME].current.policy
     headers = request.headers
     origin = headers.get("Origin")
     refusal = policy.check_host(headers.get("Host")) or policy.check_browser(origin, headers.get("Sec-Fetch-Site"))
@@ -98,7 +109,8 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
 
 
 def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
-    request.app[METRICS].child(request.app[METRICS].refused, refusal.reason).inc()
+    metrics = request.app[METRICS]
+    metrics.child(metrics.refused, refusal.reason).inc()
     structlog.get_logger("proxyd.access").warning(
         "refused",
         reason=refusal.reason,

@@ -62,9 +62,6 @@ class Notifier:
     def stopping(self, status: str) -> None:
         self.send("STOPPING=1", f"STATUS={status}")
 
-    def status(self, status: str) -> None:
-        self.send(f"STATUS={status}")
-
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")
 

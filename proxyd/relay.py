@@ -20,7 +20,7 @@ from aiohttp import web
 
 from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
-from proxyd.guard import SHUTDOWN, is_shutdown
+from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
@@ -250,17 +250,4 @@ async def pump(
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc):
             raise
-        return _cut_by_stop()
-
-
-def _cut_by_stop() -> ProxyError:
-    """The graceful stop cut this stream: it still gets its error event, so take the cancel back."""
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
-    return ProxyError(
-        503,
-        f"{SHUTDOWN} and this stream ran past shutdown_grace_s; send the request again",
-        type="server_error",
-        code="proxy_shutdown",
-    )
+        return answer_shutdown(" and this stream ran past shutdown_grace_s")  # its error event follows

@@ -46,7 +46,7 @@ class Generation:
     router: Router
     pools: Mapping[str, Pool] = field(repr=False)
     loaded_at: float  # Unix time
-    access: Policy = field(repr=False)  # the local-access checks in force
+    policy: Policy = field(repr=False)  # the local-access checks in force (listen.access)
 
 
 def pool_key(provider: Provider) -> PoolKey:
@@ -92,8 +92,8 @@ class Runtime:
             pool.retired = True
             if pool.leases == 0:
                 self._close_later(pool)
-        access = Policy(config.listen.access)
-        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time(), access)
+        policy = Policy(config.listen.access)
+        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time(), policy)
         return self.current
 
     def refresh_catalog(self) -> None:

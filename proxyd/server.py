@@ -224,17 +224,15 @@ async def _stop(running: Running, notifier: Notifier, signals: _Signals) -> None
         forced = signals.second.is_set()
         cut = drain.cut()
         log.warning("stopping_cut", requests=cut, why="second signal" if forced else "shutdown_grace_s is over")
-        await _settle_unless(drain, FORCED_WAIT_S if forced else CUT_WAIT_S, None)
+        await drain.settle(FORCED_WAIT_S if forced else CUT_WAIT_S)
     await runner.cleanup()
     log.info("stopped", cut=cut)
 
 
-async def _settle_unless(drain: Drain, grace_s: float, interrupt: asyncio.Event | None) -> bool:
+async def _settle_unless(drain: Drain, grace_s: float, interrupt: asyncio.Event) -> bool:
     """Wait for the requests in flight to end; False when ``grace_s`` ran out or ``interrupt`` came first."""
     settle = asyncio.ensure_future(drain.settle(grace_s))
-    waiters: set[asyncio.Future[Any]] = {settle}
-    if interrupt is not None:
-        waiters.add(asyncio.ensure_future(interrupt.wait()))
+    waiters: set[asyncio.Future[Any]] = {settle, asyncio.ensure_future(interrupt.wait())}
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()

@@ -3,6 +3,7 @@ aiohttp servers on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,24 @@ class FakeUpstream:
             return await self.handler(request)
         model = json.loads(body).get("model") if body.startswith(b"{") else None
         return web.json_response({"ok": True, "path": request.raw_path, "model": model})
+
+
+def paced_stream(chunks: int, pause_s: float, *, finish: bool) -> Handler:
+    """An upstream handler sending ``chunks`` chat deltas ``pause_s`` apart; ``finish`` ends it properly."""
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(chunks):
+            await resp.write(
+                f'data: {{"n": {i}, "choices": [{{"index": 0, "delta": {{"content": "x"}}}}]}}\n\n'.encode()
+            )
+            await asyncio.sleep(pause_s)
+        if finish:
+            await resp.write(b'data: {"choices": [{"finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
+        return resp
+
+    return stream
 
 
 @pytest.fixture

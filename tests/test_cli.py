@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, paced_stream
 
 SECRET = "sk-very-secret-value-42"
 WAIT = 20.0
@@ -177,16 +177,7 @@ async def test_serve_with_bad_config_exits_2_and_busy_port_exits_1(tmp_path: Pat
 
 
 async def test_sigterm_lets_a_stream_in_flight_finish(tmp_path: Path, upstream: FakeUpstream) -> None:
-    async def slow_stream(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for i in range(6):
-            await resp.write(f'data: {{"n": {i}, "choices": []}}\n\n'.encode())
-            await asyncio.sleep(0.2)
-        await resp.write(b'data: {"choices": [{"finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
-        return resp
-
-    upstream.handler = slow_stream
+    upstream.handler = paced_stream(6, 0.2, finish=True)
     config = write(
         tmp_path / "c.yaml", f"default_provider: p\nproviders: [{{name: p, base_url: '{upstream.base_url}'}}]\n"
     )

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, paced_stream
 from tests.test_cli import STATE, WAIT, arun, run, start_serve, write
 
 SECRET = "sk-credential-7d1e0c55aa"
@@ -80,15 +80,6 @@ async def test_sd_notify_messages_in_order(tmp_path: Path, upstream: FakeUpstrea
     assert notify.messages.count(["WATCHDOG=1"]) >= 1  # every 0.1 s while it ran
 
 
-async def endless_stream(request: web.Request) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await resp.prepare(request)
-    for i in range(300):
-        await resp.write(f'data: {{"n": {i}, "choices": [{{"index": 0, "delta": {{"content": "x"}}}}]}}\n\n'.encode())
-        await asyncio.sleep(0.1)
-    return resp
-
-
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
@@ -99,7 +90,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def test_a_stream_past_the_grace_period_ends_with_an_error_event(
     tmp_path: Path, upstream: FakeUpstream, session: aiohttp.ClientSession, endpoint: str
 ) -> None:
-    upstream.handler = endless_stream
+    upstream.handler = paced_stream(300, 0.1, finish=False)  # 30 s: past any grace here
     config = provider_config(tmp_path / "c.yaml", upstream, "shutdown_grace_s: 0.5\n", ", wire: chat")
     proc, url = await start_serve(config)
     request = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}], "input": "hi"}
@@ -125,7 +116,7 @@ async def test_a_stream_past_the_grace_period_ends_with_an_error_event(
 async def test_a_second_signal_cuts_the_grace_short(
     tmp_path: Path, upstream: FakeUpstream, session: aiohttp.ClientSession
 ) -> None:
-    upstream.handler = endless_stream
+    upstream.handler = paced_stream(300, 0.1, finish=False)  # 30 s: past any grace here
     config = provider_config(tmp_path / "c.yaml", upstream, "shutdown_grace_s: 600\n")
     proc, url = await start_serve(config)
     request = {"model": "m", "stream": True}
