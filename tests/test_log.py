@@ -3,6 +3,8 @@ own records and of exceptions."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -139,3 +141,55 @@ def test_log_level_filters(capsys: pytest.CaptureFixture[str], configured_loggin
     structlog.get_logger().info("quiet")
     structlog.get_logger().warning("loud")
     assert [json.loads(x)["event"] for x in capsys.readouterr().err.splitlines()] == ["loud"]
+
+
+class CountingFile:
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+async def test_lines_of_one_loop_turn_are_written_together() -> None:
+    out = CountingFile()
+    lines = log.Lines(out)  # type: ignore[arg-type]
+    for i in range(3):
+        lines.msg(f"line {i}")
+    assert out.writes == []  # nothing yet: the turn is not over
+    await asyncio.sleep(0)
+    assert out.writes == ["line 0\nline 1\nline 2\n"]
+    lines.msg("next")
+    await asyncio.sleep(0)
+    assert out.writes[1:] == ["next\n"]
+
+
+def test_lines_outside_a_loop_are_written_at_once() -> None:
+    out = CountingFile()
+    lines = log.Lines(out)  # type: ignore[arg-type]
+    lines.msg("one")
+    assert out.writes == ["one\n"]
+
+
+def test_lines_left_on_a_closed_loop_are_not_stuck() -> None:
+    out = CountingFile()
+    lines = log.Lines(out)  # type: ignore[arg-type]
+
+    async def log_and_leave() -> None:
+        lines.msg("first")
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(log_and_leave())
+    loop.close()  # its flush never ran
+    lines.msg("second")  # no loop: written now, with the line left behind
+    assert "".join(out.writes) == "first\nsecond\n"
+
+
+def test_a_closed_stderr_does_not_raise() -> None:
+    closed = io.StringIO()
+    closed.close()
+    log.Lines(closed).msg("lost, quietly")

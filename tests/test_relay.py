@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from proxyd.relay import WHOLE_BODY_MAX
 from proxyd.sse import SSEDecoder
 from tests.conftest import FakeUpstream, ProxyClient
 
@@ -215,22 +216,54 @@ async def test_cut_responses_stream_ends_with_response_failed(proxy: ProxyClient
     assert failed["response"]["id"] == "resp_1" and failed["response"]["status"] == "failed"
 
 
-async def test_plain_body_cut_short_is_not_delivered_as_complete(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+def cut_after(length: int, sent: bytes) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def short(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.content_length = 1000
+        resp.content_length = length
         await resp.prepare(request)
-        await resp.write(b'{"partial": ')
+        await resp.write(sent)
         await asyncio.sleep(0.05)
         assert request.transport is not None
         request.transport.abort()
         return resp
 
-    upstream.handler = short
+    return short
+
+
+async def test_small_body_cut_short_is_a_502(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    # A small body is read whole before anything is sent, so a broken one becomes a clean error.
+    upstream.handler = cut_after(1000, b'{"partial": ')
     resp = await proxy.post(CHAT, json={"model": "fast"})
-    assert resp.status == 200
+    assert resp.status == 502
+    assert (await resp.json())["error"]["code"] == "upstream_protocol_error"
+
+
+async def test_large_body_cut_short_is_not_delivered_as_complete(proxy: ProxyClient, upstream: FakeUpstream) -> None:
+    upstream.handler = cut_after(WHOLE_BODY_MAX + 1, b'{"partial": ' + b" " * 70_000)
+    resp = await proxy.post(CHAT, json={"model": "fast"})
+    assert resp.status == 200  # sent as it came; the cut shows as a short body
     with pytest.raises(aiohttp.ClientPayloadError):
         await resp.read()
+
+
+@pytest.mark.parametrize("size", [100_000, WHOLE_BODY_MAX, WHOLE_BODY_MAX + 1])
+async def test_body_arriving_in_pieces_is_relayed_whole(proxy: ProxyClient, upstream: FakeUpstream, size: int) -> None:
+    payload = json.dumps({"id": "c", "choices": [], "pad": "x" * (size - 37)}).encode()
+    assert len(payload) == size
+
+    async def slowly(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(payload)
+        await resp.prepare(request)
+        for start in range(0, len(payload), 30_000):
+            await resp.write(payload[start : start + 30_000])
+            await asyncio.sleep(0.02)
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = slowly
+    resp = await proxy.post(CHAT, json={"model": "fast"})
+    assert resp.status == 200 and await resp.read() == payload
 
 
 async def test_non_streaming_body_keeps_length_and_headers(proxy: ProxyClient, upstream: FakeUpstream) -> None:
@@ -272,3 +305,28 @@ async def test_streams_of_other_endpoints_pass_unchecked(proxy: ProxyClient, ups
     upstream.handler = speech
     resp = await proxy.post("/v1/audio/speech", json={"model": "fast", "input": "hi", "stream_format": "sse"})
     assert await resp.read() == events_in  # no [DONE] added, no error appended
+
+
+async def test_replayed_completion_arriving_in_pieces_is_read_whole(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    # A streaming: false provider's answer is parsed whole before it is replayed as a stream.
+    message = {"role": "assistant", "content": "y" * 200_000}
+    payload = json.dumps({"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": message}]})
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for start in range(0, len(payload), 50_000):
+            await resp.write(payload[start : start + 50_000].encode())
+            await asyncio.sleep(0.02)
+        await resp.write_eof()
+        return resp
+
+    upstream.handler = chunked
+    client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "streaming": False}]})
+    resp = await client.post(CHAT, json={"model": "p/x", "stream": True})
+    body = await resp.read()
+    assert resp.status == 200 and body.endswith(b"data: [DONE]\n\n"), body[-300:]
+    assert "y" * 200_000 in "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events(body)[:-1])
