@@ -265,6 +265,8 @@ async def _read_body(request: web.Request) -> bytes | None:
     if not request.body_exists:
         return None
     try:
+        if request.content.is_eof():  # it all came with the head: nothing to wait for
+            return await request.read()
         async with asyncio.timeout(listen.body_timeout_s):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:

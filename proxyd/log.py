@@ -26,6 +26,7 @@ import structlog
 from proxyd.redact import MIN_SECRET, redact_value
 
 FORMATS = ("auto", "json", "console")
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 class Redactor:
@@ -40,7 +41,8 @@ class Redactor:
 
     def __call__(self, logger: Any, method: str, event: Any) -> Any:
         secrets = self._secrets
-        return {key: redact_value(key, value, secrets) for key, value in event.items()}
+        # Numbers, flags and None hold no secret; most access-line fields are such.
+        return {k: v if type(v) in _PLAIN else redact_value(k, v, secrets) for k, v in event.items()}
 
 
 class Lines:

@@ -148,25 +148,31 @@ async def read_json(resp: aiohttp.ClientResponse, provider: Provider, key: str, 
 async def _read(resp: aiohttp.ClientResponse, provider: Provider, limit: int) -> bytes:
     """The body up to ``limit`` bytes, read to its end (``content.read(n)`` returns after the
     first segment), each read within ``timeouts.idle_s``."""
-    loop = asyncio.get_running_loop()
-    idle = provider.timeouts.idle_s
-    parts: list[bytes] = []
-    size = 0
     try:
-        async with asyncio.timeout(idle) as deadline:
-            while size < limit:
-                chunk = await resp.content.readany()
-                if not chunk:
-                    break
-                parts.append(chunk)
-                size += len(chunk)
-                deadline.reschedule(loop.time() + idle)
+        if resp.content.is_eof():  # all of it is here already: no reads to time
+            body = await resp.content.read()
+        else:
+            body = await _read_timed(resp.content, provider.timeouts.idle_s, limit)
     except TimeoutError:
         raise _idle_error(provider) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise map_exception(exc, provider) from None
-    body = parts[0] if len(parts) == 1 else b"".join(parts)
-    return body[:limit] if size > limit else body
+    return body[:limit] if len(body) > limit else body
+
+
+async def _read_timed(content: aiohttp.StreamReader, idle: float, limit: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    parts: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(idle) as deadline:
+        while size < limit:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+            deadline.reschedule(loop.time() + idle)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:

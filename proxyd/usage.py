@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 KINDS = ("prompt", "completion", "reasoning", "cached")
 TAIL_BYTES = 16 * 1024
-_USAGE_KEY_RE = re.compile(rb'"usage"\s*:\s*\{')
+_USAGE_KEY_RE = re.compile(r'"usage"\s*:\s*\{')
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,13 @@ def usage_of(value: object) -> Usage | None:
 
 def usage_in_tail(tail: bytes) -> Usage | None:
     """The last ``"usage": {...}`` object in the end of a JSON body, if it is complete there."""
-    for match in reversed(list(_USAGE_KEY_RE.finditer(tail))):
-        start = match.end() - 1
-        end = _object_end(tail, start)
-        if end is None:
-            continue
+    text = tail.decode("utf-8", "replace")  # the tail may begin inside a character
+    for match in reversed(list(_USAGE_KEY_RE.finditer(text))):
         try:
-            found = usage_of(json.loads(tail[start:end]))
-        except ValueError:
+            value, _ = _DECODER.raw_decode(text, match.end() - 1)
+        except ValueError:  # cut off by the end of the tail, or not JSON there
             continue
+        found = usage_of(value)
         if found is not None:
             return found
     return None
@@ -85,29 +84,6 @@ def usage_in_event(data: str) -> Usage | None:
     if isinstance(response, dict):
         return usage_of(response.get("usage"))
     return usage_of(event.get("usage"))
-
-
-def _object_end(data: bytes, start: int) -> int | None:
-    """Index just past the JSON object starting at ``start`` (strings and escapes respected)."""
-    depth, in_string, escaped = 0, False, False
-    for i in range(start, len(data)):
-        c = data[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == 0x5C:  # backslash
-                escaped = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c == 0x7B:
-            depth += 1
-        elif c == 0x7D:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
 
 
 def _get(value: object, key: str) -> object:
