@@ -23,10 +23,9 @@ from typing import Any, TextIO
 
 import structlog
 
-from proxyd.redact import MIN_SECRET, redact_value
+from proxyd.redact import MIN_SECRET, PLAIN, redact_value
 
 FORMATS = ("auto", "json", "console")
-_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 class Redactor:
@@ -41,8 +40,8 @@ class Redactor:
 
     def __call__(self, logger: Any, method: str, event: Any) -> Any:
         secrets = self._secrets
-        # Numbers, flags and None hold no secret; most access-line fields are such.
-        return {k: v if type(v) in _PLAIN else redact_value(k, v, secrets) for k, v in event.items()}
+        # Most fields of a line are numbers or None: the type test saves a call per field.
+        return {k: v if type(v) in PLAIN else redact_value(k, v, secrets) for k, v in event.items()}
 
 
 class Lines:
@@ -98,7 +97,6 @@ def configure(level: str = "info", fmt: str = "auto") -> Redactor:
     atexit.register(lines.flush)
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

@@ -35,6 +35,7 @@ _PATTERNS = (
 )
 # A cheap look first (plain substring tests on the lowercased text, a superset of what the
 # patterns match): almost no log string holds any of these, so the patterns rarely run.
+PLAIN = frozenset({int, float, bool, type(None)})  # types that hold no secret
 _TRIGGERS = ("bearer", "basic", "authoriz", "api", "sk-", "sk_", "xai-", "xai_", "pk-", "pk_", "rk-", "rk_", "aiza")
 
 
@@ -84,14 +85,19 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 
 def redact_value(key: str, value: Any, secrets: frozenset[str], depth: int = 0) -> Any:
     """``value`` with secrets blanked; a field named like a credential is blanked whole."""
-    if value not in (None, "") and not isinstance(value, bool | int | float) and sensitive_name(key):
+    kind = type(value)
+    if kind in PLAIN:
+        return value
+    if value != "" and not isinstance(value, bool | int | float) and sensitive_name(key):
         return MASK
+    if kind is str and len(value) < MIN_SECRET:
+        return value  # shorter than any configured secret and any key format hunted
     if isinstance(value, str):
         return redact_text(value, secrets)
     if depth > 6:
         return value
     if isinstance(value, dict):
-        return {k: redact_value(str(k), v, secrets, depth + 1) for k, v in value.items()}
+        return {k: v if type(v) in PLAIN else redact_value(str(k), v, secrets, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value("", v, secrets, depth + 1) for v in value]
     return value

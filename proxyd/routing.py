@@ -78,6 +78,8 @@ def parse_target(raw_target: str) -> Target | None:
 
 
 def _has_dot_segment(path: str) -> bool:
+    if "." not in path and "%" not in path:
+        return False  # the usual path, at the cost of two scans
     # Decode repeatedly: an upstream or a proxy in front of it may decode again.
     for _ in range(3):
         if any(seg in (".", "..") for seg in _SEGMENT_SPLIT_RE.split(path)):
