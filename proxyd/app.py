@@ -46,7 +46,7 @@ _JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "em
 _WIRES = {"chat.completions": "chat", "completions": "chat", "responses": "responses", "responses.item": "responses"}
 
 
-def create_app(config: Config, source: str = "") -> web.Application:
+def create_app(config: Config, source: str = "", *, metrics_dir: str | None = None) -> web.Application:
     middlewares = [guard, observe_requests, _error_boundary]
     app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=middlewares)
     app.on_response_prepare.append(add_cors_headers)
@@ -55,7 +55,7 @@ def create_app(config: Config, source: str = "") -> web.Application:
     app[CONFIG_SOURCE] = source
     app[ENCODINGS] = supported_encodings()
     app[CHAT_ONLY] = set()
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(metrics_dir)
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_reloading)

@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         "--log-format", default="auto", choices=["auto", "json", "console"], help="auto: console on a terminal"
     )
     serve.add_argument("--no-watch", action="store_true", help="do not watch the config file (SIGHUP still reloads)")
+    serve.add_argument(
+        "--workers", type=_workers, default=1, help="serving processes on one port, for more cores (default 1)"
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each worker
     validate = sub.add_parser("validate", help="check the config and show what it configures")
     check = sub.add_parser("check", help="send each provider a 1-token probe and explain failures")
     check.add_argument("providers", nargs="*", metavar="PROVIDER", help="only these providers")
@@ -79,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (serve, validate, check, models):
         cmd.add_argument("--config", help=config_help)
     return parser
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers from 1 to 64")
+    return int(text)
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
@@ -97,12 +107,16 @@ def _serve(
 
     from proxyd import log
     from proxyd.redact import secrets_of
-    from proxyd.server import ExposureError, ListenError, ReloadFrom, serve
+    from proxyd.server import ExposureError, ListenError, ReloadFrom, Worker, serve
 
-    redactor = log.configure(args.log_level, args.log_format)
+    redactor = log.configure(
+        args.log_level, args.log_format, os.environ.get("PROXYD_WORKER") if args.reuse_port else None
+    )
     redactor.add(secrets_of(config))
-    if loose:
+    if loose and not args.reuse_port:  # a worker's supervisor has said it
         structlog.get_logger("proxyd").warning("config_readable_secrets", note=loose)
+    if args.workers > 1:
+        return _supervise(config, args, path)
     reload_from = ReloadFrom(
         path=path,
         adjust=lambda c: _with_overrides(c, args),
@@ -110,8 +124,10 @@ def _serve(
         key_files=key_files,
         on_load=lambda c: redactor.add(secrets_of(c)),
     )
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    worker = Worker(metrics_dir) if args.reuse_port and metrics_dir else None
     try:
-        asyncio.run(serve(_with_overrides(config, args), source, reload_from))
+        asyncio.run(serve(_with_overrides(config, args), source, reload_from, worker))
     except ExposureError as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -121,6 +137,23 @@ def _serve(
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def _supervise(config: Config, args: argparse.Namespace, path: Path) -> int:
+    from proxyd.workers import Supervisor, WorkersError
+
+    command = [sys.executable, "-m", "proxyd", "serve", "--config", str(path)]
+    command += ["--log-level", args.log_level, "--log-format", args.log_format]
+    command += ["--host", args.host] if args.host else []
+    command += ["--no-watch"] if args.no_watch else []
+    supervisor = Supervisor(args.workers, command, _with_overrides(config, args).listen)
+    try:
+        return asyncio.run(supervisor.run())
+    except WorkersError as exc:
+        print(f"proxyd: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:

@@ -82,6 +82,14 @@ class Lines:
             pass
 
 
+def _add_worker(worker: str) -> structlog.typing.Processor:
+    def add(logger: Any, method: str, event: Any) -> Any:
+        event["worker"] = worker
+        return event
+
+    return add
+
+
 class _ToStructlog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -91,13 +99,15 @@ class _ToStructlog(logging.Handler):
         structlog.get_logger().log(record.levelno, message, logger=record.name, exc_info=record.exc_info)
 
 
-def configure(level: str = "info", fmt: str = "auto") -> Redactor:
+def configure(level: str = "info", fmt: str = "auto", worker: str | None = None) -> Redactor:
+    """``worker``: this process's number under ``serve --workers N``, added to every line."""
     redactor = Redactor()
     lines = Lines(sys.stderr)
     atexit.register(lines.flush)
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     processors: list[structlog.typing.Processor] = [
         structlog.processors.add_log_level,
+        *([_add_worker(worker)] if worker is not None else []),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         redactor,

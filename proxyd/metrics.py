@@ -7,16 +7,22 @@ know is counted as ``other``, a request that reached no provider as ``none``.
 
 Labelled children are cached per label tuple, because ``labels()`` validates and locks on
 every call and every proxied request touches several series.
+
+Under ``serve --workers N`` each worker writes its series to files in a shared directory
+(prometheus-client's multiprocess mode) and ``/metrics`` sums every worker's: counters and
+histograms add up, in-flight requests add up over live workers, and the health gauges show the
+most recent value any worker set.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from proxyd import __version__
 
@@ -31,12 +37,18 @@ OTHER_MODEL = "other"
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        """``multiprocess_dir``: the workers' shared directory, when this is one of them."""
         self.registry = CollectorRegistry()
         self._request_series(self.registry)
         self._upstream_series(self.registry)
         self._health_series(self.registry)
-        self.build = Info("proxyd_build", "The running proxyd", registry=self.registry)
+        self._exported = self.registry
+        if multiprocess_dir is not None:
+            self._exported = CollectorRegistry()
+            MultiProcessCollector(self._exported, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+        # An Info has no multiprocess form; every worker is the same build.
+        self.build = Info("proxyd_build", "The running proxyd", registry=self._exported)
         self.build.info({"version": __version__})
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -67,7 +79,10 @@ class Metrics:
         )
 
     def _upstream_series(self, r: CollectorRegistry) -> None:
-        self.inflight = Gauge("proxyd_inflight_requests", "Requests being answered now", ["provider"], registry=r)
+        self.inflight = Gauge(
+            "proxyd_inflight_requests", "Requests being answered now", ["provider"], registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
         self.tokens = Counter(
             "proxyd_tokens", "Tokens reported in usage, by kind", ["provider", "model", "kind"], registry=r
         )
@@ -91,21 +106,25 @@ class Metrics:
         )
 
     def _health_series(self, r: CollectorRegistry) -> None:
+        recent: Final = "livemostrecent"  # under --workers: what the last live worker to look saw
         self.provider_up = Gauge(
-            "proxyd_provider_up", "1 when the provider's last health state is ok or degraded", ["provider"], registry=r
-        )
+            "proxyd_provider_up", "1 when the provider's last health state is ok or degraded", ["provider"],
+            registry=r, multiprocess_mode=recent,
+        )  # fmt: skip
         self.provider_state = Gauge(
             "proxyd_provider_state", "The provider's health state: one of the states is 1", ["provider", "state"],
-            registry=r,
+            registry=r, multiprocess_mode=recent,
         )  # fmt: skip
         self.probe_seconds = Gauge(
-            "proxyd_provider_probe_seconds", "Duration of the last health probe (GET /models)", ["provider"], registry=r
-        )
+            "proxyd_provider_probe_seconds", "Duration of the last health probe (GET /models)", ["provider"],
+            registry=r, multiprocess_mode=recent,
+        )  # fmt: skip
         self.reloads = Counter("proxyd_config_reloads", "Config reloads by result", ["result"], registry=r)
         self.last_reload = Gauge(
             "proxyd_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful config load",
             registry=r,
+            multiprocess_mode="max",
         )
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -137,7 +156,7 @@ class Metrics:
     def response(self) -> web.Response:
         # The classic text format: every Prometheus 2.x (Debian's included) reads it.
         headers = {"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, "Cache-Control": "no-store"}
-        return web.Response(body=generate_latest(self.registry), headers=headers)
+        return web.Response(body=generate_latest(self._exported), headers=headers)
 
 
 def _latency(registry: CollectorRegistry, name: str, text: str, *labels: str) -> Histogram:

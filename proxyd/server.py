@@ -43,7 +43,9 @@ class ExposureError(ListenError):
     """A non-loopback address without ``listen.token``: a config problem, not a runtime one."""
 
 
-def listen_socket(listen: Listen, ka: Keepalive, env: Mapping[str, str] | None = None) -> socket.socket:
+def listen_socket(
+    listen: Listen, ka: Keepalive, env: Mapping[str, str] | None = None, *, reuse_port: bool = False
+) -> socket.socket:
     """The listening socket: the one systemd passed (socket activation), else a new one.
 
     Linux copies its keepalive options to every accepted socket. A non-loopback address is
@@ -52,7 +54,7 @@ def listen_socket(listen: Listen, ka: Keepalive, env: Mapping[str, str] | None =
     """
     sock = _activated(env) if env is not None else None
     if sock is None:
-        sock = _bind(listen)
+        sock = _bind(listen, reuse_port)
     apply_keepalive(sock, ka)
     problem = exposure_problem(str(sock.getsockname()[0]), listen.access)
     if problem is not None:
@@ -69,7 +71,7 @@ def _activated(env: Mapping[str, str]) -> socket.socket | None:
         raise ListenError(f"cannot use the socket systemd passed: {exc}") from None
 
 
-def _bind(listen: Listen) -> socket.socket:
+def _bind(listen: Listen, reuse_port: bool = False) -> socket.socket:
     try:
         infos = socket.getaddrinfo(listen.host, listen.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -78,6 +80,8 @@ def _bind(listen: Listen) -> socket.socket:
     sock = socket.socket(family, type_, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # one of --workers N: the kernel spreads connections over the workers
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(addr)
         sock.listen(1024)
     except OSError as exc:
@@ -105,6 +109,13 @@ class Running:
 
 
 @dataclass(frozen=True)
+class Worker:
+    """This process is one of ``serve --workers N`` (see :mod:`proxyd.workers`)."""
+
+    metrics_dir: str  # PROMETHEUS_MULTIPROC_DIR, shared by the workers
+
+
+@dataclass(frozen=True)
 class ReloadFrom:
     """Where a reload reads the config, and what proxyd does to it before use."""
 
@@ -122,14 +133,15 @@ async def start(
     *,
     env: Mapping[str, str] | None = None,
     notifier: Notifier | None = None,
+    worker: Worker | None = None,
 ) -> Running:
     """Start serving ``config`` exactly as ``proxyd serve`` does; stop with ``runner.cleanup()``.
 
     ``env`` is where systemd's socket activation is looked for (``proxyd serve`` passes the
     process environment).
     """
-    sock = listen_socket(config.listen, config.tcp_keepalive, env)
-    app = create_app(config, source)
+    sock = listen_socket(config.listen, config.tcp_keepalive, env, reuse_port=worker is not None)
+    app = create_app(config, source, metrics_dir=worker.metrics_dir if worker is not None else None)
     if notifier is not None:
         app[NOTIFIER] = notifier
     if reload_from is not None:
@@ -168,10 +180,12 @@ class _Signals:
         (self.second if self.first.is_set() else self.first).set()
 
 
-async def serve(config: Config, source: str, reload_from: ReloadFrom | None = None) -> None:
+async def serve(
+    config: Config, source: str, reload_from: ReloadFrom | None = None, worker: Worker | None = None
+) -> None:
     log = structlog.get_logger("proxyd")
     notifier = Notifier.from_env(os.environ)
-    running = await start(config, source, reload_from, env=os.environ, notifier=notifier)
+    running = await start(config, source, reload_from, env=os.environ, notifier=notifier, worker=worker)
     for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
         os.environ.pop(name, None)  # not for any process proxyd might start
     loop = asyncio.get_running_loop()
