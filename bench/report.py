@@ -76,6 +76,8 @@ def targets(r: Results) -> list[tuple[str, str, str, bool | None]]:
         f"{_num(held, 1)} MB")  # fmt: skip
     ready = get(x, "startup_s")
     add("start to ready", "≤ 0.5 s", ready, ready is not None and ready <= 0.5, f"{_num(ready, 3)} s")
+    two = _ratio(r.get("proxyd x2", {}).get("c64_rps"), get(x, "c64_rps"))
+    add("throughput c=64, 2 workers vs 1", "≥ 1.3x", two, two is not None and two >= 1.3, f"{_num(two, 2)}x")
     return rows
 
 

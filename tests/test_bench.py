@@ -18,11 +18,13 @@ def test_quick_benchmark_runs_every_scenario(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     table = out.read_text()
-    assert table.splitlines()[0] == "| figure | direct | passthrough | proxyd |"
+    assert table.splitlines()[0] == "| figure | direct | passthrough | proxyd | proxyd x2 |"
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
     for figure in ("non-streaming c=64: requests/s", "streams/s (20 chunks, no pauses, c=16)",
                    "translated Responses streams/s (c=16)", "RSS with the slow streams open (MB)"):  # fmt: skip
         cells = rows[figure].strip("| ").split(" | ")[1:]
         assert cells[2] not in ("-", "nan", "0"), figure  # proxyd measured something
-    for target in ("added latency, non-streaming, c=1, p50", "per-chunk added delay", "start to ready"):
+    assert rows["non-streaming c=64: requests/s"].strip("| ").split(" | ")[4] not in ("-", "0")  # 2 workers too
+    for target in ("added latency, non-streaming, c=1, p50", "per-chunk added delay", "start to ready",
+                   "throughput c=64, 2 workers vs 1"):  # fmt: skip
         assert target in rows
