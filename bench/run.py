@@ -78,10 +78,14 @@ def free_port() -> int:
 
 
 def pinned(core: int | None) -> Callable[[], None] | None:
-    """Pin a child to ``core`` (with two cores or more), so runs compare."""
-    if core is None or len(os.sched_getaffinity(0)) < 2:
+    """Pin a child to ``core`` (with two cores or more), so runs compare; ``None``: every core
+    (the driver pins itself, and children would inherit its one core). The machine's count,
+    not this process's affinity, which the driver has already narrowed."""
+    every = set(range(os.cpu_count() or 1))
+    if len(every) < 2:
         return None
-    return lambda: os.sched_setaffinity(0, {core})
+    cores = {core} if core is not None else every
+    return lambda: os.sched_setaffinity(0, cores)
 
 
 def start(name: str, cmd: list[str], port: int, ready: str, env: dict[str, str], log: Path, core: int | None) -> Proc:

@@ -5,7 +5,10 @@ Only responses proxyd made itself are here: those from chat-only providers. Each
 the full input the turn was answered from (earlier turns already expanded), its output items,
 and the response object. SQLite calls run on one worker thread so the event loop never waits
 on the disk. The store is bounded: records older than ``max_age_days`` go, then the oldest
-until the file's records fit ``max_mb``.
+until the file's records fit ``max_mb``. Those sweeps scan the table, so a put does not run
+them: records age out once a minute (or a tenth of ``max_age_days``, if sooner), and the size
+is recounted then, or when the running count says the limit is passed. Under ``--workers`` each
+worker counts its own puts between recounts, so the file may overshoot for up to a minute.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +62,10 @@ class ResponseStore:
         self._max_bytes = int(config.max_mb * 1024 * 1024)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proxyd-store")
         self._db: sqlite3.Connection | None = None
+        self._total = 0  # bytes of records, as counted at the last sweep plus puts since
+        self._sweep_every = min(60.0, self._max_age_s / 10)
+        self._next_sweep = 0.0
+        self._pending: deque[tuple[list[dict[str, Any]], dict[str, Any]]] = deque()
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -70,7 +78,11 @@ class ResponseStore:
         return await self._run(self._get, response_id)
 
     async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
-        await self._run(self._put, input_items, response)
+        # Every put queues a job, and the first job to run writes all puts waiting then in one
+        # transaction: under load one commit serves many streams. Jobs run in order on one
+        # thread, so a get() that follows a put() sees it.
+        self._pending.append((input_items, response))
+        await self._run(self._put_pending)
 
     async def delete(self, response_id: str) -> bool:
         return await self._run(self._delete, response_id)
@@ -103,22 +115,41 @@ class ResponseStore:
         row = self._conn().execute("SELECT input, response FROM responses WHERE id = ?", (response_id,)).fetchone()
         return Record(json.loads(row[0]), json.loads(row[1])) if row else None
 
-    def _put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
-        stored_input, stored_response = json.dumps(input_items), json.dumps(response)
+    def _put_pending(self) -> None:
+        if not self._pending:
+            return  # an earlier job wrote this one's record
         db, now = self._conn(), time.time()
         with db:
-            db.execute(
-                "INSERT OR REPLACE INTO responses (id, created_at, size, input, response) VALUES (?, ?, ?, ?, ?)",
-                (response["id"], now, len(stored_input) + len(stored_response), stored_input, stored_response),
-            )
+            newest = ""
+            while self._pending:
+                input_items, response = self._pending.popleft()
+                stored_input, stored_response = json.dumps(input_items), json.dumps(response)
+                size = len(stored_input) + len(stored_response)
+                db.execute(
+                    "INSERT OR REPLACE INTO responses (id, created_at, size, input, response) VALUES (?, ?, ?, ?, ?)",
+                    (response["id"], now, size, stored_input, stored_response),
+                )
+                self._total += size
+                newest = response["id"]
+            self._bound(db, now, newest)
+
+    def _bound(self, db: sqlite3.Connection, now: float, newest: str) -> None:
+        if now >= self._next_sweep:
             db.execute("DELETE FROM responses WHERE created_at < ?", (now - self._max_age_s,))
-            total = db.execute("SELECT COALESCE(SUM(size), 0) FROM responses").fetchone()[0]
-            while total > self._max_bytes:
-                oldest = db.execute("SELECT id, size FROM responses ORDER BY created_at LIMIT 1").fetchone()
-                if oldest is None or oldest[0] == response["id"]:
-                    break
-                db.execute("DELETE FROM responses WHERE id = ?", (oldest[0],))
-                total -= oldest[1]
+            self._next_sweep = now + self._sweep_every
+            self._total = self._counted(db)
+        elif self._total > self._max_bytes:
+            self._total = self._counted(db)
+        while self._total > self._max_bytes:
+            oldest = db.execute("SELECT id, size FROM responses ORDER BY created_at LIMIT 1").fetchone()
+            if oldest is None or oldest[0] == newest:
+                break
+            db.execute("DELETE FROM responses WHERE id = ?", (oldest[0],))
+            self._total -= oldest[1]
+
+    @staticmethod
+    def _counted(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM responses").fetchone()[0])
 
     def _delete(self, response_id: str) -> bool:
         db = self._conn()

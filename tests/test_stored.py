@@ -96,3 +96,23 @@ async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
         assert await aged.get("resp_old") is None and await aged.get("resp_new") is not None
     finally:
         await aged.close()
+
+
+async def test_puts_at_once_are_all_kept_and_share_commits(tmp_path: Path) -> None:
+    store = ResponseStore(tmp_path / "s.sqlite3", Store())
+    await store.open()
+    commits = 0
+    real = store._put_pending
+
+    def counting() -> None:
+        nonlocal commits
+        commits += bool(store._pending)
+        real()
+
+    store._put_pending = counting  # type: ignore[method-assign]
+    try:
+        await asyncio.gather(*(store.put([], {"id": f"resp_{i}", "output": []}) for i in range(50)))
+        assert all([await store.get(f"resp_{i}") is not None for i in range(50)])
+        assert 1 <= commits < 50  # the first job to run wrote what had queued up
+    finally:
+        await store.close()
