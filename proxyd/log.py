@@ -7,8 +7,8 @@ formatted and redacted alike. Redaction runs after exceptions are rendered to te
 traceback that quotes a header is cleaned too.
 
 Lines are written once per event-loop turn (:class:`Lines`), not one write per line: under load
-one request's access line would otherwise cost a syscall of its own, about a quarter of the
-proxy's time in the benchmark. Outside a running loop, and at exit, they are written at once.
+each request's access line would otherwise cost a write syscall of its own. Outside a running
+loop, and at exit, they are written at once.
 """
 
 from __future__ import annotations
