@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from proxyd.sse import SSEDecoder, SSEEvent, encode_event
+from proxyd.sse import SSEDecoder, SSEEvent, encode_event, encode_json_event
 
 STREAM = (
     b"\xef\xbb\xbf: keepalive comment\r\n"
@@ -76,3 +78,11 @@ def test_flush_drops_a_half_event() -> None:
 def test_encode(data: str, event: str | None, wire: bytes) -> None:
     assert encode_event(data, event) == wire
     assert decode_in_pieces(wire, 1) == [SSEEvent(data, event or "")]
+
+
+@pytest.mark.parametrize(
+    "value", [{}, {"delta": "line\nbreak\r\nand\rcr"}, {"delta": "\u2028 é 🙂 \x00"}, ["a", 1, None]]
+)
+def test_json_events_need_no_splitting(value: object) -> None:
+    data = json.dumps(value)
+    assert encode_json_event(data, "response.output_text.delta") == encode_event(data, "response.output_text.delta")
