@@ -28,7 +28,7 @@ import socket
 import struct
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -87,7 +87,6 @@ class Supervisor:
     count: int
     command: Sequence[str]
     listen: Listen
-    workers: list[_Worker] = field(default_factory=list)
 
     async def run(self) -> int:
         log = structlog.get_logger("proxyd")
