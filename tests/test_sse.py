@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from proxyd.sse import SSEDecoder, SSEEvent, encode_event, encode_json_event
+from proxyd.sse import SSEDecoder, SSEEvent, encode_event
 
 STREAM = (
     b"\xef\xbb\xbf: keepalive comment\r\n"
@@ -85,4 +85,5 @@ def test_encode(data: str, event: str | None, wire: bytes) -> None:
 )
 def test_json_events_need_no_splitting(value: object) -> None:
     data = json.dumps(value)
-    assert encode_json_event(data, "response.output_text.delta") == encode_event(data, "response.output_text.delta")
+    wire = f"event: response.output_text.delta\ndata: {data}\n\n".encode()
+    assert encode_event(data, "response.output_text.delta") == wire

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from proxyd.sse import SSEDecoder, encode_json_event
+from proxyd.sse import SSEDecoder, encode_event
 from proxyd.synth import completion_chunks
 from proxyd.translate.stream import ChatToResponsesStream, Event
 from proxyd.translate.tools import ToolName
@@ -47,7 +47,7 @@ class ResponsesEncoder:
 
 
 def _encode(events: list[Event]) -> bytes:
-    return b"".join(encode_json_event(json.dumps(e), e["type"]) for e in events)
+    return b"".join(encode_event(json.dumps(e), e["type"]) for e in events)
 
 
 def chat_to_response(
