@@ -4,11 +4,18 @@
 Only responses proxyd made itself are here: those from chat-only providers. Each record holds
 the full input the turn was answered from (earlier turns already expanded), its output items,
 and the response object. SQLite calls run on one worker thread so the event loop never waits
-on the disk. The store is bounded: records older than ``max_age_days`` go, then the oldest
-until the file's records fit ``max_mb``. Those sweeps scan the table, so a put does not run
-them: records age out once a minute (or a tenth of ``max_age_days``, if sooner), and the size
-is recounted then, or when the running count says the limit is passed. Under ``--workers`` each
-worker counts its own puts between recounts, so the file may overshoot for up to a minute.
+on the disk.
+
+Writes are group commits: one write job is in flight at a time, and the puts that arrive
+meanwhile go together in the next one, in one transaction. Under load that is one thread hop
+and one commit for many streams, which is most of what a put costs.
+
+The store is bounded: records older than ``max_age_days`` go, then the oldest until the file's
+records fit ``max_mb``. Sweeps scan the table, so a put does not run them: records age out once
+a minute (or a tenth of ``max_age_days``, if sooner), and the size is recounted then; between
+sweeps a running count (puts added, deletions taken off) says when the oldest must go. Under
+``--workers`` each worker counts its own puts between recounts, so the file may overshoot for
+up to a minute.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ import json
 import os
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,12 +71,16 @@ class ResponseStore:
         self._total = 0  # bytes of records, as counted at the last sweep plus puts since
         self._sweep_every = min(60.0, self._max_age_s / 10)
         self._next_sweep = 0.0
-        self._pending: deque[tuple[list[dict[str, Any]], dict[str, Any]]] = deque()
+        self._batch: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+        self._batch_done: asyncio.Future[None] | None = None  # the puts in _batch wait on it
+        self._inflight: asyncio.Future[None] | None = None  # the write job running now
 
     async def open(self) -> None:
         await self._run(self._open)
 
     async def close(self) -> None:
+        while self._inflight is not None:  # puts still waiting are written first
+            await asyncio.wait([self._inflight])
         await self._run(self._close)
         self._thread.shutdown(wait=True)
 
@@ -78,11 +88,31 @@ class ResponseStore:
         return await self._run(self._get, response_id)
 
     async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
-        # Every put queues a job, and the first job to run writes all puts waiting then in one
-        # transaction: under load one commit serves many streams. Jobs run in order on one
-        # thread, so a get() that follows a put() sees it.
-        self._pending.append((input_items, response))
-        await self._run(self._put_pending)
+        """Return once the record is committed (with whatever else was waiting to be)."""
+        self._batch.append((input_items, response))
+        if self._batch_done is None:
+            self._batch_done = asyncio.get_running_loop().create_future()
+        done = self._batch_done
+        if self._inflight is None:
+            self._ship()
+        await asyncio.shield(done)  # a cancelled request does not cancel the others' commit
+
+    def _ship(self) -> None:
+        batch, done = self._batch, self._batch_done
+        self._batch, self._batch_done = [], None
+        job = self._inflight = asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch)
+        job.add_done_callback(lambda finished: self._shipped(finished, done))
+
+    def _shipped(self, job: asyncio.Future[None], done: asyncio.Future[None] | None) -> None:
+        self._inflight = None
+        if done is not None and not done.done():
+            error = job.exception()
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if self._batch:
+            self._ship()
 
     async def delete(self, response_id: str) -> bool:
         return await self._run(self._delete, response_id)
@@ -115,14 +145,10 @@ class ResponseStore:
         row = self._conn().execute("SELECT input, response FROM responses WHERE id = ?", (response_id,)).fetchone()
         return Record(json.loads(row[0]), json.loads(row[1])) if row else None
 
-    def _put_pending(self) -> None:
-        if not self._pending:
-            return  # an earlier job wrote this one's record
+    def _write(self, batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
         db, now = self._conn(), time.time()
         with db:
-            newest = ""
-            while self._pending:
-                input_items, response = self._pending.popleft()
+            for input_items, response in batch:
                 stored_input, stored_response = json.dumps(input_items), json.dumps(response)
                 size = len(stored_input) + len(stored_response)
                 db.execute(
@@ -130,19 +156,19 @@ class ResponseStore:
                     (response["id"], now, size, stored_input, stored_response),
                 )
                 self._total += size
-                newest = response["id"]
-            self._bound(db, now, newest)
+            self._bound(db, now, batch[-1][1]["id"])
 
     def _bound(self, db: sqlite3.Connection, now: float, newest: str) -> None:
         if now >= self._next_sweep:
             db.execute("DELETE FROM responses WHERE created_at < ?", (now - self._max_age_s,))
             self._next_sweep = now + self._sweep_every
             self._total = self._counted(db)
-        elif self._total > self._max_bytes:
-            self._total = self._counted(db)
         while self._total > self._max_bytes:
             oldest = db.execute("SELECT id, size FROM responses ORDER BY created_at LIMIT 1").fetchone()
-            if oldest is None or oldest[0] == newest:
+            if oldest is None:  # the count was off (a replaced record): nothing is left to take
+                self._total = 0
+                break
+            if oldest[0] == newest:
                 break
             db.execute("DELETE FROM responses WHERE id = ?", (oldest[0],))
             self._total -= oldest[1]
