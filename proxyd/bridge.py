@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -26,7 +27,17 @@ from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
-from proxyd.relay import Exchange, open_sse, pump, read_completion, read_error_body, read_json, relay, release
+from proxyd.relay import (
+    Exchange,
+    open_sse,
+    pump,
+    read_completion,
+    read_error_body,
+    read_json,
+    read_rest,
+    relay,
+    release,
+)
 from proxyd.runtime import RUNTIME
 from proxyd.sse import encode_event
 from proxyd.stored import STORE, as_items, expand_previous
@@ -70,8 +81,10 @@ async def responses_via_chat(
         return await relay(request, resp, exchange)
     try:
         if streaming:
-            out = await _stream(request, resp, provider, ResponsesEncoder(machine), obs)
-            response = machine.response
+            keep = lambda: _keep(request, body, full_input, machine.response)  # noqa: E731
+            out = await _stream(request, resp, provider, ResponsesEncoder(machine), obs, keep)
+            obs.usage = usage_of(machine.response.get("usage"))
+            return out
         else:
             completion = await read_completion(resp, provider)
             response = chat_to_response(
@@ -93,10 +106,15 @@ async def _keep(request: web.Request, body: dict[str, Any], full_input: Any, res
 
 
 async def _stream(
-    request: web.Request, resp: aiohttp.ClientResponse, provider: Provider, encoder: ResponsesEncoder, obs: Observation
+    request: web.Request,
+    resp: aiohttp.ClientResponse,
+    provider: Provider,
+    encoder: ResponsesEncoder,
+    obs: Observation,
+    keep: Callable[[], Awaitable[None]],
 ) -> web.StreamResponse:
     if resp.content_type == "text/event-stream":
-        return await _translate_stream(request, resp, provider, encoder, obs, head=encoder.start())
+        return await _translate_stream(request, resp, provider, encoder, obs, head=encoder.start(), keep=keep)
     out = await open_sse(request, obs)  # a server that ignores stream: true (or streaming: false)
     await out.write(encoder.start())
     try:
@@ -105,12 +123,16 @@ async def _stream(
         await out.write(encoder.fail(exc.message))
     else:
         chunks = b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage=True))
-        await out.write(encoder.feed(chunks + b"data: [DONE]\n\n") + encoder.finish())
+        await out.write(encoder.feed(chunks + b"data: [DONE]\n\n"))
+        await keep()
+        await out.write(encoder.finish())
     await out.write_eof()
     return out
 
 
 class _StreamEncoder(Protocol):
+    @property
+    def ended(self) -> bool: ...
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
     def fail(self, message: str) -> bytes: ...
@@ -123,16 +145,23 @@ async def _translate_stream(
     encoder: _StreamEncoder,
     obs: Observation,
     head: bytes = b"",
+    keep: Callable[[], Awaitable[None]] | None = None,
 ) -> web.StreamResponse:
-    """Relay an upstream stream through ``encoder``; a broken upstream ends in the wire's failure."""
+    """Relay an upstream stream through ``encoder``; a broken upstream ends in the wire's failure.
+    ``keep`` runs before the last event goes out (the Responses store)."""
     out = await open_sse(request, obs)
     if head:
         await out.write(head)
-    failure = await pump(resp, out, provider, obs, encoder.feed)
+    failure = await pump(resp, out, provider, obs, encoder.feed, until=lambda: encoder.ended)
     if failure is not None:
         obs.failed(failure)
-    await out.write(encoder.fail(failure.message) if failure else encoder.finish())
+    tail = encoder.fail(failure.message) if failure else encoder.finish()
+    if keep is not None:
+        await keep()
+    await out.write(tail)
     await out.write_eof()
+    if failure is None:
+        await read_rest(resp)
     return out
 
 

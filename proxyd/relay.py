@@ -13,6 +13,7 @@ complete-looking one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -265,9 +266,11 @@ async def pump(
     provider: Provider,
     obs: Observation,
     convert: Callable[[bytes], bytes] | None = None,
+    until: Callable[[], bool] | None = None,
 ) -> ProxyError | None:
-    """Copy the body, each read written at once (through ``convert`` when given); return the
-    upstream failure that ended it early, if any.
+    """Copy the body, each read written at once (through ``convert`` when given), until it ends
+    or ``until()`` says the rest does not matter; return the upstream failure that ended it
+    early, if any.
 
     Errors writing to the client propagate: the client is gone and there is nobody to tell.
     """
@@ -289,12 +292,23 @@ async def pump(
                 data = convert(chunk) if convert is not None else chunk
                 if data:
                     await out.write(data)
+                if until is not None and until():
+                    return None
     except TimeoutError:  # only reads run under the deadline
         return _idle_error(provider)
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc):
             raise
         return answer_shutdown(" and this stream ran past shutdown_grace_s")  # its error event follows
+
+
+async def read_rest(resp: aiohttp.ClientResponse, wait_s: float = 1.0) -> None:
+    """Read what a finished stream still sends (usually just the end of its chunked body), so
+    :func:`release` can keep the connection; a provider that goes on gets its connection closed."""
+    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+        async with asyncio.timeout(wait_s):
+            while not resp.content.at_eof() and await resp.content.readany():
+                pass
 
 
 def _idle_error(provider: Provider) -> ProxyError:

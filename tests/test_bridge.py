@@ -3,6 +3,7 @@ in strict validation mode."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -289,3 +290,30 @@ async def test_chat_client_of_a_responses_provider(chat_sdk: openai.AsyncOpenAI,
     calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []]
     assert [(c.index, c.id) for c in calls if c.id] == [(0, "call_a"), (1, "call_b")]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 19
+
+
+async def test_a_stream_ends_at_done_even_if_the_provider_lingers(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """A server that sends [DONE] and ends its body a little later: the client is done at
+    [DONE], and the connection still goes back to the pool once the body ends."""
+    ended = 0
+
+    async def lingering(request: web.Request) -> web.StreamResponse:
+        nonlocal ended
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(chunk({"content": "hi"}) + chunk({}, "stop") + b"data: [DONE]\n\n")
+        await asyncio.sleep(0.3)
+        ended += 1
+        return resp
+
+    upstream.handler = lingering
+    client = await proxy_factory({"providers": [{"name": "llama", "base_url": upstream.base_url, "wire": "chat"}]})
+    for turn in range(2):
+        async with client.post("/v1/responses", json={"model": "llama/q", "input": "x", "stream": True}) as resp:
+            text = await resp.text()
+            assert ended == turn  # the upstream's body was still open when the client had it all
+        assert "event: response.completed" in text and text.endswith("data: [DONE]\n\n")
+        await asyncio.sleep(0.5)
+    assert len(upstream.peers) == 1  # one upstream connection, reused

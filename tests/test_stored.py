@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 
 from proxyd.config import Store
 from proxyd.store import ResponseStore
+from proxyd.stored import STORE
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.test_bridge import chat_server
 
@@ -102,17 +106,47 @@ async def test_puts_at_once_are_all_kept_and_share_commits(tmp_path: Path) -> No
     store = ResponseStore(tmp_path / "s.sqlite3", Store())
     await store.open()
     commits = 0
-    real = store._put_pending
+    real = store._write
 
-    def counting() -> None:
+    def counting(batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
         nonlocal commits
-        commits += bool(store._pending)
-        real()
+        commits += 1
+        real(batch)
 
-    store._put_pending = counting  # type: ignore[method-assign]
+    store._write = counting  # type: ignore[method-assign]
     try:
         await asyncio.gather(*(store.put([], {"id": f"resp_{i}", "output": []}) for i in range(50)))
         assert all([await store.get(f"resp_{i}") is not None for i in range(50)])
-        assert 1 <= commits < 50  # the first job to run wrote what had queued up
+        assert 1 <= commits < 50  # puts that came while a write ran went together in the next
     finally:
         await store.close()
+
+
+async def test_a_stream_says_completed_only_once_its_response_is_stored(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Codex sends previous_response_id the moment it reads response.completed, and under
+    ``--workers`` that request may reach another worker: the record must be on disk by then,
+    even when the disk is slow."""
+    upstream.handler = chat_server
+    shared = {"path": str(tmp_path / "shared.sqlite3")}
+    raw = {"providers": [{"name": "llama", "base_url": upstream.base_url, "wire": "chat"}], "store": shared}
+    one, two = await proxy_factory(raw), await proxy_factory(raw)  # two workers, one store file
+    store = one.app[STORE]
+    assert store is not None
+    real = store._write
+
+    def slow(batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
+        time.sleep(0.3)
+        real(batch)
+
+    store._write = slow  # type: ignore[method-assign]
+    async with one.post("/v1/responses", json={"model": "llama/q", "input": "hi", "stream": True}) as resp:
+        async for line in resp.content:
+            if line.startswith(b"data: ") and b'"response.completed"' in line:
+                response_id = json.loads(line[6:])["response"]["id"]
+                break
+        else:
+            raise AssertionError("no response.completed")
+        async with two.get(f"/v1/responses/{response_id}") as fetched:
+            assert fetched.status == 200, await fetched.text()

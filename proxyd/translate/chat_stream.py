@@ -39,6 +39,11 @@ class ChatChunkEncoder:
         self._tools: dict[str, int] = {}  # item id -> tool_calls index
         self.usage: object = None  # the provider's usage, once the response ended
 
+    @property
+    def ended(self) -> bool:
+        """The Responses stream is over (its terminal event or an error): nothing more is read."""
+        return self.phase is Phase.DONE
+
     def feed(self, chunk: bytes) -> bytes:
         return b"".join(self._event(e.data) for e in self._decoder.feed(chunk) if self.phase is Phase.STREAMING)
 

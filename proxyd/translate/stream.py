@@ -169,23 +169,29 @@ class ChatToResponsesStream:
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # n > 1 has no Responses form; the first choice is the answer
-            delta = _obj(choice.get("delta"))
-            reasoning = _str(delta.get("reasoning_content")) or _str(delta.get("reasoning"))
-            if reasoning:
-                self._reasoning(reasoning)
-            if isinstance(delta.get("content"), str):
-                for kind, piece in self._think.feed(delta["content"]):
-                    self._reasoning(piece) if kind == "reasoning" else self._text_delta(piece)
-            calls = delta.get("tool_calls")
-            if isinstance(calls, list):
-                for position, call in enumerate(calls):
-                    self._tool_delta(call, position)
-            elif isinstance(delta.get("function_call"), dict):  # the legacy single-call form
-                self._tool_delta({"index": 0, "function": delta["function_call"]}, 0)
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and delta:
+                self._delta(delta)
             finish = _str(choice.get("finish_reason"))
             if finish:
                 self._finish = finish
                 self._move("finish_reason")
+
+    def _delta(self, delta: dict[str, Any]) -> None:
+        if "reasoning_content" in delta or "reasoning" in delta:
+            reasoning = _str(delta.get("reasoning_content")) or _str(delta.get("reasoning"))
+            if reasoning:
+                self._reasoning(reasoning)
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            for kind, piece in self._think.feed(content):
+                self._reasoning(piece) if kind == "reasoning" else self._text_delta(piece)
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for position, call in enumerate(calls):
+                self._tool_delta(call, position)
+        elif isinstance(delta.get("function_call"), dict):  # the legacy single-call form
+            self._tool_delta({"index": 0, "function": delta["function_call"]}, 0)
 
     # --- output items ---------------------------------------------------------------------------
 
