@@ -21,6 +21,7 @@ from aiohttp import web
 from proxyd import jsonbody
 from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
+from proxyd.compat import adapt_chat, adapt_responses
 from proxyd.config import Config, Provider
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
@@ -206,6 +207,9 @@ async def _forward(
     provider = route.provider
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
+    adapted = _adapt(parsed, target, route) if parsed is not None and request.method == "POST" else None
+    if adapted is not None:
+        parsed = adapted
     responses_body = parsed if target.endpoint == "responses" and request.method == "POST" else None
     # Only Responses POSTs look at CHAT_ONLY: hashing a Provider is not free, chat requests skip it.
     if responses_body is not None and (provider.wire == "chat" or provider in request.app[CHAT_ONLY]):
@@ -213,7 +217,7 @@ async def _forward(
     if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
         return await chat_via_responses(request, session, provider, parsed, obs)
     replay, include_usage = _stream_replay(parsed, provider, target)
-    if parsed is not None and (route.rewritten or replay):
+    if parsed is not None and (route.rewritten or replay or adapted is not None):
         if replay:  # ask for the whole answer; the relay turns it into a stream
             parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
         body = jsonbody.dump(parsed)
@@ -229,6 +233,20 @@ async def _forward(
             return await responses_via_chat(request, session, provider, responses_body, obs)
         return answered
     return await relay(request, resp, exchange)
+
+
+def _adapt(parsed: dict[str, Any], target: Target, route: Route) -> dict[str, Any] | None:
+    """The body fitted to the provider's compat settings and the model's declarations, or None."""
+    model = route.provider.model(route.model) if route.model else None
+    if target.endpoint == "chat.completions":
+        adapted, notes = adapt_chat(parsed, route.provider, model)
+    elif target.endpoint == "responses":
+        adapted, notes = adapt_responses(parsed, route.provider, model)
+    else:
+        return None
+    if notes:
+        structlog.get_logger("proxyd").info("request_adapted", provider=route.provider.name, changes=notes)
+    return adapted
 
 
 def _model_of(parsed: dict[str, Any] | None) -> str | None:

@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.compat import adapt_chat
 from proxyd.config import Provider
 from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
@@ -66,6 +67,11 @@ async def responses_via_chat(
     if translated.dropped:
         structlog.get_logger("proxyd").info("translation_dropped", provider=provider.name, dropped=translated.dropped)
     chat = translated.body
+    model = body.get("model")
+    adapted, notes = adapt_chat(chat, provider, provider.model(model) if isinstance(model, str) else None)
+    if notes:
+        structlog.get_logger("proxyd").info("request_adapted", provider=provider.name, changes=notes)
+    chat = adapted or chat
     streaming = chat.get("stream") is True
     if streaming and not provider.streaming:  # ask for the whole answer; it is replayed as events
         chat.pop("stream")

@@ -29,6 +29,7 @@ from proxyd.diagnose import (
 )
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
+from proxyd.healthstate import ProbeResult
 from proxyd.redact import blank_provider_secrets
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
@@ -46,21 +47,29 @@ class Outcome:
 
 async def check_providers(config: Config, names: list[str], timeout_s: float) -> list[Verdict]:
     providers = [p for p in config.providers if not names or p.name in names]
-    session = create_session(config.tcp_keepalive)
-    try:
-        return list(await asyncio.gather(*(_check(session, p, timeout_s) for p in providers)))
-    finally:
-        await session.close()
+
+    async def one(provider: Provider) -> Verdict:
+        session = create_session(config.tcp_keepalive, provider.tls)
+        try:
+            return await _check(session, provider, timeout_s)
+        finally:
+            await session.close()
+
+    return list(await asyncio.gather(*(one(p) for p in providers)))
 
 
 async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[str, ...] | None]:
     """Each provider's ``GET /models`` ids; ``None`` where it gave no list."""
     providers = [p for p in config.providers if not names or p.name in names]
-    session = create_session(config.tcp_keepalive)
-    try:
-        results = await asyncio.gather(*(probe_models(session, p, timeout_s) for p in providers))
-    finally:
-        await session.close()
+
+    async def one(provider: Provider) -> ProbeResult:
+        session = create_session(config.tcp_keepalive, provider.tls)
+        try:
+            return await probe_models(session, provider, timeout_s)
+        finally:
+            await session.close()
+
+    results = await asyncio.gather(*(one(p) for p in providers))
     return {p.name: r.models for p, r in zip(providers, results, strict=True)}
 
 

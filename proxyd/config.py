@@ -9,20 +9,36 @@ Secrets never enter a message: errors name the variable or file a key came from,
 from __future__ import annotations
 
 __all__ = [
-    "WIRES", "Access", "Config", "ConfigError", "Health", "Keepalive", "Listen", "MiB", "ModelEntry", "Provider",
-    "Store", "Timeouts", "Wire", "expand_env", "normalize_base_url", "parse_config",
+    "WIRES",
+    "Access",
+    "Compat",
+    "Config",
+    "ConfigError",
+    "Health",
+    "Keepalive",
+    "Listen",
+    "MiB",
+    "ModelEntry",
+    "Provider",
+    "Store",
+    "Timeouts",
+    "Tls",
+    "Wire",
+    "expand_env",
+    "normalize_base_url",
+    "parse_config",
 ]  # fmt: skip
 
 import ipaddress
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from proxyd.access import exposure_problem, origin_problem
-from proxyd.keys import CTRL_RE, LISTEN_TOKEN, PROVIDER_KEY, Env, ReadFile, expand_env, parse_secret
+from proxyd.keys import LISTEN_TOKEN, Env, ReadFile, expand_env, parse_secret
+from proxyd.providers import normalize_base_url, parse_providers
 from proxyd.settings import (
     WIRES,
     Access,
+    Compat,
     Config,
     ConfigError,
     Health,
@@ -33,15 +49,10 @@ from proxyd.settings import (
     Provider,
     Store,
     Timeouts,
+    Tls,
     Wire,
 )
-from proxyd.yamlcheck import Errors, check_keys, integer, mapping, number, section
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_PASTED_SUFFIXES = ("/chat/completions", "/responses")
-# Headers proxyd owns on the upstream request; a provider may not set them.
-_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
+from proxyd.yamlcheck import Errors, check_keys, integer, number, section
 
 
 def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
@@ -52,7 +63,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     check_keys(doc, top, "", errs)
     listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
-    providers = _parse_providers(doc.get("providers"), env, read_file, errs)
+    providers = parse_providers(doc.get("providers"), env, read_file, errs)
     default = doc.get("default_provider")
     names = [p.name for p in providers]
     if default is not None and not isinstance(default, str):
@@ -78,15 +89,6 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         health=health,
         shutdown_grace_s=grace,
     )
-
-
-def normalize_base_url(url: str) -> str:
-    """Strip whitespace, trailing slashes and a pasted endpoint suffix."""
-    url = url.strip().rstrip("/")
-    for suffix in _PASTED_SUFFIXES:
-        if url.endswith(suffix):
-            url = url[: -len(suffix)].rstrip("/")
-    return url
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -188,166 +190,6 @@ def _parse_health(raw: object, errs: Errors) -> Health:
         interval_s=number(doc, "interval_s", d.interval_s, "health", errs, lo=0.0),
         degraded_after_s=number(doc, "degraded_after_s", d.degraded_after_s, "health", errs, lo=0.001),
         timeout_s=number(doc, "timeout_s", d.timeout_s, "health", errs, lo=0.01),
-    )
-
-
-def _parse_providers(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> list[Provider]:
-    if raw is None:
-        errs.add("providers", "no providers configured: add at least one with a name and a base_url")
-        return []
-    if not isinstance(raw, list):
-        errs.add("providers", "must be a list of provider entries (each starting with '- name: ...')")
-        return []
-    out = []
-    for i, entry in enumerate(raw):
-        provider = _parse_provider(entry, f"providers[{i}]", env, read_file, errs)
-        if provider is not None:
-            out.append(provider)
-    if not raw:
-        errs.add("providers", "no providers configured: add at least one with a name and a base_url")
-    return out
-
-
-_PROVIDER_KEYS = {
-    "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model",
-    "headers", "models", "streaming", "timeouts",
-}  # fmt: skip
-
-
-def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs: Errors) -> Provider | None:
-    doc = mapping(raw, path, errs)
-    if doc is None:
-        return None
-    check_keys(doc, _PROVIDER_KEYS, path, errs)
-    name = doc.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        errs.add(f"{path}.name", "required: letters, digits, '.', '_' or '-' (no '/'), e.g. name: ollama")
-        name = f"<{path}>"
-    base_url = _parse_base_url(doc.get("base_url"), f"{path}.base_url", env, errs)
-    api_key, key_source = parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs)
-    wire = doc.get("wire", "auto")
-    if wire not in WIRES:
-        errs.add(f"{path}.wire", f"must be one of {', '.join(WIRES)} (got {wire!r})")
-        wire = "auto"
-    default_model = doc.get("default_model")
-    if default_model is not None and (not isinstance(default_model, str) or not default_model):
-        errs.add(f"{path}.default_model", "must be a model id (a string)")
-        default_model = None
-    streaming = doc.get("streaming", True)
-    if not isinstance(streaming, bool):
-        errs.add(f"{path}.streaming", "must be true or false")
-        streaming = True
-    return Provider(
-        name=name,
-        base_url=base_url,
-        api_key=api_key,
-        key_source=key_source,
-        wire=wire,
-        default_model=default_model,
-        headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
-        models=_parse_models(doc.get("models"), f"{path}.models", errs),
-        streaming=streaming,
-        timeouts=_parse_timeouts(doc.get("timeouts"), f"{path}.timeouts", errs),
-    )
-
-
-def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        errs.add(path, "required: the provider's OpenAI-compatible URL, e.g. http://127.0.0.1:11434/v1")
-        return ""
-    value, missing = expand_env(raw, env)
-    for var in missing:
-        errs.add(path, f"environment variable {var} is not set")
-    url = normalize_base_url(value)
-    if missing:
-        return url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        errs.add(path, f"must start with http:// or https:// (got {url!r})")
-    elif not parts.hostname:
-        errs.add(path, f"has no host (got {url!r})")
-    elif parts.username or parts.password:
-        errs.add(path, "must not hold credentials: put the key in api_key, api_key_file or headers")
-    elif parts.query or parts.fragment:
-        errs.add(path, "must not have a query string or fragment")
-    return url
-
-
-def _parse_headers(raw: object, path: str, env: Env, errs: Errors) -> tuple[tuple[str, str], ...]:
-    doc = section(raw, path, errs)
-    out = []
-    for name, value in doc.items():
-        if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
-            errs.add(path, f"{name!r} is not a valid header name")
-            continue
-        if name.lower() in _RESERVED_HEADERS:
-            errs.add(f"{path}.{name}", "is set by proxyd itself and cannot be configured")
-            continue
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            errs.add(f"{path}.{name}", "must be a string")
-            continue
-        text, missing = expand_env(str(value), env)
-        for var in missing:
-            errs.add(f"{path}.{name}", f"environment variable {var} is not set")
-        if CTRL_RE.search(text):
-            errs.add(f"{path}.{name}", "contains a line break or control character")
-            continue
-        out.append((name, text))
-    return tuple(out)
-
-
-def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        errs.add(path, "must be a list of models, e.g. - {id: llama3.2, alias: fast}")
-        return ()
-    out = []
-    for i, item in enumerate(raw):
-        entry = _parse_model(item, f"{path}[{i}]", errs)
-        if entry is not None:
-            out.append(entry)
-    return tuple(out)
-
-
-def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
-    if isinstance(raw, str):
-        return ModelEntry(id=raw)
-    doc = mapping(raw, path, errs)
-    if doc is None:
-        return None
-    check_keys(doc, {"id", "alias", "context_window", "capabilities", "tags"}, path, errs)
-    model_id, alias = doc.get("id"), doc.get("alias")
-    if not isinstance(model_id, str) or not model_id:
-        errs.add(f"{path}.id", "required: the model id the provider knows")
-        return None
-    if alias is not None and (not isinstance(alias, str) or not alias):
-        errs.add(f"{path}.alias", "must be a non-empty string")
-        alias = None
-    window = doc.get("context_window")
-    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
-        errs.add(f"{path}.context_window", "must be a positive whole number of tokens")
-        window = None
-    caps = mapping(doc.get("capabilities", {}), f"{path}.capabilities", errs) or {}
-    for cap, flag in caps.items():
-        if not isinstance(flag, bool):
-            errs.add(f"{path}.capabilities.{cap}", "must be true or false")
-    tags = doc.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        errs.add(f"{path}.tags", "must be a list of strings")
-        tags = []
-    capabilities = tuple((str(k), v) for k, v in caps.items() if isinstance(v, bool))
-    return ModelEntry(id=model_id, alias=alias, context_window=window, capabilities=capabilities, tags=tuple(tags))
-
-
-def _parse_timeouts(raw: object, path: str, errs: Errors) -> Timeouts:
-    doc = section(raw, path, errs)
-    check_keys(doc, {"connect_s", "first_byte_s", "idle_s"}, path, errs)
-    d = Timeouts()
-    return Timeouts(
-        connect_s=number(doc, "connect_s", d.connect_s, path, errs, lo=0.01),
-        first_byte_s=number(doc, "first_byte_s", d.first_byte_s, path, errs, lo=0.01),
-        idle_s=number(doc, "idle_s", d.idle_s, path, errs, lo=0.01),
     )
 
 

@@ -2,8 +2,9 @@
 
 Toward the provider: hop-by-hop headers (RFC 9110 §7.6.1: ``Connection`` and every header it
 names, ``Keep-Alive``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``,
-``Proxy-Authorization``) and the client's own credentials are dropped; the provider's key and
-configured headers are set verbatim; everything else passes. Framing headers that proxyd
+``Proxy-Authorization``) and the client's own credentials are dropped; the provider's key (as
+``Authorization: Bearer``, as ``api-key`` for ``auth: api-key``, not at all for ``auth: none``)
+and configured headers are set verbatim; everything else passes. Framing headers that proxyd
 recomputes (``Host``, ``Content-Length``, ``Content-Encoding`` of a body it already decoded)
 are dropped too.
 
@@ -44,11 +45,11 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
     items = list(client)
     configured = {name.lower() for name, _ in provider.headers}
     drop = _DROP_REQUEST | _connection_named(items) | configured
-    if provider.api_key:
-        drop = drop | {"authorization"}
     out = [(k, v) for k, v in items if k.lower() not in drop]
-    if provider.api_key:
+    if provider.api_key and provider.auth == "bearer":
         out.append(("Authorization", f"Bearer {provider.api_key}"))
+    elif provider.api_key and provider.auth == "api-key":  # Azure OpenAI's style
+        out.append(("api-key", provider.api_key))
     out.extend(provider.headers)
     return out
 

@@ -41,6 +41,7 @@ from proxyd.health import HEALTH
 from proxyd.loader import load_config
 from proxyd.metrics import METRICS
 from proxyd.notify import Notifier
+from proxyd.providers import notices
 from proxyd.runtime import RUNTIME
 
 RESTART_ONLY = ("listen", "store", "tcp_keepalive")
@@ -146,6 +147,7 @@ class Reloader:
             changed=sorted(_changed(old, config)),
         )
         self.app[HEALTH].wake()
+        announce(config, self.log)
 
     def _keep_restart_only(self, old: Config, new: Config) -> Config:
         kept = {}
@@ -227,3 +229,10 @@ def _changed(old: Config, new: Config) -> set[str]:
 
 RELOADS = web.AppKey("reloads", Reloader)
 NOTIFIER = web.AppKey("notifier", Notifier)
+
+
+def announce(config: Config, log: Any) -> None:
+    """Log what each provider's settings mean for the user (a bare URL completed, TLS off)."""
+    for provider in config.providers:
+        for level, message in notices(provider):
+            getattr(log, level)("provider_notice", provider=provider.name, note=message)

@@ -19,12 +19,12 @@ import aiohttp
 from aiohttp import web
 
 from proxyd.access import Policy
-from proxyd.config import Config, Provider
+from proxyd.config import Config, Provider, Tls
 from proxyd.healthstate import ProviderHealth
 from proxyd.routing import Router
 from proxyd.upstream import create_session
 
-PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...]]
+PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...], Tls]
 
 
 class Pool:
@@ -50,14 +50,14 @@ class Generation:
 
 
 def pool_key(provider: Provider) -> PoolKey:
-    return (provider.base_url, provider.api_key, provider.headers)
+    return (provider.base_url, provider.api_key, provider.headers, provider.tls)
 
 
 class Runtime:
     def __init__(self, config: Config, source: str = "") -> None:
         self.source = source
         self.health: dict[str, ProviderHealth] = {p.name: ProviderHealth() for p in config.providers}
-        pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive)) for p in config.providers}
+        pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive, p.tls)) for p in config.providers}
         self.current = Generation(1, config, Router(config), pools, time.time(), Policy(config.listen.access))
         self.ready = False  # the server accepts connections (GET /readyz)
         self.exposed = False  # listening on a non-loopback address: the token cannot be dropped
@@ -81,7 +81,7 @@ class Runtime:
         for p in config.providers:
             key = pool_key(p)
             reused = by_key.pop(key, None)
-            pools[p.name] = reused or Pool(key, create_session(config.tcp_keepalive))
+            pools[p.name] = reused or Pool(key, create_session(config.tcp_keepalive, p.tls))
             if reused is None or p.name not in old.pools:
                 self.health[p.name] = ProviderHealth()  # a new upstream: judge it afresh
             elif old.config.provider(p.name) != p:

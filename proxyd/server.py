@@ -26,7 +26,7 @@ from proxyd.app import create_app, server_options
 from proxyd.config import Config, Keepalive, Listen
 from proxyd.guard import DRAIN, Drain
 from proxyd.notify import Notifier, activated_socket, watchdog_interval
-from proxyd.reload import NOTIFIER, RELOADS, Reloader
+from proxyd.reload import NOTIFIER, RELOADS, Reloader, announce
 from proxyd.runtime import RUNTIME
 from proxyd.upstream import apply_keepalive
 
@@ -208,6 +208,7 @@ async def serve(
         providers=[p.name for p in config.providers],
         watching=bool(reloader and reloader.watch),
     )
+    announce(config, log)
     notifier.ready(f"serving {running.url} for {len(config.providers)} providers")
     watchdog = _start_watchdog(notifier)
     try:

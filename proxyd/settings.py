@@ -25,13 +25,40 @@ class Timeouts:
     idle_s: float = 120.0  # between two reads of a streamed body; streams have no total limit
 
 
+CAPABILITIES: tuple[str, ...] = ("tools", "vision", "reasoning", "streaming")
+EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+DEFAULT_CONTEXT_WINDOW = 128_000  # shown for models nobody gave a window
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     id: str
     alias: str | None = None
     context_window: int | None = None
-    capabilities: tuple[tuple[str, bool], ...] = ()
+    max_output_tokens: int | None = None
+    capabilities: tuple[tuple[str, bool], ...] = ()  # only what was declared; absent is unknown
     tags: tuple[str, ...] = ()
+    reasoning_effort: str | None = None  # applied when the client sends none
+
+    def capability(self, name: str) -> bool | None:
+        return next((flag for cap, flag in self.capabilities if cap == name), None)
+
+
+@dataclass(frozen=True)
+class Tls:
+    ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)  # ca_file's text, read with the config
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Compat:
+    """How a provider's chat requests are adapted; the defaults change nothing."""
+
+    developer_role: Literal["developer", "system"] = "developer"
+    content: Literal["parts", "string"] = "parts"
+    max_tokens_field: Literal["keep", "max_tokens", "max_completion_tokens"] = "keep"
+    reasoning: Literal["openai", "openrouter", "none"] = "openai"
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,15 @@ class Provider:
     models: tuple[ModelEntry, ...] = ()
     streaming: bool = True
     timeouts: Timeouts = Timeouts()
+    service: str | None = None  # the known service detected from base_url
+    base_url_added: str | None = None  # the API path proxyd added to a bare base_url
+    auth: Literal["bearer", "api-key", "none"] = "bearer"
+    tls: Tls = Tls()
+    allow_insecure_http: bool = False
+    compat: Compat = Compat()
+
+    def model(self, model_id: str) -> ModelEntry | None:
+        return next((m for m in self.models if m.id == model_id), None)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 from collections.abc import Callable
 
 import aiohttp
 from yarl import URL
 
-from proxyd.config import Keepalive, Provider
+from proxyd.config import Keepalive, Provider, Tls
 from proxyd.errors import ProxyError, upstream_error
 
 # Provider error bodies are read whole to reshape them; a sane limit keeps a broken upstream
@@ -47,11 +48,24 @@ def _socket_factory(ka: Keepalive) -> Callable[[tuple[int, int, int, str, tuple[
     return make
 
 
-def create_session(ka: Keepalive) -> aiohttp.ClientSession:
+def ssl_for(tls: Tls) -> ssl.SSLContext | bool:
+    """``tls.ca_file`` adds to the system's CAs (a self-signed internal gateway); ``verify: false``
+    turns checking off (config loading warns loudly about it)."""
+    if not tls.verify:
+        return False
+    if tls.ca_pem is None:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata=tls.ca_pem)
+    return context
+
+
+def create_session(ka: Keepalive, tls: Tls | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0,  # a local proxy must not queue a user's parallel agents behind a pool cap
         socket_factory=_socket_factory(ka),
         keepalive_timeout=30,
+        ssl=ssl_for(tls) if tls is not None else True,
     )
     return aiohttp.ClientSession(
         connector=connector,

@@ -9,6 +9,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proxyd"
 PURE = [
+    "compat",
+    "providers",
+    "services",
     "config",
     "routing",
     "headers",

@@ -1,0 +1,153 @@
+"""Fitting a request to what its provider and model take (pure).
+
+Before a chat request leaves, :func:`adapt_chat` applies the provider's ``compat`` settings
+(``developer`` sent as ``system``, content-part arrays flattened, the max-tokens field renamed,
+reasoning effort in the provider's form) and the model's declarations (a default
+``reasoning_effort``, ``max_output_tokens``, and ``capabilities`` it lacks, which make the
+request a 400 naming the model and what it lacks). :func:`adapt_responses` does the part that
+applies to the Responses wire. Both return ``None`` when nothing changes, so a request that
+needs nothing is relayed as its original bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxyd.errors import ProxyError, bad_request
+from proxyd.settings import Compat, ModelEntry, Provider
+
+Body = dict[str, Any]
+_TEXT_PARTS = ("text", "input_text", "output_text")
+_IMAGE_PARTS = ("image_url", "input_image", "image")
+
+
+def adapt_chat(body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
+    """The chat body to send instead (or None: send it as it is), and what was changed."""
+    compat, notes = provider.compat, list[str]()
+    if model is not None:
+        _check_capabilities(model, provider, bool(body.get("tools")), _chat_has_image(body))
+    out = dict(body)
+    _reasoning_chat(out, provider, model, notes)
+    _max_tokens(out, compat, model, notes)
+    if compat.developer_role == "system" or compat.content == "string":
+        out["messages"] = _messages(out.get("messages"), provider, notes)
+    return (out, notes) if out != body else (None, notes)
+
+
+def adapt_responses(body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
+    """The Responses body to send instead (or None), and what was changed."""
+    notes: list[str] = []
+    if model is None:
+        return None, notes
+    _check_capabilities(model, provider, bool(body.get("tools")), _responses_has_image(body.get("input")))
+    out = dict(body)
+    reasoning = _obj(out.get("reasoning"))
+    effort = reasoning.get("effort") or model.reasoning_effort
+    if model.capability("reasoning") is False and "reasoning" in out:
+        del out["reasoning"]
+        notes.append(f"reasoning dropped: model {model.id!r} is declared without reasoning")
+    elif effort and reasoning.get("effort") != effort:
+        out["reasoning"] = {**reasoning, "effort": effort}
+    limit, asked = model.max_output_tokens, out.get("max_output_tokens")
+    if limit is not None and isinstance(asked, int) and asked > limit:
+        out["max_output_tokens"] = limit
+        notes.append(f"max_output_tokens {asked} lowered to the model's {limit}")
+    return (out, notes) if out != body else (None, notes)
+
+
+def _check_capabilities(model: ModelEntry, provider: Provider, tools: bool, image: bool) -> None:
+    where = f"model {model.id!r} of provider {provider.name!r}"
+    if tools and model.capability("tools") is False:
+        raise _lacks(f"{where} is declared without tool support (capabilities.tools: false), and this request "
+                     "sends tools; remove them or pick a model with tools", "tools")  # fmt: skip
+    if image and model.capability("vision") is False:
+        raise _lacks(f"{where} is declared without vision (capabilities.vision: false), and this request sends "
+                     "an image; remove it or pick a vision model", "messages")  # fmt: skip
+
+
+def _lacks(message: str, param: str) -> ProxyError:
+    return ProxyError(400, message, code="model_capability_missing", param=param)
+
+
+def _reasoning_chat(out: Body, provider: Provider, model: ModelEntry | None, notes: list[str]) -> None:
+    effort = out.get("reasoning_effort")
+    if effort is None and model is not None and model.reasoning_effort:
+        effort = out["reasoning_effort"] = model.reasoning_effort
+    if effort is None:
+        return
+    if provider.compat.reasoning == "none" or (model is not None and model.capability("reasoning") is False):
+        del out["reasoning_effort"]
+        notes.append(f"reasoning_effort {effort!r} dropped: provider {provider.name!r} takes none")
+    elif provider.compat.reasoning == "openrouter":
+        del out["reasoning_effort"]
+        reasoning = _obj(out.get("reasoning"))
+        out["reasoning"] = {**reasoning, "effort": effort}
+
+
+def _max_tokens(out: Body, compat: Compat, model: ModelEntry | None, notes: list[str]) -> None:
+    names = ("max_tokens", "max_completion_tokens")
+    if compat.max_tokens_field != "keep":
+        other = names[1] if compat.max_tokens_field == names[0] else names[0]
+        if other in out:
+            value = out.pop(other)
+            out.setdefault(compat.max_tokens_field, value)
+    limit = model.max_output_tokens if model is not None else None
+    for name in names:
+        asked = out.get(name)
+        if limit is not None and isinstance(asked, int) and not isinstance(asked, bool) and asked > limit:
+            out[name] = limit
+            notes.append(f"{name} {asked} lowered to the model's max_output_tokens {limit}")
+
+
+def _messages(messages: object, provider: Provider, notes: list[str]) -> object:
+    if not isinstance(messages, list):
+        return messages
+    compat, out = provider.compat, []
+    for message in messages:
+        if isinstance(message, dict):
+            if compat.developer_role == "system" and message.get("role") == "developer":
+                message = {**message, "role": "system"}
+            if compat.content == "string" and isinstance(message.get("content"), list):
+                message = {**message, "content": _flatten(message["content"], provider)}
+        out.append(message)
+    return out
+
+
+def _flatten(parts: list[Any], provider: Provider) -> str:
+    texts = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in _IMAGE_PARTS or kind in ("input_audio", "file", "input_file"):
+            raise bad_request(
+                f"provider {provider.name!r} takes text-only message content (compat.content: string), and this "
+                f"request has a {kind} part; remove it, or set compat.content: parts if the server takes it",
+                param="messages",
+            )
+        if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif isinstance(part, str):
+            texts.append(part)
+    return "\n".join(texts)
+
+
+def _chat_has_image(body: Body) -> bool:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return False
+    return any(
+        isinstance(m, dict) and isinstance(m.get("content"), list) and _has_image(m["content"]) for m in messages
+    )
+
+
+def _responses_has_image(items: object) -> bool:
+    if not isinstance(items, list):
+        return False
+    return any(isinstance(i, dict) and isinstance(i.get("content"), list) and _has_image(i["content"]) for i in items)
+
+
+def _has_image(parts: list[Any]) -> bool:
+    return any(isinstance(p, dict) and p.get("type") in _IMAGE_PARTS for p in parts)
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,117 @@
+"""Known services, told apart by a base URL's host and port, and the defaults each gets (pure).
+
+A user pastes a base URL and a key; what proxyd knows of the service behind it fills the
+rest: which wire to speak, where the API lives, which request fields it takes. Detection only
+sets defaults: anything the provider's config says wins, and nothing is ever refused for
+being unknown.
+
+Also here: the plain-HTTP policy. ``http://`` is fine where the traffic never leaves the
+machine or the private network (loopback, private ranges, ``.local`` mDNS names, one-label LAN
+names, Docker's ``host.docker.internal``, Tailscale's 100.64/10 and ``.ts.net``); anywhere else
+a key would cross the internet in clear text, so it takes ``allow_insecure_http: true``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+Wire = Literal["auto", "responses", "chat"]
+Reasoning = Literal["openai", "openrouter", "none"]
+Content = Literal["parts", "string"]
+MaxTokens = Literal["keep", "max_tokens", "max_completion_tokens"]
+Auth = Literal["bearer", "api-key", "none"]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    wire: Wire = "chat"
+    api_path: str = "/v1"  # where the API lives; added to a base URL given without a path
+    reasoning: Reasoning = "openai"  # how reasoning effort is sent
+    developer_role: bool = False  # takes the "developer" role (else it is sent as "system")
+    content: Content = "parts"  # "string": content-part arrays are flattened to text
+    max_tokens_field: MaxTokens = "keep"
+    auth: Auth = "bearer"
+
+
+# (host suffix or "", port or None) -> service; the first match wins.
+KNOWN: tuple[tuple[str, int | None, Service], ...] = (
+    ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter")),
+    ("api.groq.com", None, Service("Groq", api_path="/openai/v1")),
+    ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
+    ("api.together.ai", None, Service("Together", max_tokens_field="max_tokens")),
+    ("api.mistral.ai", None, Service("Mistral", max_tokens_field="max_tokens")),
+    ("api.perplexity.ai", None, Service("Perplexity", api_path="", reasoning="none", max_tokens_field="max_tokens")),
+    ("api.fireworks.ai", None, Service("Fireworks", api_path="/inference/v1", max_tokens_field="max_tokens")),
+    ("api.deepseek.com", None, Service("DeepSeek", reasoning="none", content="string", max_tokens_field="max_tokens")),
+    ("api.cerebras.ai", None, Service("Cerebras", content="string")),
+    (".openai.azure.com", None, Service("Azure OpenAI", wire="auto", api_path="/openai/v1", developer_role=True,
+                                        max_tokens_field="max_completion_tokens", auth="api-key")),
+    ("api.openai.com", None, Service("OpenAI", wire="auto", developer_role=True,
+                                     max_tokens_field="max_completion_tokens")),
+    ("", 1234, Service("LM Studio", max_tokens_field="max_tokens")),
+    ("", 11434, Service("Ollama", wire="auto", max_tokens_field="max_tokens")),
+    ("", 4000, Service("LiteLLM")),
+    ("", 8000, Service("vLLM", wire="auto")),
+)  # fmt: skip
+
+GENERIC = Service("an OpenAI-compatible server")
+
+
+def detect(base_url: str) -> Service | None:
+    """The known service behind ``base_url``; ports alone count only for local hosts."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    for suffix, known_port, service in KNOWN:
+        if suffix and (host == suffix.lstrip(".") or host.endswith(suffix if suffix[0] == "." else "." + suffix)):
+            return service
+        if known_port is not None and port == known_port and is_local_host(host):
+            return service
+    return None
+
+
+def complete_base_url(base_url: str, service: Service | None) -> tuple[str, str | None]:
+    """``base_url`` with the service's API path added when it was given without any path;
+    the second value says what was added (for a log line), or None."""
+    if service is None or not service.api_path:
+        return base_url, None
+    parts = urlsplit(base_url)
+    if parts.path not in ("", "/"):
+        return base_url, None  # a path the user chose is kept as given
+    return base_url.rstrip("/") + service.api_path, service.api_path
+
+
+_TAILSCALE = ipaddress.ip_network("100.64.0.0/10")
+_LOCAL_NAMES = ("localhost", "host.docker.internal")
+_LOCAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa", ".ts.net")
+
+
+def is_local_host(host: str) -> bool:
+    """True for hosts whose traffic stays on the machine or the private network."""
+    host = host.lower().strip("[]").rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES) or ("." not in host and bool(host))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_private or ip.is_link_local or ip in _TAILSCALE
+
+
+def plain_http_problem(base_url: str) -> str | None:
+    """Why ``base_url`` may not be plain HTTP, or None when it is fine."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or is_local_host(parts.hostname or ""):
+        return None
+    return (
+        f"is plain http:// to {parts.hostname}, a host outside this machine and private network: the key and "
+        "every prompt would cross the internet unencrypted. Use https://, or set allow_insecure_http: true "
+        "for this provider if the network is trusted"
+    )
