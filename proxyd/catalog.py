@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxyd.config import Config, ModelEntry, Provider
+from proxyd.settings import DEFAULT_CONTEXT_WINDOW
 
 Discovered = Mapping[str, tuple[str, ...]]
 
@@ -40,8 +41,15 @@ def _model_object(model_id: str, provider: Provider, entry: ModelEntry, source: 
     obj: dict[str, Any] = {"id": model_id, "object": "model", "created": 0, "owned_by": provider.name}
     obj["upstream_id"] = entry.id
     obj["source"] = source
-    if entry.context_window is not None:
-        obj["context_window"] = entry.context_window
+    # Declared metadata as extra fields, for clients that read them; a window nobody gave is
+    # shown as the common 128k, marked so a client can tell it is a guess.
+    obj["context_window"] = entry.context_window or DEFAULT_CONTEXT_WINDOW
+    if entry.context_window is None:
+        obj["context_window_source"] = "default"
+    if entry.max_output_tokens is not None:
+        obj["max_output_tokens"] = entry.max_output_tokens
+    if entry.reasoning_effort is not None:
+        obj["reasoning_effort"] = entry.reasoning_effort
     if entry.capabilities:
         obj["capabilities"] = dict(entry.capabilities)
     if entry.tags:

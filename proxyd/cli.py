@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from proxyd import __version__
-from proxyd.config import Config, ConfigError, Listen, ModelEntry
+from proxyd.config import Config, ConfigError, Listen, ModelEntry, Provider
 from proxyd.loader import find_config, load_config, readable_secrets
+from proxyd.providers import notices
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -233,3 +234,17 @@ def _print_summary(config: Config, source: str) -> None:
     print(f"default_provider: {config.default_provider or '(none)'}")
     for p in config.providers:
         print(f"provider {p.name}: {p.base_url}  wire={p.wire}  key={p.key_source}  models={len(p.models)}")
+        print(f"  {_detected(p)}")
+        for level, message in notices(p):
+            print(f"  {level}: {message}")
+
+
+def _detected(p: Provider) -> str:
+    c = p.compat
+    service = f"detected {p.service}" if p.service else "no known service detected"
+    return (
+        f"{service}: auth={p.auth} developer_role={c.developer_role} content={c.content} "
+        f"max_tokens_field={c.max_tokens_field} reasoning={c.reasoning}"
+        + (f" tls_ca={p.tls.ca_file}" if p.tls.ca_file else "")
+        + ("" if p.tls.verify else " tls_verify=false")
+    )

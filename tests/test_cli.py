@@ -70,6 +70,21 @@ def test_validate_summary_shows_key_sources_not_keys(tmp_path: Path) -> None:
     assert "key=file key" in result.stdout and SECRET not in result.stdout
 
 
+def test_validate_says_what_it_detected(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "c.yaml",
+        "providers:\n"
+        "  - {name: llama, base_url: 'http://localhost:11434'}\n"
+        "  - {name: gw, base_url: 'https://gw.corp.example/v1', compat: {content: string}, tls: {verify: false}}\n",
+    )
+    out = run("validate", "--config", str(config)).stdout
+    assert "provider llama: http://localhost:11434/v1  wire=auto" in out
+    assert "detected Ollama: auth=bearer developer_role=system content=parts max_tokens_field=max_tokens" in out
+    assert "info: base_url had no path: added /v1 (Ollama's API)" in out
+    assert "no known service detected: auth=bearer developer_role=developer content=string" in out
+    assert "warning: tls.verify is false" in out
+
+
 def test_config_discovery_order(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {"HOME": str(home), "XDG_CONFIG_HOME": "", "PROXYD_CONFIG": ""}

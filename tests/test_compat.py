@@ -126,3 +126,18 @@ async def test_through_proxyd(proxy_factory: ProxyFactory, upstream: FakeUpstrea
         error = (await resp.json())["error"]
     assert resp.status == 400 and error["code"] == "model_capability_missing" and "'tiny'" in error["message"]
     assert len(upstream.seen) == seen  # never sent
+
+
+async def test_models_list_carries_the_declared_metadata(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "models": [
+        {"id": "big", "alias": "main", "context_window": 200000, "max_output_tokens": 8192, "reasoning_effort": "high",
+         "capabilities": {"tools": True, "vision": False}, "tags": ["main", "heavy"]},
+        "plain",
+    ]}]})  # fmt: skip
+    async with client.get("/v1/models") as resp:
+        models = {m["id"]: m for m in (await resp.json())["data"]}
+    big = models["p/big"]
+    assert (big["context_window"], big["max_output_tokens"], big["reasoning_effort"]) == (200000, 8192, "high")
+    assert big["capabilities"] == {"tools": True, "vision": False} and big["tags"] == ["main", "heavy"]
+    assert models["main"]["upstream_id"] == "big" and "context_window_source" not in big
+    assert models["p/plain"]["context_window"] == 128000 and models["p/plain"]["context_window_source"] == "default"
