@@ -75,6 +75,44 @@ async def test_untrusted_certificate_is_a_502_saying_why(
     assert "certificate" in error["message"] and "self-signed" in error["message"]
 
 
+@pytest.fixture
+def gateway_cert(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (in subjectAltName, as verification needs)."""
+    cert, key = tmp_path / "gw.pem", tmp_path / "gw.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gateway",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+async def test_tls_ca_file_trusts_an_internal_gateway_and_verify_false_skips_checks(
+    proxy_factory: ProxyFactory,
+    aiohttp_server: Callable[..., Awaitable[Any]],
+    gateway_cert: tuple[Path, ssl.SSLContext],
+) -> None:
+    cert, context = gateway_cert
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    server = await aiohttp_server(app, ssl=context)
+    base = f"https://127.0.0.1:{server.port}/v1"
+    client = await proxy_factory({"providers": [
+        {"name": "trusted", "base_url": base, "tls": {"ca_file": str(cert)}},
+        {"name": "unchecked", "base_url": base, "tls": {"verify": False}},
+        {"name": "plain", "base_url": base},
+    ]})  # fmt: skip
+    for name, status in (("trusted", 200), ("unchecked", 200), ("plain", 502)):
+        async with client.post(CHAT, json={"model": f"{name}/x"}) as resp:
+            assert resp.status == status, (name, await resp.text())
+
+
 async def test_upstream_sockets_carry_keepalive_options(upstream: FakeUpstream) -> None:
     async def slow_body(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse()
