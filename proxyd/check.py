@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -29,10 +31,11 @@ from proxyd.diagnose import (
 )
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
-from proxyd.healthstate import ProbeResult
 from proxyd.redact import blank_provider_secrets
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,31 +49,31 @@ class Outcome:
 
 
 async def check_providers(config: Config, names: list[str], timeout_s: float) -> list[Verdict]:
-    providers = [p for p in config.providers if not names or p.name in names]
-
-    async def one(provider: Provider) -> Verdict:
-        session = create_session(config.tcp_keepalive, provider.tls)
-        try:
-            return await _check(session, provider, timeout_s)
-        finally:
-            await session.close()
-
-    return list(await asyncio.gather(*(one(p) for p in providers)))
+    return await _each(config, names, lambda session, p: _check(session, p, timeout_s))
 
 
 async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[str, ...] | None]:
     """Each provider's ``GET /models`` ids; ``None`` where it gave no list."""
-    providers = [p for p in config.providers if not names or p.name in names]
+    results = await _each(config, names, lambda session, p: probe_models(session, p, timeout_s))
+    named = [p.name for p in config.providers if not names or p.name in names]  # _each's order
+    return {name: r.models for name, r in zip(named, results, strict=True)}
 
-    async def one(provider: Provider) -> ProbeResult:
+
+async def _each(
+    config: Config, names: list[str], probe: Callable[[aiohttp.ClientSession, Provider], Awaitable[T]]
+) -> list[T]:
+    """``probe`` each named provider (all when none are named) at once, each over its own
+    session, since sessions carry the provider's TLS settings."""
+
+    async def one(provider: Provider) -> T:
         session = create_session(config.tcp_keepalive, provider.tls)
         try:
-            return await probe_models(session, provider, timeout_s)
+            return await probe(session, provider)
         finally:
             await session.close()
 
-    results = await asyncio.gather(*(one(p) for p in providers))
-    return {p.name: r.models for p, r in zip(providers, results, strict=True)}
+    providers = [p for p in config.providers if not names or p.name in names]
+    return list(await asyncio.gather(*(one(p) for p in providers)))
 
 
 async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> Verdict:
