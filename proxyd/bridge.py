@@ -13,6 +13,7 @@ discovered it is translated at once, not lost.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -108,7 +109,12 @@ async def _keep(request: web.Request, body: dict[str, Any], full_input: Any, res
     """Store a finished turn for previous_response_id, unless the client said store: false."""
     store = request.app[STORE]
     if store is not None and body.get("store") is not False and response.get("status") in ("completed", "incomplete"):
-        await store.put(as_items(full_input), response)
+        try:
+            await store.put(as_items(full_input), response)
+        except (OSError, sqlite3.Error) as exc:  # a full or broken disk must not break the answer
+            structlog.get_logger("proxyd").warning(
+                "store_failed", response_id=response.get("id"), error=type(exc).__name__, detail=str(exc)[:200]
+            )
 
 
 async def _stream(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -150,3 +151,18 @@ async def test_a_stream_says_completed_only_once_its_response_is_stored(
             raise AssertionError("no response.completed")
         async with two.get(f"/v1/responses/{response_id}") as fetched:
             assert fetched.status == 200, await fetched.text()
+
+
+async def test_a_failing_store_does_not_break_the_answer(client: ProxyClient) -> None:
+    store = client.app[STORE]
+    assert store is not None
+
+    def broken(batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    store._write = broken  # type: ignore[method-assign]
+    async with client.post("/v1/responses", json={"model": "llama/q", "input": "hi", "stream": True}) as resp:
+        text = await resp.text()
+    assert "event: response.completed" in text and text.endswith("data: [DONE]\n\n")
+    async with client.post("/v1/responses", json={"model": "llama/q", "input": "hi"}) as resp:
+        assert resp.status == 200 and (await resp.json())["status"] == "completed"
