@@ -49,21 +49,20 @@ class Outcome:
 
 
 async def check_providers(config: Config, names: list[str], timeout_s: float) -> list[Verdict]:
-    return await _each(config, names, lambda session, p: _check(session, p, timeout_s))
+    return list((await _each(config, names, lambda session, p: _check(session, p, timeout_s))).values())
 
 
 async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[str, ...] | None]:
     """Each provider's ``GET /models`` ids; ``None`` where it gave no list."""
     results = await _each(config, names, lambda session, p: probe_models(session, p, timeout_s))
-    named = [p.name for p in config.providers if not names or p.name in names]  # _each's order
-    return {name: r.models for name, r in zip(named, results, strict=True)}
+    return {name: r.models for name, r in results.items()}
 
 
 async def _each(
     config: Config, names: list[str], probe: Callable[[aiohttp.ClientSession, Provider], Awaitable[T]]
-) -> list[T]:
+) -> dict[str, T]:
     """``probe`` each named provider (all when none are named) at once, each over its own
-    session, since sessions carry the provider's TLS settings."""
+    session, since sessions carry the provider's TLS settings; results by name, in config order."""
 
     async def one(provider: Provider) -> T:
         session = create_session(config.tcp_keepalive, provider.tls)
@@ -73,7 +72,8 @@ async def _each(
             await session.close()
 
     providers = [p for p in config.providers if not names or p.name in names]
-    return list(await asyncio.gather(*(one(p) for p in providers)))
+    results = await asyncio.gather(*(one(p) for p in providers))
+    return {p.name: r for p, r in zip(providers, results, strict=True)}
 
 
 async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> Verdict:

@@ -17,6 +17,7 @@ from proxyd.errors import ProxyError, bad_request
 from proxyd.settings import Compat, ModelEntry, Provider
 
 Body = dict[str, Any]
+_AS_SENT = Compat()
 _TEXT_PARTS = ("text", "input_text", "output_text")
 _IMAGE_PARTS = ("image_url", "input_image", "image")
 
@@ -24,6 +25,8 @@ _IMAGE_PARTS = ("image_url", "input_image", "image")
 def adapt_chat(body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
     """The chat body to send instead (or None: send it as it is), and what was changed."""
     compat, notes = provider.compat, list[str]()
+    if compat == _AS_SENT and _declares_nothing(model):  # most requests: nothing to look at
+        return None, notes
     if model is not None:
         _check_capabilities(model, provider, bool(body.get("tools")), _chat_has_image(body))
     out = dict(body)
@@ -37,7 +40,7 @@ def adapt_chat(body: Body, provider: Provider, model: ModelEntry | None) -> tupl
 def adapt_responses(body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
     """The Responses body to send instead (or None), and what was changed."""
     notes: list[str] = []
-    if model is None:
+    if model is None or _declares_nothing(model):
         return None, notes
     _check_capabilities(model, provider, bool(body.get("tools")), _responses_has_image(body.get("input")))
     out = dict(body)
@@ -53,6 +56,10 @@ def adapt_responses(body: Body, provider: Provider, model: ModelEntry | None) ->
         out["max_output_tokens"] = limit
         notes.append(f"max_output_tokens {asked} lowered to the model's {limit}")
     return (out, notes) if out != body else (None, notes)
+
+
+def _declares_nothing(model: ModelEntry | None) -> bool:
+    return model is None or not (model.capabilities or model.reasoning_effort or model.max_output_tokens)
 
 
 def _check_capabilities(model: ModelEntry, provider: Provider, tools: bool, image: bool) -> None:

@@ -82,7 +82,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         base_url=base_url,
         api_key=api_key,
         key_source=key_source,
-        wire=_choice(doc, "wire", known.wire if service else "auto", WIRES, path, errs),
+        wire=_choice(doc, "wire", known.wire, WIRES, path, errs),
         default_model=_default_model(doc, path, errs),
         headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
         models=_parse_models(doc.get("models"), f"{path}.models", errs),
@@ -170,7 +170,7 @@ def _parse_compat(raw: object, path: str, service: Service, errs: Errors) -> Com
     doc = section(raw, path, errs)
     check_keys(doc, set(_COMPAT_CHOICES), path, errs)
     defaults = {
-        "developer_role": "developer" if service.developer_role or service is GENERIC else "system",
+        "developer_role": "developer" if service.developer_role else "system",
         "content": service.content,
         "max_tokens_field": service.max_tokens_field,
         "reasoning": service.reasoning,

@@ -58,7 +58,7 @@ KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("", 8000, Service("vLLM", wire="auto")),
 )  # fmt: skip
 
-GENERIC = Service("an OpenAI-compatible server")
+GENERIC = Service("an OpenAI-compatible server", wire="auto", developer_role=True)  # left as it is
 
 
 def detect(base_url: str) -> Service | None:

@@ -99,13 +99,14 @@ class ResponseStore:
 
     def _ship(self) -> None:
         batch, done = self._batch, self._batch_done
+        assert done is not None  # a batch with puts in it always has its future
         self._batch, self._batch_done = [], None
         job = self._inflight = asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch)
         job.add_done_callback(lambda finished: self._shipped(finished, done))
 
-    def _shipped(self, job: asyncio.Future[None], done: asyncio.Future[None] | None) -> None:
+    def _shipped(self, job: asyncio.Future[None], done: asyncio.Future[None]) -> None:
         self._inflight = None
-        if done is not None and not done.done():
+        if not done.done():
             error = job.exception()
             if error is None:
                 done.set_result(None)

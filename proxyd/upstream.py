@@ -60,12 +60,12 @@ def ssl_for(tls: Tls) -> ssl.SSLContext | bool:
     return context
 
 
-def create_session(ka: Keepalive, tls: Tls | None = None) -> aiohttp.ClientSession:
+def create_session(ka: Keepalive, tls: Tls) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0,  # a local proxy must not queue a user's parallel agents behind a pool cap
         socket_factory=_socket_factory(ka),
         keepalive_timeout=30,
-        ssl=ssl_for(tls) if tls is not None else True,
+        ssl=ssl_for(tls),
     )
     return aiohttp.ClientSession(
         connector=connector,

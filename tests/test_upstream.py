@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from proxyd.config import Keepalive
+from proxyd.config import Keepalive, Tls
 from proxyd.upstream import create_session
 from tests.conftest import FakeUpstream, ProxyClient
 
@@ -122,7 +122,7 @@ async def test_upstream_sockets_carry_keepalive_options(upstream: FakeUpstream) 
         return resp
 
     upstream.handler = slow_body
-    session = create_session(Keepalive(idle_s=3, interval_s=4, count=6))
+    session = create_session(Keepalive(idle_s=3, interval_s=4, count=6), Tls())
     try:
         async with session.get(upstream.base_url + "/models") as resp:
             assert resp.connection is not None and resp.connection.transport is not None
