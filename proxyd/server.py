@@ -209,6 +209,9 @@ async def serve(
         watching=bool(reloader and reloader.watch),
     )
     announce(config, log)
+    # Log lines go out once per loop turn (log.Lines); yield one turn so they are written before
+    # READY, which a supervisor may act on at once (and a line lost to a crash is a lie by omission).
+    await asyncio.sleep(0)
     notifier.ready(f"serving {running.url} for {len(config.providers)} providers")
     watchdog = _start_watchdog(notifier)
     try:

@@ -193,7 +193,8 @@ class _Run:
         if not self.announced and all(w.ready for w in self.workers):
             self.announced = True
             self.log.info("workers_ready", workers=self.sup.count)
-            self.notifier.ready(f"serving with {self.sup.count} workers")
+            # After the flush log.Lines scheduled, so the line is out before systemd hears READY.
+            asyncio.get_running_loop().call_soon(self.notifier.ready, f"serving with {self.sup.count} workers")
 
     async def _watchdog(self) -> None:
         interval = watchdog_interval(os.environ, os.getpid())

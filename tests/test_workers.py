@@ -39,10 +39,14 @@ class Workers:
             self._new.set()
 
     async def wait_for(self, event: str, count: int = 1) -> list[dict[str, Any]]:
-        async with asyncio.timeout(WAIT):
-            while len(found := [e for e in self.events if e["event"] == event]) < count:
-                self._new.clear()
-                await self._new.wait()
+        try:
+            async with asyncio.timeout(WAIT):
+                while len(found := [e for e in self.events if e["event"] == event]) < count:
+                    self._new.clear()
+                    await self._new.wait()
+        except TimeoutError:  # say what the workers did say
+            lines = "\n".join(json.dumps(e) for e in self.events)
+            raise AssertionError(f"{count} {event!r} lines not seen in {WAIT}s; the log:\n{lines}") from None
         return found
 
     def pids(self) -> list[int]:
