@@ -21,8 +21,8 @@ from aiohttp import web
 from proxyd import jsonbody
 from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
-from proxyd.compat import adapt_chat, adapt_responses
-from proxyd.config import Config, Provider
+from proxyd.compat import adapt_chat, adapt_responses, streaming_off
+from proxyd.config import Config
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
 from proxyd.headers import upstream_request_headers
@@ -173,9 +173,9 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 def _models(request: web.Request, target: Target) -> web.Response:
     gen = request.app[RUNTIME].current
     if target.rest in ("/models", "/models/"):
-        return web.json_response({"object": "list", "data": model_objects(gen.config, gen.router.discovered)})
+        return web.json_response({"object": "list", "data": model_objects(gen.router)})
     model_id = unquote(target.rest[len("/models/") :])
-    found = find_model(gen.config, model_id, gen.router.discovered)
+    found = find_model(gen.router, model_id)
     if found is None:
         raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
     return web.json_response(found)
@@ -213,10 +213,10 @@ async def _forward(
     responses_body = parsed if target.endpoint == "responses" and request.method == "POST" else None
     # Only Responses POSTs look at CHAT_ONLY: hashing a Provider is not free, chat requests skip it.
     if responses_body is not None and (provider.wire == "chat" or provider in request.app[CHAT_ONLY]):
-        return await responses_via_chat(request, session, provider, responses_body, obs)
+        return await responses_via_chat(request, session, provider, responses_body, obs, route.entry)
     if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
-        return await chat_via_responses(request, session, provider, parsed, obs)
-    replay, include_usage = _stream_replay(parsed, provider, target)
+        return await chat_via_responses(request, session, provider, parsed, obs, route.entry)
+    replay, include_usage = _stream_replay(parsed, route, target)
     if parsed is not None and (route.rewritten or replay or adapted is not None):
         if replay:  # ask for the whole answer; the relay turns it into a stream
             parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
@@ -230,18 +230,17 @@ async def _forward(
     if responses_body is not None and provider.wire == "auto":
         answered = await try_responses(request, resp, exchange)
         if answered is None:  # no /responses there: translate this very request
-            return await responses_via_chat(request, session, provider, responses_body, obs)
+            return await responses_via_chat(request, session, provider, responses_body, obs, route.entry)
         return answered
     return await relay(request, resp, exchange)
 
 
 def _adapt(parsed: dict[str, Any], target: Target, route: Route) -> dict[str, Any] | None:
     """The body fitted to the provider's compat settings and the model's declarations, or None."""
-    model = route.provider.model(route.model) if route.model else None
     if target.endpoint == "chat.completions":
-        adapted, notes = adapt_chat(parsed, route.provider, model)
+        adapted, notes = adapt_chat(parsed, route.provider, route.entry)
     elif target.endpoint == "responses":
-        adapted, notes = adapt_responses(parsed, route.provider, model)
+        adapted, notes = adapt_responses(parsed, route.provider, route.entry)
     else:
         return None
     if notes:
@@ -256,17 +255,19 @@ def _model_of(parsed: dict[str, Any] | None) -> str | None:
     return model
 
 
-def _stream_replay(parsed: dict[str, Any] | None, provider: Provider, target: Target) -> tuple[bool, bool]:
-    """(replay a whole answer as a stream, include a usage chunk): for ``streaming: false`` providers."""
-    if parsed is None or parsed.get("stream") is not True or provider.streaming:
+def _stream_replay(parsed: dict[str, Any] | None, route: Route, target: Target) -> tuple[bool, bool]:
+    """(replay a whole answer as a stream, include a usage chunk): for providers or models that
+    do not stream."""
+    if parsed is None or parsed.get("stream") is not True:
         return False, False
-    if target.endpoint == "responses" and provider.wire == "auto":
+    off = streaming_off(route.provider, route.entry)
+    if off is None:
+        return False, False
+    if target.endpoint == "responses" and route.provider.wire == "auto":
         return False, False  # if it turns out chat-only, the bridge replays the answer as events
     if target.endpoint != "chat.completions":
         raise bad_request(
-            f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false), and "
-            'proxyd can replay only chat completions as a stream; send "stream": false',
-            param="stream",
+            f'{off}, and proxyd can replay only chat completions as a stream; send "stream": false', param="stream"
         )
     return True, wants_usage(parsed)
 

@@ -23,8 +23,8 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.compat import adapt_chat
-from proxyd.config import Provider
+from proxyd.compat import adapt_chat, streaming_off
+from proxyd.config import ModelEntry, Provider
 from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 from proxyd.metrics import METRICS
@@ -57,7 +57,12 @@ CHAT_ONLY = web.AppKey("chat_only", set)  # providers (by config) found to lack 
 
 
 async def responses_via_chat(
-    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], obs: Observation
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    provider: Provider,
+    body: dict[str, Any],
+    obs: Observation,
+    model: ModelEntry | None,
 ) -> web.StreamResponse:
     request.app[METRICS].translations.labels("responses", "chat").inc()
     full_input = await expand_previous(request, body)
@@ -68,13 +73,12 @@ async def responses_via_chat(
     if translated.dropped:
         structlog.get_logger("proxyd").info("translation_dropped", provider=provider.name, dropped=translated.dropped)
     chat = translated.body
-    model = body.get("model")
-    adapted, notes = adapt_chat(chat, provider, provider.model(model) if isinstance(model, str) else None)
+    adapted, notes = adapt_chat(chat, provider, model)
     if notes:
         structlog.get_logger("proxyd").info("request_adapted", provider=provider.name, changes=notes)
     chat = adapted or chat
     streaming = chat.get("stream") is True
-    if streaming and not provider.streaming:  # ask for the whole answer; it is replayed as events
+    if streaming and streaming_off(provider, model):  # ask for the whole answer; it is replayed as events
         chat.pop("stream")
         chat.pop("stream_options")
     headers = upstream_request_headers(request.headers.items(), provider)
@@ -207,7 +211,12 @@ async def try_responses(
 
 
 async def chat_via_responses(
-    request: web.Request, session: aiohttp.ClientSession, provider: Provider, body: dict[str, Any], obs: Observation
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    provider: Provider,
+    body: dict[str, Any],
+    obs: Observation,
+    model: ModelEntry | None,
 ) -> web.StreamResponse:
     request.app[METRICS].translations.labels("chat", "responses").inc()
     try:
@@ -215,7 +224,7 @@ async def chat_via_responses(
     except TranslationError as exc:
         raise bad_request(exc.message, param=exc.param) from None
     streaming = translated.get("stream") is True
-    if streaming and not provider.streaming:
+    if streaming and streaming_off(provider, model):
         translated.pop("stream")
     headers = upstream_request_headers(request.headers.items(), provider)
     obs.upstream("responses", "chat->responses")
@@ -226,15 +235,15 @@ async def chat_via_responses(
     if resp.status >= 300:
         return await relay(request, resp, Exchange(provider, "responses", "/responses", obs))
     include_usage = wants_usage(body)
-    model = str(body.get("model") or "")
+    name = str(body.get("model") or "")
     try:
         if streaming and resp.content_type == "text/event-stream":
-            encoder = ChatChunkEncoder(model=model, created=int(time.time()), include_usage=include_usage)
+            encoder = ChatChunkEncoder(model=name, created=int(time.time()), include_usage=include_usage)
             out = await _translate_stream(request, resp, provider, encoder, obs)
             obs.usage = usage_of(encoder.usage)
             return out
         response = await read_json(resp, provider, "output", "a response")
-        completion = response_to_completion(response, model)
+        completion = response_to_completion(response, name)
     finally:
         release(resp)
     obs.usage = usage_of(response.get("usage"))

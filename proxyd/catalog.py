@@ -1,51 +1,62 @@
 """The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases.
 
 A provider that configures no ``models`` shows what its ``GET /models`` listed (discovered by
-the health probes), marked ``"source": "discovered"``.
+the health probes), marked ``"source": "discovered"``. Metadata the listing gave (context window,
+output limit, capabilities: see :mod:`proxyd.listing`) fills what the config leaves empty;
+``context_window_source`` says where a window came from when it was not the config:
+``"provider"`` (the listing) or ``"default"`` (nobody said; 128k is shown).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from proxyd.config import Config, ModelEntry, Provider
+from proxyd.config import ModelEntry, Provider
+from proxyd.routing import Router
 from proxyd.settings import DEFAULT_CONTEXT_WINDOW
 
-Discovered = Mapping[str, tuple[str, ...]]
 
-
-def model_objects(config: Config, discovered: Discovered | None = None) -> list[dict[str, Any]]:
+def model_objects(router: Router) -> list[dict[str, Any]]:
     """OpenAI ``model`` objects for every configured (or discovered) model and alias, in config order."""
     out: list[dict[str, Any]] = []
-    for provider in config.providers:
-        for entry, source in catalog_of(provider, discovered):
-            out.append(_model_object(f"{provider.name}/{entry.id}", provider, entry, source))
+    for provider in router.config.providers:
+        for entry, source, window in catalog_of(provider, router):
+            out.append(_model_object(f"{provider.name}/{entry.id}", provider, entry, source, window))
             if entry.alias:
-                out.append(_model_object(entry.alias, provider, entry, source))
+                out.append(_model_object(entry.alias, provider, entry, source, window))
     return out
 
 
-def catalog_of(provider: Provider, discovered: Discovered | None) -> list[tuple[ModelEntry, str]]:
-    """A provider's models with where each came from: ``config`` or ``discovered``."""
+def catalog_of(provider: Provider, router: Router) -> list[tuple[ModelEntry, str, str]]:
+    """A provider's models: each entry, where it came from (``config`` or ``discovered``), and
+    where its context window came from (``config``, ``provider`` or ``default``)."""
     if provider.models:
-        return [(m, "config") for m in provider.models]
-    return [(ModelEntry(id=i), "discovered") for i in (discovered or {}).get(provider.name, ())]
+        out = []
+        for m in provider.models:
+            entry = router.model(provider.name, m.id) or m
+            out.append((entry, "config", "config" if m.context_window else _window_source(entry)))
+        return out
+    listed = router.discovered.get(provider.name, ())
+    return [(m, "discovered", _window_source(m)) for m in listed]
 
 
-def find_model(config: Config, model_id: str, discovered: Discovered | None = None) -> dict[str, Any] | None:
-    return next((m for m in model_objects(config, discovered) if m["id"] == model_id), None)
+def find_model(router: Router, model_id: str) -> dict[str, Any] | None:
+    return next((m for m in model_objects(router) if m["id"] == model_id), None)
 
 
-def _model_object(model_id: str, provider: Provider, entry: ModelEntry, source: str) -> dict[str, Any]:
+def _window_source(entry: ModelEntry) -> str:
+    return "provider" if entry.context_window else "default"
+
+
+def _model_object(model_id: str, provider: Provider, entry: ModelEntry, source: str, window: str) -> dict[str, Any]:
     obj: dict[str, Any] = {"id": model_id, "object": "model", "created": 0, "owned_by": provider.name}
     obj["upstream_id"] = entry.id
     obj["source"] = source
     # Declared metadata as extra fields, for clients that read them; a window nobody gave is
     # shown as the common 128k, marked so a client can tell it is a guess.
     obj["context_window"] = entry.context_window or DEFAULT_CONTEXT_WINDOW
-    if entry.context_window is None:
-        obj["context_window_source"] = "default"
+    if window != "config":
+        obj["context_window_source"] = window
     if entry.max_output_tokens is not None:
         obj["max_output_tokens"] = entry.max_output_tokens
     if entry.reasoning_effort is not None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from proxyd.config import Config, Provider
+from proxyd.config import Config, ModelEntry, Provider
 from proxyd.diagnose import (
     Probe,
     Verdict,
@@ -52,8 +52,8 @@ async def check_providers(config: Config, names: list[str], timeout_s: float) ->
     return list((await _each(config, names, lambda session, p: _check(session, p, timeout_s))).values())
 
 
-async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[str, ...] | None]:
-    """Each provider's ``GET /models`` ids; ``None`` where it gave no list."""
+async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[ModelEntry, ...] | None]:
+    """Each provider's ``GET /models`` listing; ``None`` where it gave no list."""
     results = await _each(config, names, lambda session, p: probe_models(session, p, timeout_s))
     return {name: r.models for name, r in results.items()}
 
@@ -87,7 +87,7 @@ async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: 
                 + (f" ({listing.error})" if listing.error else ""),
                 "set default_model for this provider",
             )
-        model = listing.models[0]
+        model = listing.models[0].id
         v.notes.append(f"no default_model: probing {model!r}, the first id GET /models lists")
     v.model = model
     wires = ["responses", "chat"] if provider.wire == "auto" else [provider.wire]
@@ -112,7 +112,8 @@ async def _judge(
     assert out.status is not None
     if complains_about_model(out.status, out.body):
         listing = await probe_models(session, provider, timeout_s)
-        return unknown_model_verdict(v, str(probe.body["model"]), listing.models)
+        listed = tuple(m.id for m in listing.models or ())
+        return unknown_model_verdict(v, str(probe.body["model"]), listed)
     if out.status == 404:
         return await _wrong_path(session, provider, probe, v, timeout_s)
     if out.status >= 300:

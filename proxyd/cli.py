@@ -19,6 +19,7 @@ from typing import Any
 
 from proxyd import __version__
 from proxyd.config import Config, ConfigError, Listen, ModelEntry, Provider
+from proxyd.listing import merged
 from proxyd.loader import find_config, load_config, readable_secrets
 from proxyd.providers import notices
 
@@ -180,7 +181,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 
 
 def _models(config: Config, args: argparse.Namespace) -> int:
-    discovered: dict[str, tuple[str, ...] | None] = {}
+    discovered: dict[str, tuple[ModelEntry, ...] | None] = {}
     if not args.offline:
         from proxyd.check import discover
 
@@ -189,11 +190,10 @@ def _models(config: Config, args: argparse.Namespace) -> int:
     for p in config.providers:
         if args.providers and p.name not in args.providers:
             continue
-        listed = discovered.get(p.name) or ()
-        for entry in p.models:
-            rows.append(_model_row(p.name, entry, "config"))
+        listed = {m.id: m for m in discovered.get(p.name) or ()}
+        rows += [_model_row(p.name, merged(m, listed.get(m.id)), "config") for m in p.models]
         configured = {m.id for m in p.models}
-        rows += [_model_row(p.name, ModelEntry(id=i), "discovered") for i in listed if i not in configured]
+        rows += [_model_row(p.name, m, "discovered") for i, m in listed.items() if i not in configured]
         if not args.offline and discovered.get(p.name) is None:
             print(f"proxyd: {p.name}: GET /models gave no list (see proxyd check {p.name})", file=sys.stderr)
     _print_models(rows, args.json)
@@ -207,6 +207,7 @@ def _model_row(provider: str, entry: ModelEntry, source: str) -> dict[str, Any]:
         "alias": entry.alias,
         "source": source,
         "context_window": entry.context_window,
+        "max_output_tokens": entry.max_output_tokens,
         "capabilities": dict(entry.capabilities),
         "tags": list(entry.tags),
     }
@@ -217,7 +218,7 @@ def _print_models(rows: list[dict[str, Any]], as_json: bool) -> None:
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        caps = ",".join(k for k, v in row["capabilities"].items() if v) or "-"
+        caps = ",".join(k if v else f"no-{k}" for k, v in row["capabilities"].items()) or "-"
         window = row["context_window"] or "-"
         tags = ",".join(row["tags"]) or "-"
         alias = f" (alias {row['alias']})" if row["alias"] else ""

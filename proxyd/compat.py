@@ -48,7 +48,7 @@ def adapt_responses(body: Body, provider: Provider, model: ModelEntry | None) ->
     effort = reasoning.get("effort") or model.reasoning_effort
     if model.capability("reasoning") is False and "reasoning" in out:
         del out["reasoning"]
-        notes.append(f"reasoning dropped: model {model.id!r} is declared without reasoning")
+        notes.append(f"reasoning dropped: model {model.id!r} has no reasoning ({model.why_not('reasoning')})")
     elif effort and reasoning.get("effort") != effort:
         out["reasoning"] = {**reasoning, "effort": effort}
     limit, asked = model.max_output_tokens, out.get("max_output_tokens")
@@ -65,11 +65,26 @@ def _declares_nothing(model: ModelEntry | None) -> bool:
 def _check_capabilities(model: ModelEntry, provider: Provider, tools: bool, image: bool) -> None:
     where = f"model {model.id!r} of provider {provider.name!r}"
     if tools and model.capability("tools") is False:
-        raise _lacks(f"{where} is declared without tool support (capabilities.tools: false), and this request "
-                     "sends tools; remove them or pick a model with tools", "tools")  # fmt: skip
+        raise _lacks(f"{where} has no tool support ({model.why_not('tools')}), and this request sends tools; "
+                     f"remove them or pick a model with tools{_override(model, 'tools')}", "tools")  # fmt: skip
     if image and model.capability("vision") is False:
-        raise _lacks(f"{where} is declared without vision (capabilities.vision: false), and this request sends "
-                     "an image; remove it or pick a vision model", "messages")  # fmt: skip
+        raise _lacks(f"{where} has no vision ({model.why_not('vision')}), and this request sends an image; "
+                     f"remove it or pick a vision model{_override(model, 'vision')}", "messages")  # fmt: skip
+
+
+def _override(model: ModelEntry, capability: str) -> str:
+    if capability not in model.listed:
+        return ""
+    return f"; if the listing is wrong, set capabilities.{capability}: true for this model in proxyd's config"
+
+
+def streaming_off(provider: Provider, model: ModelEntry | None) -> str | None:
+    """Why a stream must be made from a whole answer, or None when the provider streams."""
+    if not provider.streaming:
+        return f"provider {provider.name!r} has streaming turned off in proxyd's config (streaming: false)"
+    if model is not None and model.capability("streaming") is False:
+        return f"model {model.id!r} of provider {provider.name!r} does not stream ({model.why_not('streaming')})"
+    return None
 
 
 def _lacks(message: str, param: str) -> ProxyError:
@@ -82,9 +97,13 @@ def _reasoning_chat(out: Body, provider: Provider, model: ModelEntry | None, not
         effort = out["reasoning_effort"] = model.reasoning_effort
     if effort is None:
         return
-    if provider.compat.reasoning == "none" or (model is not None and model.capability("reasoning") is False):
+    if provider.compat.reasoning == "none":
         del out["reasoning_effort"]
         notes.append(f"reasoning_effort {effort!r} dropped: provider {provider.name!r} takes none")
+    elif model is not None and model.capability("reasoning") is False:
+        del out["reasoning_effort"]
+        notes.append(f"reasoning_effort {effort!r} dropped: model {model.id!r} has no reasoning "
+                     f"({model.why_not('reasoning')})")  # fmt: skip
     elif provider.compat.reasoning == "openrouter":
         del out["reasoning_effort"]
         reasoning = _obj(out.get("reasoning"))

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from proxyd.config import Provider
 from proxyd.headers import upstream_request_headers
-from proxyd.healthstate import ProbeResult, ProviderHealth, models_in_listing
+from proxyd.healthstate import ProbeResult, ProviderHealth
+from proxyd.listing import models_in_listing
 from proxyd.metrics import Metrics
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
@@ -29,7 +30,7 @@ MAX_LISTING = 8 * 1024 * 1024
 
 
 async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> ProbeResult:
-    """One ``GET /models``: how long it took, its status, and the ids it listed."""
+    """One ``GET /models``: how long it took, its status, and the models it listed."""
     url = upstream_url(provider, "/models", "")
     headers = upstream_request_headers((), provider)
     connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from proxyd.settings import ModelEntry
+
 State = Literal["unknown", "ok", "degraded", "unreachable"]
 TRAFFIC_MEMORY_S = 300.0
-MAX_MODELS = 5000  # a catalog larger than this is cut (labels and memory stay bounded)
 _NO_ANSWER = frozenset({"connect", "tls"})
 _DEGRADING = frozenset({"timeout", "status_5xx", "protocol"})
 
@@ -27,7 +28,7 @@ class ProbeResult:
     latency_s: float
     status: int | None = None
     error: str | None = None  # why no answer came (composed from config facts: no secrets)
-    models: tuple[str, ...] | None = None  # the listing, when the answer held one
+    models: tuple[ModelEntry, ...] | None = None  # the listing, when the answer held one
 
 
 def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, str | None]:
@@ -53,15 +54,6 @@ def traffic_verdict(reason: str | None, status: int) -> State | None:
     return None
 
 
-def models_in_listing(body: object) -> tuple[str, ...] | None:
-    """Model ids from an OpenAI ``/models`` answer (``{"data": [{"id": ...}]}``)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return None
-    ids = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and 0 < len(m["id"]) <= 256]
-    return tuple(dict.fromkeys(ids))[:MAX_MODELS]
-
-
 class ProviderHealth:
     """One provider's record; the health checker and the request observer update it."""
 
@@ -78,7 +70,7 @@ class ProviderHealth:
         self.traffic_state: State | None = None
         self.traffic_error: str | None = None
         self.traffic_at = 0.0
-        self.models: tuple[str, ...] = ()
+        self.models: tuple[ModelEntry, ...] = ()  # the last listing, with what it said of each
         self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
 
     @property

@@ -79,7 +79,7 @@ def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
         "detected_wire": detected,
         "models": {
             "configured": [m.id for m in provider.models],
-            "discovered": list(health.models),
+            "discovered": [m.id for m in health.models],
         },
     }
 

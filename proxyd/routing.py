@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from proxyd.config import Config, Provider
+from proxyd.config import Config, ModelEntry, Provider
 from proxyd.errors import ProxyError, bad_request
+from proxyd.listing import merged
 
 _PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:/.*)?)$")
 _SEGMENT_SPLIT_RE = re.compile(r"[/\\]")
@@ -56,6 +57,7 @@ class Route:
     provider: Provider
     model: str | None  # what goes upstream
     rewritten: bool  # the body's model must be replaced with ``model``
+    entry: ModelEntry | None = None  # what config and the provider's listing say of ``model``
 
 
 def parse_target(raw_target: str) -> Target | None:
@@ -94,30 +96,36 @@ def _has_dot_segment(path: str) -> bool:
 class Router:
     """Routing tables built once per config; :meth:`route` is a few dict look-ups."""
 
-    def __init__(self, config: Config, discovered: Mapping[str, tuple[str, ...]] | None = None) -> None:
-        """``discovered``: model ids each provider's ``GET /models`` listed (after configured ids)."""
+    def __init__(self, config: Config, discovered: Mapping[str, tuple[ModelEntry, ...]] | None = None) -> None:
+        """``discovered``: the models each provider's ``GET /models`` listed (after configured ones)."""
         self.config = config
         self.discovered = dict(discovered or {})
         self._by_name = {p.name: p for p in config.providers}
         self._aliases: dict[str, tuple[Provider, str]] = {}
         self._ids: dict[str, Provider] = {}
-        self._known: dict[str, frozenset[str]] = {}
+        # Every model a provider has, as config declares it with the listing's gaps filled in.
+        self._entries: dict[tuple[str, str], ModelEntry] = {}
         for p in config.providers:
             for m in p.models:
                 if m.alias:
                     self._aliases.setdefault(m.alias, (p, m.id))
                 self._ids.setdefault(m.id, p)
         for p in config.providers:
-            for model_id in self.discovered.get(p.name, ()):
+            listed = {m.id: m for m in self.discovered.get(p.name, ())}
+            for m in p.models:
+                self._entries[(p.name, m.id)] = merged(m, listed.get(m.id))
+            for model_id, m in listed.items():
                 self._ids.setdefault(model_id, p)
-            configured = {m.id for m in p.models}
-            self._known[p.name] = frozenset(configured | set(self.discovered.get(p.name, ())))
+                self._entries.setdefault((p.name, model_id), m)
         self._default = self._by_name.get(config.default_provider or "")
 
     def known(self, provider: str, model: str | None) -> bool:
         """Is ``model`` in the provider's catalog (configured or discovered)? Bounds metric labels."""
-        ids = self._known.get(provider)
-        return ids is not None and model is not None and model in ids
+        return model is not None and (provider, model) in self._entries
+
+    def model(self, provider: str, model: str) -> ModelEntry | None:
+        """The model as config declares it, gaps filled from the provider's listing."""
+        return self._entries.get((provider, model))
 
     def provider(self, name: str) -> Provider | None:
         return self._by_name.get(name)
@@ -135,9 +143,9 @@ class Router:
                 return self._within(self._by_name[prefix], rest, rewritten=True)
             if model in self._aliases:
                 provider, model_id = self._aliases[model]
-                return Route(provider, model_id, rewritten=True)
+                return self._to(provider, model_id, rewritten=True)
             if model in self._ids:
-                return Route(self._ids[model], model, rewritten=False)
+                return self._to(self._ids[model], model, rewritten=False)
         if self._default is not None:
             return self._within(self._default, model)
         if model is None:
@@ -146,11 +154,15 @@ class Router:
 
     def _within(self, provider: Provider, model: str | None, *, rewritten: bool = False) -> Route:
         if model is None:
-            return Route(provider, provider.default_model, rewritten=provider.default_model is not None)
+            return self._to(provider, provider.default_model, rewritten=provider.default_model is not None)
         for m in provider.models:
             if m.alias == model:
-                return Route(provider, m.id, rewritten=True)
-        return Route(provider, model, rewritten=rewritten)
+                return self._to(provider, m.id, rewritten=True)
+        return self._to(provider, model, rewritten=rewritten)
+
+    def _to(self, provider: Provider, model: str | None, *, rewritten: bool) -> Route:
+        entry = self._entries.get((provider.name, model)) if model is not None else None
+        return Route(provider, model, rewritten, entry)
 
     def _not_found(self, what: str) -> ProxyError:
         names = ", ".join(self._by_name) or "(none)"

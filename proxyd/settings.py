@@ -39,9 +39,18 @@ class ModelEntry:
     capabilities: tuple[tuple[str, bool], ...] = ()  # only what was declared; absent is unknown
     tags: tuple[str, ...] = ()
     reasoning_effort: str | None = None  # applied when the client sends none
+    # What the provider's GET /models filled in ("context_window", "max_output_tokens", or a
+    # capability's name), so a 400 can say where a "no" came from (proxyd.listing).
+    listed: frozenset[str] = frozenset()
 
     def capability(self, name: str) -> bool | None:
         return next((flag for cap, flag in self.capabilities if cap == name), None)
+
+    def why_not(self, capability: str) -> str:
+        """Who said this model lacks ``capability``, in words for an error message."""
+        if capability in self.listed:
+            return "the provider's GET /models says so"
+        return f"capabilities.{capability}: false in proxyd's config"
 
 
 @dataclass(frozen=True)

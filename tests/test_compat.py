@@ -66,9 +66,9 @@ def test_adapt_chat(provider: Provider, entry: ModelEntry | None, body: dict[str
 @pytest.mark.parametrize(
     ("provider", "entry", "body", "wanted"),
     [
-        (PLAIN, model(caps={"tools": False}), chat(tools=[{"type": "function"}]), "declared without tool support"),
+        (PLAIN, model(caps={"tools": False}), chat(tools=[{"type": "function"}]), "has no tool support (capabilities.tools: false in proxyd"),
         (PLAIN, model(caps={"vision": False}), chat(messages=[{"role": "user", "content": [IMAGE]}]),
-         "declared without vision"),
+         "has no vision (capabilities.vision: false in proxyd"),
         (via(content="string"), None, chat(messages=[{"role": "user", "content": [*PARTS, IMAGE]}]),
          "takes text-only message content"),
     ],
@@ -96,7 +96,7 @@ def test_adapt_responses(entry: ModelEntry | None, body: dict[str, Any], sent: A
 
 def test_responses_images_to_a_model_without_vision() -> None:
     body = {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "data:,"}]}]}
-    with pytest.raises(ProxyError, match="declared without vision"):
+    with pytest.raises(ProxyError, match="has no vision"):
         adapt_responses(body, PLAIN, model(caps={"vision": False}))
 
 

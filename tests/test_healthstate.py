@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.healthstate import TRAFFIC_MEMORY_S, ProbeResult, ProviderHealth, judge_probe, models_in_listing
+from proxyd.healthstate import TRAFFIC_MEMORY_S, ProbeResult, ProviderHealth, judge_probe
+from proxyd.settings import ModelEntry
 
 
 @pytest.mark.parametrize(
@@ -27,12 +28,12 @@ def test_judge_probe(result: ProbeResult, state: str, error_has: str | None) -> 
 def test_traffic_overrides_then_yields() -> None:
     h = ProviderHealth()
     assert h.state == "unknown"
-    h.probed(ProbeResult(0.1, 200, models=("a",)), 3.0, now=0)
-    assert (h.state, h.models) == ("ok", ("a",))
+    h.probed(ProbeResult(0.1, 200, models=(ModelEntry("a"),)), 3.0, now=0)
+    assert (h.state, h.models) == ("ok", (ModelEntry("a"),))
     h.traffic("connect", 0, "refused", now=1)
     assert (h.state, h.error) == ("unreachable", "refused")
     h.probed(ProbeResult(0.1, 200, models=()), 3.0, now=2)  # answers again; an empty listing keeps the old one
-    assert (h.state, h.models) == ("ok", ("a",))
+    assert (h.state, h.models) == ("ok", (ModelEntry("a"),))
     h.traffic("status_5xx", 503, "HTTP 503", now=3)
     assert h.state == "degraded"
     h.probed(ProbeResult(0.1, 200), 3.0, now=4)  # /models answering says nothing about chat failing
@@ -59,16 +60,3 @@ def test_a_success_proves_an_unprobed_provider_up() -> None:
     h = ProviderHealth()
     h.traffic(None, 200, None, now=0)
     assert h.state == "ok"
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ({"data": [{"id": "a"}, {"id": "b"}, {"id": "a"}, {"x": 1}, "c", {"id": ""}]}, ("a", "b")),
-        ({"data": []}, ()),
-        ({"models": []}, None),
-        ([1], None),
-    ],
-)
-def test_models_in_listing(body: object, expected: tuple[str, ...] | None) -> None:
-    assert models_in_listing(body) == expected

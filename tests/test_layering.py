@@ -9,6 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proxyd"
 PURE = [
+    "listing",
     "compat",
     "providers",
     "services",
