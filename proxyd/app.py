@@ -263,12 +263,12 @@ def _stream_replay(parsed: dict[str, Any] | None, route: Route, target: Target) 
     off = streaming_off(route.provider, route.entry)
     if off is None:
         return False, False
-    if target.endpoint == "responses" and route.provider.wire == "auto":
-        return False, False  # if it turns out chat-only, the bridge replays the answer as events
-    if target.endpoint != "chat.completions":
+    if target.endpoint not in ("chat.completions", "responses"):
         raise bad_request(
-            f'{off}, and proxyd can replay only chat completions as a stream; send "stream": false', param="stream"
+            f'{off}, and proxyd can replay only chat completions and responses as a stream; send "stream": false',
+            param="stream",
         )
+    # (A wire: auto provider found chat-only meanwhile is bridged, and the bridge replays.)
     return True, wants_usage(parsed)
 
 

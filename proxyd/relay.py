@@ -29,7 +29,7 @@ from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
 from proxyd.streamcheck import StreamCheck, StreamWire
-from proxyd.synth import completion_to_sse
+from proxyd.synth import completion_to_sse, response_to_sse
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
 from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
 
@@ -177,10 +177,16 @@ async def _read_timed(content: aiohttp.StreamReader, idle: float, limit: int) ->
 
 
 async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
-    completion = await read_completion(resp, ex.provider)
-    ex.obs.usage = usage_of(completion.get("usage"))
+    if ex.endpoint == "responses":
+        response = await read_json(resp, ex.provider, "output", "a response")
+        ex.obs.usage = usage_of(response.get("usage"))
+        stream = response_to_sse(response)
+    else:
+        completion = await read_completion(resp, ex.provider)
+        ex.obs.usage = usage_of(completion.get("usage"))
+        stream = completion_to_sse(completion, include_usage=ex.include_usage)
     out = await open_sse(request, ex.obs)
-    await out.write(completion_to_sse(completion, include_usage=ex.include_usage))
+    await out.write(stream)
     await out.write_eof()
     return out
 

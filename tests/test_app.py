@@ -343,8 +343,8 @@ async def test_streaming_disabled_provider_is_replayed_as_a_stream(
     text = (await resp.read()).decode()
     assert upstream.last.json() == {"model": "x"}  # asked without stream
     assert '"content": "whole answer"' in text and '"total_tokens": 3' in text and text.endswith("data: [DONE]\n\n")
-    # A Responses stream from a provider that only speaks Responses and cannot stream: nothing to replay with.
-    resp = await client.post("/v1/responses", json={"model": "r/x", "stream": True})
+    # Legacy completions have no replay: a clear 400 rather than a stream that never comes.
+    resp = await client.post("/v1/completions", json={"model": "r/x", "prompt": "a", "stream": True})
     assert resp.status == 400 and "streaming: false" in assert_openai_error(await resp.json())["message"]
 
 

@@ -135,3 +135,65 @@ async def test_sdk_with_proxyd_token(proxy_factory: ProxyFactory, upstream: Fake
     with pytest.raises(openai.AuthenticationError) as info:
         await bad.models.list()
     assert info.value.code == "invalid_api_key" and "listen.token" in info.value.message
+
+
+def whole_response(model: str) -> dict[str, object]:
+    return {
+        "id": "resp_whole", "object": "response", "created_at": int(time.time()), "status": "completed",
+        "model": model, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None,
+        "incomplete_details": None, "instructions": None, "metadata": {},
+        "output": [
+            {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking it over"}]},
+            {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": f"whole answer from {model}", "annotations": []}]},
+            {"id": "fc_1", "type": "function_call", "call_id": "call_1", "name": "exec_command",
+             "arguments": '{"cmd": "ls"}', "status": "completed"},
+        ],
+        "usage": {"input_tokens": 4, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0}, "output_tokens": 6,
+                  "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 10},
+    }  # fmt: skip
+
+
+async def test_responses_stream_from_providers_and_models_that_do_not_stream(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """The SDK's own stream helper accepts the events proxyd makes from a whole Response."""
+    asked: list[dict[str, object]] = []
+
+    async def no_streams(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        asked.append(body)
+        if request.path.endswith("/responses"):
+            return web.json_response(whole_response(body["model"]))
+        return web.json_response(completion(body["model"], f"hello from {body['model']}"))
+
+    upstream.handler = no_streams
+    client = await proxy_factory(
+        {
+            "providers": [
+                {"name": "native", "base_url": upstream.base_url, "wire": "responses", "streaming": False},
+                {"name": "auto", "base_url": upstream.base_url, "streaming": False},
+                {"name": "per-model", "base_url": upstream.base_url, "wire": "responses",
+                 "models": [{"id": "batch-only", "capabilities": {"streaming": False}}]},
+            ]
+        }
+    )  # fmt: skip
+    sdk = openai.AsyncOpenAI(
+        base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True
+    )
+    for model in ("native/m", "auto/m", "per-model/batch-only"):
+        asked.clear()
+        async with sdk.responses.stream(model=model, input="hi") as stream:
+            kinds = [event.type async for event in stream]
+            final = await stream.get_final_response()
+        assert [a.get("stream") for a in asked] == [None], model  # asked once, for the whole answer
+        assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+        assert "response.reasoning_summary_text.delta" in kinds and "response.function_call_arguments.done" in kinds
+        assert final.output_text == f"whole answer from {model.split('/')[1]}"
+        assert final.usage is not None and final.usage.total_tokens == 10
+    chat = await sdk.chat.completions.create(
+        model="per-model/batch-only", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    chunks = [c async for c in chat]  # a chat client of the same model: chat chunks, made from a whole Response
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "whole answer from batch-only"
+    assert [a.get("stream") for a in asked[-1:]] == [None]
