@@ -334,15 +334,21 @@ async def test_streaming_disabled_provider_is_replayed_as_a_stream(
             "providers": [
                 {"name": "p", "base_url": upstream.base_url, "streaming": False},
                 {"name": "r", "base_url": upstream.base_url, "streaming": False, "wire": "responses"},
+                {"name": "pm", "base_url": upstream.base_url, "models": [
+                    {"id": "x", "capabilities": {"streaming": False}}, "y"]},
             ]
         }
-    )
-    body = {"model": "p/x", "stream": True, "stream_options": {"include_usage": True}}
-    resp = await client.post(CHAT, json=body)
-    assert resp.headers["Content-Type"].startswith("text/event-stream")
-    text = (await resp.read()).decode()
-    assert upstream.last.json() == {"model": "x"}  # asked without stream
-    assert '"content": "whole answer"' in text and '"total_tokens": 3' in text and text.endswith("data: [DONE]\n\n")
+    )  # fmt: skip
+    for model in ("p/x", "pm/x"):  # a provider, or one model, that does not stream
+        body = {"model": model, "stream": True, "stream_options": {"include_usage": True}}
+        resp = await client.post(CHAT, json=body)
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        text = (await resp.read()).decode()
+        assert upstream.last.json() == {"model": "x"}  # asked without stream
+        assert '"content": "whole answer"' in text and '"total_tokens": 3' in text
+        assert text.endswith("data: [DONE]\n\n")
+    await client.post(CHAT, json={"model": "pm/y", "stream": True})
+    assert upstream.last.json() == {"model": "y", "stream": True}  # its other models stream as usual
     # Legacy completions have no replay: a clear 400 rather than a stream that never comes.
     resp = await client.post("/v1/completions", json={"model": "r/x", "prompt": "a", "stream": True})
     assert resp.status == 400 and "streaming: false" in assert_openai_error(await resp.json())["message"]
