@@ -21,13 +21,14 @@ from proxyd.config import Config, ModelEntry, Provider
 from proxyd.diagnose import (
     Probe,
     Verdict,
-    base_url_alternatives,
     complains_about_model,
     curl_command,
     probe_for,
     status_verdict,
     stream_verdicts,
     unknown_model_verdict,
+    url_forms_to_try,
+    working_form_advice,
 )
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
@@ -121,6 +122,9 @@ async def _judge(
     problem = stream_verdicts(out.content_type, out.stalled_s)
     if problem is not None:
         return v.failed(*problem)
+    if provider.base_url_added:
+        v.notes.append(f"base_url had no path: proxyd added {provider.base_url_added}, and "
+                       f"{provider.base_url}{probe.path} works")  # fmt: skip
     v.ok = True
     return v
 
@@ -128,19 +132,15 @@ async def _judge(
 async def _wrong_path(
     session: aiohttp.ClientSession, provider: Provider, probe: Probe, v: Verdict, timeout_s: float
 ) -> Verdict:
-    tried = []
-    for alt in base_url_alternatives(provider.base_url):
-        tried.append(alt)
-        out = await _attempt(session, provider, alt, probe, timeout_s)
+    forms = url_forms_to_try(provider)
+    for form in forms:
+        out = await _attempt(session, provider, form, probe, timeout_s)
         if out.status is not None and 200 <= out.status < 300:
-            v.notes.append(f"{alt}{probe.path} answered {out.status}")
-            return v.failed(
-                f"HTTP 404 for {provider.base_url}{probe.path}: the base_url is not the API root",
-                f"set base_url: {alt}   (that form works)",
-            )
+            v.notes.append(f"{form}{probe.path} answered {out.status}")
+            return v.failed(*working_form_advice(provider, probe.path, form))
     return v.failed(
         f"HTTP 404 for {provider.base_url}{probe.path}",
-        "base_url probably lacks /v1 or has an extra path; also tried " + ", ".join(tried) + " without success",
+        "base_url probably lacks /v1 or has an extra path; also tried " + ", ".join(forms) + " without success",
     )
 
 

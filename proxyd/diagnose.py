@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxyd.redact import redact_text, sensitive_name
+from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
 
 _MODEL_COMPLAINT_RE = re.compile(
@@ -89,6 +90,30 @@ def base_url_alternatives(base_url: str) -> list[str]:
     if path not in ("", "/v1"):
         out.append(origin + "/v1")
     return [u for u in dict.fromkeys(out) if u.rstrip("/") != base_url.rstrip("/")]
+
+
+def url_forms_to_try(provider: Provider) -> list[str]:
+    """Base URLs to try after a 404: the URL as the user gave it first, when proxyd added a path."""
+    given = provider.base_url.removesuffix(provider.base_url_added) if provider.base_url_added else None
+    others = [u for u in base_url_alternatives(provider.base_url) if u != given]
+    return [given, *others] if given else others
+
+
+def working_form_advice(provider: Provider, path: str, form: str) -> tuple[str, str]:
+    """(cause, fix) when ``form`` answered where the configured base_url gave a 404."""
+    added = provider.base_url_added
+    if added and provider.base_url == form + added:
+        return (
+            f"HTTP 404 for {provider.base_url}{path}: proxyd added {added} to the bare base_url "
+            f"({provider.service}'s usual API path), but this server serves the API at its root",
+            "set add_api_path: false for this provider   (the URL as you gave it works)",
+        )
+    # A bare URL of a known service would get its API path added again: say how to stop that.
+    keep = " and add_api_path: false" if complete_base_url(form, detect(form))[1] else ""
+    return (
+        f"HTTP 404 for {provider.base_url}{path}: the base_url is not the API root",
+        f"set base_url: {form}{keep}   (that form works)",
+    )
 
 
 def complains_about_model(status: int, body: bytes) -> bool:

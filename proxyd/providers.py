@@ -24,7 +24,7 @@ _PASTED_SUFFIXES = ("/chat/completions", "/responses", "/messages")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
-    "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat",
+    "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -70,7 +70,8 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         name = f"<{path}>"
     given = _parse_base_url(doc.get("base_url"), f"{path}.base_url", env, errs)
     service = detect(given) if given else None
-    base_url, added = complete_base_url(given, service)
+    add = _flag(doc, "add_api_path", True, path, errs)  # false: a bare host is the API root
+    base_url, added = complete_base_url(given, service if add else None)
     known = service or GENERIC
     insecure = _flag(doc, "allow_insecure_http", False, path, errs)
     problem = plain_http_problem(base_url) if base_url and not insecure else None
@@ -294,7 +295,8 @@ def notices(provider: Provider) -> list[tuple[str, str]]:
     """What a user should hear about a provider at start and on reload: (level, message)."""
     out = []
     if provider.base_url_added:
-        out.append(("info", f"base_url had no path: added {provider.base_url_added} ({provider.service}'s API)"))
+        out.append(("info", f"base_url had no path: added {provider.base_url_added} ({provider.service}'s API); "
+                            "add_api_path: false uses it as given"))  # fmt: skip
     if not provider.tls.verify:
         out.append(("warning", "tls.verify is false: the provider's certificate is NOT checked, so anyone on the "
                                "network path can read the key and every prompt; prefer tls.ca_file"))  # fmt: skip

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream
@@ -93,6 +95,51 @@ async def test_404_tries_the_other_base_url_forms(tmp_path: Path, upstream: Fake
     code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{origin}', wire: chat, default_model: m}}"))
     assert code == 1 and not v["ok"]
     assert "404" in v["cause"] and v["fix"].startswith(f"set base_url: {origin}/v1")
+
+
+@pytest.fixture
+async def known_port_upstream(aiohttp_server: Any) -> FakeUpstream:
+    """A fake upstream on the port of a service proxyd knows (LM Studio's 1234, LiteLLM's 4000...),
+    so a bare URL to it gets ``/v1`` added."""
+    for port in (1234, 4000, 11434, 8000):
+        try:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue  # in use here: try the next known port
+        fake = FakeUpstream()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", fake._handle)
+        fake.server = await aiohttp_server(app, host="127.0.0.1", port=port)
+        return fake
+    pytest.skip("every port of a known local service is in use on this machine")
+
+
+@pytest.mark.parametrize(
+    ("api_at", "ok", "wanted"),
+    [
+        ("/v1/", True, "base_url had no path: proxyd added /v1, and http://127.0.0.1:{port}/v1/chat/completions works"),
+        ("/", False, "set add_api_path: false for this provider"),
+    ],
+)
+async def test_check_says_which_form_of_a_completed_url_works(
+    tmp_path: Path, known_port_upstream: FakeUpstream, api_at: str, ok: bool, wanted: str
+) -> None:
+    async def api(request: web.Request) -> web.StreamResponse:
+        if request.path != api_at.rstrip("/") + "/chat/completions":
+            return web.Response(status=404, text="not found")
+        return await stream(request, sse_ok())
+
+    known_port_upstream.handler = api
+    port = known_port_upstream.base_url.split(":")[2].split("/")[0]
+    bare = f"http://127.0.0.1:{port}"
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{bare}', wire: chat, default_model: m}}"))
+    assert (code == 0, v["ok"]) == (ok, ok)
+    assert wanted.format(port=port) in (v["notes"][-1] if ok else v["fix"])
+    if not ok:  # and the advice holds: with it, the same server passes
+        fixed = f"{{name: p, base_url: '{bare}', add_api_path: false, wire: chat, default_model: m}}"
+        code, (v,) = await check(config_for(tmp_path, fixed))
+        assert code == 0 and v["ok"] and not v["notes"]
 
 
 async def test_key_rejected(tmp_path: Path, upstream: FakeUpstream) -> None:

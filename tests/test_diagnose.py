@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.diagnose import base_url_alternatives, complains_about_model, curl_command, error_message, probe_for
+from proxyd.diagnose import (
+    base_url_alternatives,
+    complains_about_model,
+    curl_command,
+    error_message,
+    probe_for,
+    url_forms_to_try,
+    working_form_advice,
+)
+from proxyd.settings import Provider
 from tests.conftest import make_config
 
 
@@ -19,6 +28,35 @@ from tests.conftest import make_config
 )
 def test_base_url_alternatives(base: str, expected: list[str]) -> None:
     assert base_url_alternatives(base) == expected
+
+
+def one_provider(base_url: str, **extra: object) -> Provider:
+    return make_config({"providers": [{"name": "p", "base_url": base_url, **extra}]}).providers[0]
+
+
+@pytest.mark.parametrize(
+    ("base", "extra", "forms", "working", "fix"),
+    [
+        # proxyd added /v1 to a bare LM Studio URL: the URL as given is tried first, and the fix keeps it as given
+        ("http://127.0.0.1:1234", {}, ["http://127.0.0.1:1234"], "http://127.0.0.1:1234",
+         "set add_api_path: false for this provider"),
+        # an explicit /v1 on a known port whose API is at the root: a bare URL would get /v1 back, so say both
+        ("http://127.0.0.1:4000/v1", {}, ["http://127.0.0.1:4000"], "http://127.0.0.1:4000",
+         "set base_url: http://127.0.0.1:4000 and add_api_path: false"),
+        # an unknown server: the plain advice
+        ("http://127.0.0.1:9999", {}, ["http://127.0.0.1:9999/v1"], "http://127.0.0.1:9999/v1",
+         "set base_url: http://127.0.0.1:9999/v1   (that form works)"),
+        # add_api_path: false leaves a bare URL alone; /v1 is then just another form to try
+        ("http://127.0.0.1:1234", {"add_api_path": False}, ["http://127.0.0.1:1234/v1"], "http://127.0.0.1:1234/v1",
+         "set base_url: http://127.0.0.1:1234/v1   (that form works)"),
+    ],
+)  # fmt: skip
+def test_which_url_form_to_try_and_what_to_set(
+    base: str, extra: dict[str, object], forms: list[str], working: str, fix: str
+) -> None:
+    provider = one_provider(base, **extra)
+    assert url_forms_to_try(provider) == forms
+    assert fix in working_form_advice(provider, "/chat/completions", working)[1]
 
 
 @pytest.mark.parametrize(
