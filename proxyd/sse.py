@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_CR, _LF = 13, 10  # bytes index as ints
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +25,11 @@ class SSEEvent:
 class SSEDecoder:
     """``feed(bytes) -> events``; ``flush()`` at end of stream."""
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_started")
+    __slots__ = ("_after_cr", "_buf", "_data", "_event", "_id", "_started")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._after_cr = False  # the last read ended in CR: an LF first in the next one ends no line
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
@@ -40,6 +42,10 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        if self._after_cr:
+            self._after_cr = False
+            if buf.startswith(b"\n"):  # the LF of a CRLF cut between two reads
+                buf = buf[1:]
         if not self._started and buf:
             if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
                 self._buf = buf
@@ -48,16 +54,21 @@ class SSEDecoder:
             if buf.startswith(b"\xef\xbb\xbf"):
                 buf = buf[3:]
         lines = buf.splitlines(keepends=True)
-        # A last line without LF is either cut short or a CR whose LF may be in the next read.
-        self._buf = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        self._buf = b""
+        end = lines[-1][-1] if lines else _LF
+        if end == _CR:
+            # Taken as a line end now, not held for a possible LF: a CR-only stream's events
+            # would otherwise each wait for the next read.
+            self._after_cr = True
+        elif end != _LF:
+            self._buf = lines.pop()  # cut short: the rest comes in the next read
         return self._lines(lines)
 
     def flush(self) -> list[SSEEvent]:
-        """Finish the stream: a held line counts, but a half-sent event is dropped (as browsers do)."""
-        tail, self._buf = self._buf, b""
-        events = self._lines([tail]) if tail.endswith(b"\r") else []
+        """Finish the stream: a line cut short and a half-sent event are dropped (as browsers do)."""
+        self._buf, self._after_cr = b"", False
         self._data, self._event = [], ""
-        return events
+        return []
 
     def _lines(self, lines: list[bytes]) -> list[SSEEvent]:
         events: list[SSEEvent] = []

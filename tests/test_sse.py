@@ -45,8 +45,16 @@ def test_decoder_gives_the_same_events_however_the_bytes_are_cut(size: int) -> N
 def test_cr_then_lf_in_the_next_read_is_one_line_end() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\r") == []
-    assert decoder.feed(b"\n\r") == []
-    assert decoder.feed(b"\n") == [SSEEvent("a")]
+    assert decoder.feed(b"\n\r") == [SSEEvent("a")]  # the event ends at that CR: no wait for an LF
+    assert decoder.feed(b"\n") == []  # that CR's LF, not a second blank line
+    assert decoder.feed(b"data: b\r\n\r\n") == [SSEEvent("b")]
+
+
+def test_a_cr_only_stream_gives_each_event_at_once() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: 1\r\r") == [SSEEvent("1")]
+    assert decoder.feed(b"\r") == []  # a blank line with no data: nothing
+    assert decoder.feed(b"data: 2\r\r") == [SSEEvent("2")]
 
 
 def test_pending_tracks_a_half_sent_event() -> None:
