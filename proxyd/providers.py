@@ -302,4 +302,7 @@ def notices(provider: Provider) -> list[tuple[str, str]]:
                                "network path can read the key and every prompt; prefer tls.ca_file"))  # fmt: skip
     if provider.allow_insecure_http and provider.base_url.startswith("http://"):
         out.append(("warning", "allow_insecure_http: the key and prompts travel unencrypted"))
+    if provider.auth == "none" and provider.api_key:
+        out.append(("warning", f"auth is none, so the key ({provider.key_source}) is never sent; "
+                               "drop the key, or set auth: bearer (or api-key) to send it"))  # fmt: skip
     return out

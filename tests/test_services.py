@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from proxyd.config import ConfigError, parse_config
+from proxyd.providers import notices
 from proxyd.services import complete_base_url, detect, is_local_host, plain_http_problem
 
 
@@ -134,3 +135,24 @@ def test_bad_compat_values_are_named(compat: dict[str, str], wanted: str) -> Non
     with pytest.raises(ConfigError) as info:
         provider("http://127.0.0.1:9/v1", compat=compat)
     assert wanted in "\n".join(info.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "extra", "wanted"),
+    [
+        ("http://localhost:11434/v1", {}, []),
+        ("http://localhost:11434", {}, [("info", "base_url had no path: added /v1 (Ollama's API); add_api_path: false")]),
+        ("http://localhost:11434", {"add_api_path": False}, []),
+        ("https://gw.example/v1", {"tls": {"verify": False}}, [("warning", "tls.verify is false")]),
+        ("http://gw.example/v1", {"allow_insecure_http": True}, [("warning", "allow_insecure_http: the key")]),
+        ("https://gw.example/v1", {"auth": "none", "api_key": "${K}"},
+         [("warning", "auth is none, so the key (env K) is never sent; drop the key, or set auth: bearer")]),
+        ("https://gw.example/v1", {"auth": "none"}, []),
+        ("https://gw.example/v1", {"api_key": "${K}"}, []),
+    ],
+)  # fmt: skip
+def test_notices(base_url: str, extra: dict[str, Any], wanted: list[tuple[str, str]]) -> None:
+    said = notices(provider(base_url, env={"K": "sk-notice-secret"}, **extra))
+    assert [level for level, _ in said] == [level for level, _ in wanted]
+    assert all(text in message for (_, message), (_, text) in zip(said, wanted, strict=True))
+    assert not any("sk-notice-secret" in message for _, message in said)
