@@ -32,8 +32,8 @@ def adapt_chat(body: Body, provider: Provider, model: ModelEntry | None) -> tupl
     out = dict(body)
     _reasoning_chat(out, provider, model, notes)
     _max_tokens(out, compat, model, notes)
-    if compat.developer_role == "system" or compat.content == "string":
-        out["messages"] = _messages(out.get("messages"), provider, notes)
+    if compat.developer_role == "system" or compat.content != "parts":
+        out["messages"] = _messages(out.get("messages"), provider)
     return (out, notes) if out != body else (None, notes)
 
 
@@ -125,15 +125,17 @@ def _max_tokens(out: Body, compat: Compat, model: ModelEntry | None, notes: list
             notes.append(f"{name} {asked} lowered to the model's max_output_tokens {limit}")
 
 
-def _messages(messages: object, provider: Provider, notes: list[str]) -> object:
+def _messages(messages: object, provider: Provider) -> object:
     if not isinstance(messages, list):
         return messages
     compat, out = provider.compat, []
     for message in messages:
         if isinstance(message, dict):
-            if compat.developer_role == "system" and message.get("role") == "developer":
+            role = message.get("role")
+            if compat.developer_role == "system" and role == "developer":
                 message = {**message, "role": "system"}
-            if compat.content == "string" and isinstance(message.get("content"), list):
+            flat = compat.content == "string" or (compat.content == "user-parts" and role != "user")
+            if flat and isinstance(message.get("content"), list):
                 message = {**message, "content": _flatten(message["content"], provider)}
         out.append(message)
     return out
@@ -145,8 +147,9 @@ def _flatten(parts: list[Any], provider: Provider) -> str:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in _IMAGE_PARTS or kind in ("input_audio", "file", "input_file"):
             raise bad_request(
-                f"provider {provider.name!r} takes text-only message content (compat.content: string), and this "
-                f"request has a {kind} part; remove it, or set compat.content: parts if the server takes it",
+                f"provider {provider.name!r} takes text-only content in this message (compat.content: "
+                f"{provider.compat.content}), and this request has a {kind} part there; remove it, or set "
+                "compat.content: parts if the server takes it",
                 param="messages",
             )
         if kind in _TEXT_PARTS and isinstance(part.get("text"), str):

@@ -28,7 +28,7 @@ _PROVIDER_KEYS = {
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
-    "content": ("parts", "string"),
+    "content": ("parts", "string", "user-parts"),
     "max_tokens_field": ("keep", "max_tokens", "max_completion_tokens"),
     "reasoning": ("openai", "openrouter", "none"),
 }

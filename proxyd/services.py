@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 Wire = Literal["auto", "responses", "chat"]
 Reasoning = Literal["openai", "openrouter", "none"]
-Content = Literal["parts", "string"]
+Content = Literal["parts", "string", "user-parts"]
 MaxTokens = Literal["keep", "max_tokens", "max_completion_tokens"]
 Auth = Literal["bearer", "api-key", "none"]
 
@@ -32,7 +32,7 @@ class Service:
     api_path: str = "/v1"  # where the API lives; added to a base URL given without a path
     reasoning: Reasoning = "openai"  # how reasoning effort is sent
     developer_role: bool = False  # takes the "developer" role (else it is sent as "system")
-    content: Content = "parts"  # "string": content-part arrays are flattened to text
+    content: Content = "parts"  # "string": part arrays flattened to text; "user-parts": all but user messages
     max_tokens_field: MaxTokens = "keep"
     auth: Auth = "bearer"
 
@@ -40,7 +40,7 @@ class Service:
 # (host suffix or "", port or None) -> service; the first match wins.
 KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter")),
-    ("api.groq.com", None, Service("Groq", api_path="/openai/v1")),
+    ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),
     ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
     ("api.together.ai", None, Service("Together", max_tokens_field="max_tokens")),
     ("api.mistral.ai", None, Service("Mistral", max_tokens_field="max_tokens")),

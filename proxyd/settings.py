@@ -65,7 +65,7 @@ class Compat:
     """How a provider's chat requests are adapted; the defaults change nothing."""
 
     developer_role: Literal["developer", "system"] = "developer"
-    content: Literal["parts", "string"] = "parts"
+    content: Literal["parts", "string", "user-parts"] = "parts"
     max_tokens_field: Literal["keep", "max_tokens", "max_completion_tokens"] = "keep"
     reasoning: Literal["openai", "openrouter", "none"] = "openai"
 

@@ -41,6 +41,12 @@ CHAT_CASES = [
     (via(developer_role="system"), None, chat(), None),
     (via(content="string"), None, chat(messages=[{"role": "user", "content": PARTS}]),
      chat(messages=[{"role": "user", "content": "one\ntwo"}])),
+    (via(content="user-parts"), None,  # Groq: a system or assistant message takes a string only
+     chat(messages=[{"role": "system", "content": PARTS}, {"role": "user", "content": [*PARTS, IMAGE]},
+                    {"role": "assistant", "content": PARTS}]),
+     chat(messages=[{"role": "system", "content": "one\ntwo"}, {"role": "user", "content": [*PARTS, IMAGE]},
+                    {"role": "assistant", "content": "one\ntwo"}])),
+    (via(content="user-parts"), None, chat(messages=[{"role": "user", "content": PARTS}]), None),
     (via(max_tokens_field="max_tokens"), None, chat(max_completion_tokens=50), chat(max_tokens=50)),
     (via(max_tokens_field="max_completion_tokens"), None, chat(max_tokens=50), chat(max_completion_tokens=50)),
     (via(max_tokens_field="max_tokens"), None, chat(max_tokens=7), None),
@@ -70,7 +76,9 @@ def test_adapt_chat(provider: Provider, entry: ModelEntry | None, body: dict[str
         (PLAIN, model(caps={"vision": False}), chat(messages=[{"role": "user", "content": [IMAGE]}]),
          "has no vision (capabilities.vision: false in proxyd"),
         (via(content="string"), None, chat(messages=[{"role": "user", "content": [*PARTS, IMAGE]}]),
-         "takes text-only message content"),
+         "takes text-only content in this message (compat.content: string)"),
+        (via(content="user-parts"), None, chat(messages=[{"role": "system", "content": [IMAGE]}]),
+         "takes text-only content in this message (compat.content: user-parts)"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_sent_is_a_400_that_says_why(

@@ -26,8 +26,8 @@ def _files(path: str) -> str:
 SERVICES = [
     ("https://openrouter.ai/api/v1", "OpenRouter", "https://openrouter.ai/api/v1", "auto", "system", "parts", "keep", "openrouter", "bearer"),
     ("https://openrouter.ai", "OpenRouter", "https://openrouter.ai/api/v1", "auto", "system", "parts", "keep", "openrouter", "bearer"),
-    ("https://api.groq.com/openai/v1", "Groq", "https://api.groq.com/openai/v1", "chat", "system", "parts", "keep", "openai", "bearer"),
-    ("https://api.groq.com", "Groq", "https://api.groq.com/openai/v1", "chat", "system", "parts", "keep", "openai", "bearer"),
+    ("https://api.groq.com/openai/v1", "Groq", "https://api.groq.com/openai/v1", "chat", "system", "user-parts", "keep", "openai", "bearer"),
+    ("https://api.groq.com", "Groq", "https://api.groq.com/openai/v1", "chat", "system", "user-parts", "keep", "openai", "bearer"),
     ("https://api.together.xyz/v1", "Together", "https://api.together.xyz/v1", "chat", "system", "parts", "max_tokens", "openai", "bearer"),
     ("https://api.mistral.ai", "Mistral", "https://api.mistral.ai/v1", "chat", "system", "parts", "max_tokens", "openai", "bearer"),
     ("https://api.perplexity.ai", "Perplexity", "https://api.perplexity.ai", "chat", "system", "parts", "max_tokens", "none", "bearer"),
