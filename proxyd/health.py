@@ -3,8 +3,9 @@
 
 The verdicts live in :class:`~proxyd.healthstate.ProviderHealth` records, which real traffic
 updates too (see :mod:`proxyd.observe`). A listing the probe finds becomes the provider's
-discovered catalog: ``/v1/models`` shows it for providers that configure no models, and routing
-knows its ids. An empty or failing listing keeps what was known and is retried next time.
+discovered catalog: ``/v1/models`` shows it for providers that configure no models, routing
+knows its ids, and what it says of each model (:mod:`proxyd.listing`) fills what the config
+leaves empty. An empty or failing listing keeps what was known and is retried next time.
 """
 
 from __future__ import annotations
