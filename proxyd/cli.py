@@ -110,6 +110,7 @@ def _serve(
     from proxyd import log
     from proxyd.redact import secrets_of
     from proxyd.server import ExposureError, ListenError, ReloadFrom, Worker, serve
+    from proxyd.store import StoreError
 
     redactor = log.configure(
         args.log_level, args.log_format, os.environ.get("PROXYD_WORKER") if args.reuse_port else None
@@ -133,7 +134,7 @@ def _serve(
     except ExposureError as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except ListenError as exc:
+    except (ListenError, StoreError) as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:

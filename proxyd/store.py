@@ -61,6 +61,10 @@ def store_path(config: StoreConfig, env: Mapping[str, str]) -> Path:
     return Path(state) / "proxyd" / "responses.sqlite3"
 
 
+class StoreError(Exception):
+    """The store cannot be opened; the message says where and what to do."""
+
+
 class ResponseStore:
     def __init__(self, path: Path, config: StoreConfig) -> None:
         self.path = path
@@ -76,7 +80,14 @@ class ResponseStore:
         self._inflight: asyncio.Future[None] | None = None  # the write job running now
 
     async def open(self) -> None:
-        await self._run(self._open)
+        try:
+            await self._run(self._open)
+        except (OSError, sqlite3.Error) as exc:  # a start-up problem the user can fix: no traceback
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreError(
+                f"cannot open the response store {self.path}: {reason}; make its directory writable, set "
+                "store.path to a file proxyd can write, or turn the store off with store.enabled: false"
+            ) from None
 
     async def close(self) -> None:
         while self._inflight is not None:  # puts still waiting are written first

@@ -191,6 +191,18 @@ async def test_serve_with_bad_config_exits_2_and_busy_port_exits_1(tmp_path: Pat
         await asyncio.wait_for(proc.wait(), WAIT)
 
 
+def test_a_store_that_cannot_open_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    config = write(
+        tmp_path / "c.yaml",
+        f"store: {{path: '{tmp_path / 'a-directory'}'}}\nproviders: [{{name: p, base_url: 'http://127.0.0.1:1/v1'}}]\n",
+    )
+    result = run("serve", "--config", str(config), "--port", "0")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"cannot open the response store {tmp_path / 'a-directory'}: unable to open database file" in result.stderr
+    assert "store.enabled: false" in result.stderr
+
+
 async def test_sigterm_lets_a_stream_in_flight_finish(tmp_path: Path, upstream: FakeUpstream) -> None:
     upstream.handler = paced_stream(6, 0.2, finish=True)
     config = write(
