@@ -89,9 +89,6 @@ class Provider:
     allow_insecure_http: bool = False
     compat: Compat = Compat()
 
-    def model(self, model_id: str) -> ModelEntry | None:
-        return next((m for m in self.models if m.id == model_id), None)
-
 
 @dataclass(frozen=True)
 class Keepalive:
