@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +73,19 @@ async def serve(config: Path, *args: str, env: dict[str, str] | None = None) -> 
     return Daemon(*await start_serve(config, *args, env=env))
 
 
+Start = Callable[..., Awaitable[Daemon]]
+
+
 @pytest.fixture
-async def daemons() -> AsyncIterator[list[Daemon]]:
+async def daemon() -> AsyncIterator[Start]:
+    """Start ``proxyd serve`` on a config (as :func:`serve`); each one is stopped after the test."""
     started: list[Daemon] = []
-    yield started
+
+    async def launch(config: Path, *args: str, env: dict[str, str] | None = None) -> Daemon:
+        started.append(await serve(config, *args, env=env))
+        return started[-1]
+
+    yield launch
     for d in started:
         await d.stop()
 
@@ -93,11 +102,10 @@ async def settle() -> None:
     await asyncio.sleep(0.6)
 
 
-async def test_rename_save_reloads_exactly_once(tmp_path: Path, upstream: FakeUpstream, daemons: list[Daemon]) -> None:
+async def test_rename_save_reloads_exactly_once(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(provider_yaml("first", upstream.base_url))
-    d = await serve(config)
-    daemons.append(d)
+    d = await daemon(config)
     tmp = tmp_path / ".config.yaml.swp"
     tmp.write_text(provider_yaml("second", upstream.base_url))
     os.replace(tmp, config)  # how vim (backupcopy=no), VS Code and many tools save
@@ -109,13 +117,10 @@ async def test_rename_save_reloads_exactly_once(tmp_path: Path, upstream: FakeUp
     assert [p["name"] for p in (await d.get("/status"))["providers"]] == ["second"]
 
 
-async def test_truncate_then_write_reloads_exactly_once(
-    tmp_path: Path, upstream: FakeUpstream, daemons: list[Daemon]
-) -> None:
+async def test_truncate_then_write_reloads_exactly_once(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(provider_yaml("first", upstream.base_url))
-    d = await serve(config)
-    daemons.append(d)
+    d = await daemon(config)
     with config.open("w") as f:  # truncate now, write a moment later (nano, gedit, many editors)
         f.flush()
         os.fsync(f.fileno())
@@ -126,13 +131,10 @@ async def test_truncate_then_write_reloads_exactly_once(
     assert await d.generation() == 2 and await d.reloads("success") == 1 and await d.reloads("failure") == 0
 
 
-async def test_invalid_files_keep_the_running_config(
-    tmp_path: Path, upstream: FakeUpstream, daemons: list[Daemon]
-) -> None:
+async def test_invalid_files_keep_the_running_config(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(provider_yaml("good", upstream.base_url))
-    d = await serve(config)
-    daemons.append(d)
+    d = await daemon(config)
     bad_files = [
         "providers: [unclosed\n",  # YAML
         provider_yaml("good", "ftp://nowhere"),  # validation
@@ -154,12 +156,11 @@ async def test_invalid_files_keep_the_running_config(
 
 
 async def test_sighup_reloads_and_listen_changes_wait_for_a_restart(
-    tmp_path: Path, upstream: FakeUpstream, daemons: list[Daemon]
+    tmp_path: Path, upstream: FakeUpstream, daemon: Start
 ) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(provider_yaml("first", upstream.base_url))
-    d = await serve(config, "--no-watch")
-    daemons.append(d)
+    d = await daemon(config, "--no-watch")
     config.write_text("listen: {max_body_mb: 1}\n" + provider_yaml("second", upstream.base_url))
     await settle()
     assert await d.generation() == 1  # not watching
@@ -169,14 +170,13 @@ async def test_sighup_reloads_and_listen_changes_wait_for_a_restart(
     assert any(e["event"] == "config_restart_needed" and e["setting"] == "listen" for e in d.events)
 
 
-async def test_an_api_key_file_change_reloads(tmp_path: Path, upstream: FakeUpstream, daemons: list[Daemon]) -> None:
+async def test_an_api_key_file_change_reloads(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
     key = tmp_path / "keys" / "p.key"
     key.parent.mkdir()
     key.write_text("sk-first-key-000000000\n")
     config = tmp_path / "config.yaml"
     config.write_text(provider_yaml("p", upstream.base_url, "    api_key_file: keys/p.key\n"))
-    d = await serve(config)
-    daemons.append(d)
+    d = await daemon(config)
     key.write_text("sk-second-key-11111111\n")
     await d.wait_for("generation 2", lambda: _is(d.generation(), 2))
     async with aiohttp.ClientSession() as s, s.post(d.url + "/chat/completions", json={"model": "m"}) as resp:
