@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.bridge import CHAT_ONLY, chat_via_responses, responses_via_chat, try_responses
+from proxyd.bridge import CHAT_ONLY, NoResponses, chat_via_responses, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
 from proxyd.compat import adapt_chat, adapt_responses, streaming_off
 from proxyd.config import Config
@@ -228,9 +228,9 @@ async def _forward(
     obs.answered(resp.status)
     exchange = Exchange(provider, target.endpoint, target.rest, obs, replay, include_usage)
     if responses_body is not None and provider.wire == "auto":
-        answered = await try_responses(request, resp, exchange)
-        if answered is None:  # no /responses there: translate this very request
-            return await responses_via_chat(request, session, provider, responses_body, obs, route.entry)
+        answered = await try_responses(request, resp, exchange, responses_body.get("model"))
+        if isinstance(answered, NoResponses):  # translate this very request; the chat answer confirms
+            return await responses_via_chat(request, session, provider, responses_body, obs, route.entry, answered)
         return answered
     return await relay(request, resp, exchange)
 

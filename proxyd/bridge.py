@@ -4,10 +4,11 @@ The Responses API over chat-only providers: translate the request, send it to
 ``/chat/completions``, translate the answer back (JSON or stream). And the other way, for chat
 clients of ``wire: responses`` providers (:func:`chat_via_responses`).
 
-Two ways in: a provider with ``wire: chat``, or ``wire: auto`` whose ``/responses`` answered
-404/405/501 without an API error of its own. That discovery is remembered per provider config
-(a changed config is a new :class:`Provider`, so it is probed again), and the request that
-discovered it is translated at once, not lost.
+Two ways in: a provider with ``wire: chat``, or ``wire: auto`` whose ``/responses`` looked
+missing (:mod:`proxyd.autowire` says how that is told from an unknown model). The request that
+found out is translated at once, not lost, and the provider is remembered as chat-only only when
+the chat API answered it; the memory lasts while the provider's config does (a changed config
+is a new :class:`Provider`, so it is probed again).
 """
 
 from __future__ import annotations
@@ -16,28 +17,34 @@ import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from proxyd import jsonbody
+from proxyd import autowire, jsonbody
+from proxyd.autowire import MISSING_ROUTE_STATUSES, missing_route
 from proxyd.compat import adapt_chat, streaming_off
 from proxyd.config import ModelEntry, Provider
-from proxyd.errors import ProxyError, bad_request, reshape_upstream_error
-from proxyd.headers import downstream_response_headers, upstream_request_headers
+from proxyd.errors import ProxyError, bad_request
+from proxyd.headers import upstream_request_headers
+from proxyd.healthstate import ProviderHealth
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
 from proxyd.relay import (
     Exchange,
+    error_answer,
     open_sse,
     pump,
     read_completion,
     read_error_body,
     read_json,
     read_rest,
+    read_whole,
     relay,
+    relay_read,
     release,
 )
 from proxyd.runtime import RUNTIME
@@ -63,7 +70,9 @@ async def responses_via_chat(
     body: dict[str, Any],
     obs: Observation,
     model: ModelEntry | None,
+    probing: NoResponses | None = None,
 ) -> web.StreamResponse:
+    """``probing``: ``/responses`` of this ``wire: auto`` provider just looked missing."""
     request.app[METRICS].translations.labels("responses", "chat").inc()
     full_input = await expand_previous(request, body)
     try:
@@ -88,6 +97,10 @@ async def responses_via_chat(
     obs.answered(resp.status)
     machine = ChatToResponsesStream(body, response_id=f"resp_{obs.request_id}", tool_names=translated.tool_names)
     exchange = Exchange(provider, "chat.completions", "/chat/completions", obs)
+    if probing is not None:
+        answered = await _confirm_chat(request, resp, exchange, chat.get("model"), probing.reason)
+        if answered is not None:
+            return answered
     if resp.status >= 300:
         return await relay(request, resp, exchange)
     try:
@@ -181,33 +194,71 @@ async def _translate_stream(
     return out
 
 
+@dataclass(frozen=True)
+class NoResponses:
+    """A ``wire: auto`` provider's ``/responses`` looked missing, for this reason (to be
+    confirmed by the chat attempt)."""
+
+    reason: str
+
+
 async def try_responses(
-    request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange
-) -> web.StreamResponse | None:
-    """Relay a ``wire: auto`` provider's answer to ``/responses``; ``None`` when it has no such API."""
+    request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange, model: str | None
+) -> web.StreamResponse | NoResponses:
+    """Relay a ``wire: auto`` provider's answer to ``/responses``, or say it may lack that path."""
     health = request.app[RUNTIME].health.get(exchange.provider.name)
-    if resp.status not in (404, 405, 501):
-        if health is not None and resp.status < 300:
-            health.wire = "responses"
-        return await relay(request, resp, exchange)
-    try:
-        body = await read_error_body(resp, exchange.provider)
-    finally:
-        release(resp)
-    provider = exchange.provider
-    shaped = reshape_upstream_error(
-        resp.status, body, provider=provider.name, base_url=provider.base_url, path="/responses"
-    )
-    if resp.status == 404 and shaped is None:  # an API error of its own (an unknown model, say)
-        return web.Response(status=404, body=body, headers=downstream_response_headers(resp.headers.items()))
-    request.app[CHAT_ONLY].add(provider)
+    status = resp.status
+    if status in MISSING_ROUTE_STATUSES:
+        try:
+            body = await read_error_body(resp, exchange.provider)
+        finally:
+            release(resp)
+        if missing_route(status, body, model, "/responses"):
+            return NoResponses(autowire.reason(status, body))
+        return error_answer(resp, body, exchange)  # an unknown model: this provider's own answer
+    known = health is not None and health.wire == "responses"
+    if 200 <= status < 300 and not known and resp.content_type == "application/json":
+        body = await read_whole(resp, exchange.provider)  # a 200 may still hold "unexpected endpoint"
+        if autowire.is_error_object(body):
+            release(resp)
+            return NoResponses(autowire.reason(status, body))
+        _learned(health, "responses")
+        return await relay_read(request, resp, body, exchange)
+    if status < 300:
+        _learned(health, "responses")
+    return await relay(request, resp, exchange)
+
+
+def _learned(health: ProviderHealth | None, wire: str, why: str | None = None) -> None:
     if health is not None:
-        health.wire = "chat"
-    request.app[METRICS].fallbacks.labels(provider.name).inc()
-    structlog.get_logger("proxyd").info(
-        "responses_fallback", provider=provider.name, status=resp.status, to="chat.completions"
+        health.wire, health.wire_reason = wire, why
+
+
+async def _confirm_chat(
+    request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange, model: str | None, why: str
+) -> web.StreamResponse | None:
+    """After ``/responses`` looked missing, judge the chat answer: remember the provider as
+    chat-only only when the chat API answered; ``None`` lets the caller go on with ``resp``."""
+    provider = exchange.provider
+    body = await read_error_body(resp, provider) if resp.status >= 300 else b""
+    verdict = autowire.chat_verdict(resp.status, body, model)
+    log = structlog.get_logger("proxyd")
+    if verdict == "chat_only":
+        request.app[CHAT_ONLY].add(provider)
+        _learned(request.app[RUNTIME].health.get(provider.name), "chat", why)
+        request.app[METRICS].fallbacks.labels(provider.name).inc()
+        log.info("responses_fallback", provider=provider.name, reason=why, to="chat.completions")
+        return None if resp.status < 300 else error_answer(resp, body, exchange)
+    release(resp)
+    log.info("responses_fallback_unconfirmed", provider=provider.name, reason=why, chat_status=resp.status)
+    if verdict == "model_unknown":
+        return error_answer(resp, body, exchange)
+    raise ProxyError(
+        404,
+        f"provider {provider.name!r} serves neither /responses ({why}) nor /chat/completions (HTTP {resp.status}) "
+        f"at {provider.base_url}: check its base_url",
+        code="upstream_path_not_found",
     )
-    return None
 
 
 async def chat_via_responses(

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from proxyd.autowire import missing_route, reason
 from proxyd.config import Config, ModelEntry, Provider
 from proxyd.diagnose import (
+    MODEL_PLACEHOLDER,
     Probe,
     Verdict,
-    complains_about_model,
     curl_command,
     probe_for,
     status_verdict,
@@ -30,8 +31,10 @@ from proxyd.diagnose import (
     url_forms_to_try,
     working_form_advice,
 )
+from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
+from proxyd.healthstate import ProbeResult
 from proxyd.redact import blank_provider_secrets
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
@@ -79,29 +82,46 @@ async def _each(
 
 async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> Verdict:
     v = Verdict(provider.name)
+    wires = ["responses", "chat"] if provider.wire == "auto" else [provider.wire]
     model = provider.default_model or (provider.models[0].id if provider.models else None)
     if model is None:
         listing = await probe_models(session, provider, timeout_s)
         if not listing.models:
-            return v.failed(
-                "no model to probe: no default_model, no models, and GET /models listed none"
-                + (f" ({listing.error})" if listing.error else ""),
-                "set default_model for this provider",
-            )
+            v.curl = curl_command(provider, provider.base_url, probe_for(wires[0], MODEL_PLACEHOLDER))
+            return _no_model(v, provider, listing, timeout_s)
         model = listing.models[0].id
         v.notes.append(f"no default_model: probing {model!r}, the first id GET /models lists")
     v.model = model
-    wires = ["responses", "chat"] if provider.wire == "auto" else [provider.wire]
     for wire in wires:
         probe = probe_for(wire, model)
         v.wire, v.curl = wire, curl_command(provider, provider.base_url, probe)
         out = await _attempt(session, provider, provider.base_url, probe, timeout_s)
-        fallback = wire == "responses" and len(wires) > 1 and out.status in (404, 405, 501)
-        if fallback and not complains_about_model(out.status or 0, out.body):
-            v.notes.append("no /responses here (wire: auto): proxyd translates Responses requests to chat")
+        fallback = wire == "responses" and len(wires) > 1 and out.status is not None
+        if fallback and missing_route(out.status or 0, out.body, model, probe.path):
+            v.notes.append(
+                f"no /responses here (wire: auto; {reason(out.status or 0, out.body)}): "
+                "proxyd translates Responses requests to chat"
+            )
             continue
         return await _judge(session, provider, probe, out, v, timeout_s)
     return v  # not reached: the last wire always returns
+
+
+def _no_model(v: Verdict, provider: Provider, listing: ProbeResult, timeout_s: float) -> Verdict:
+    """Why no model could be found to probe: the server first (down, refusing the key, failing),
+    the missing default_model only when the server answered and listed none."""
+    if listing.status is None:
+        failure = listing.failure or TimeoutError()
+        cause, fix = _connection_failure(failure, provider, provider.base_url, timeout_s)
+        return v.failed(f"GET /models: {cause}", fix)
+    v.status = listing.status
+    if listing.status in (401, 403, 429) or listing.status >= 500:
+        return status_verdict(v, listing.status, listing.body, provider.key_source)
+    said = f"answered HTTP {listing.status}" if listing.status >= 300 else "listed none"
+    return v.failed(
+        f"no model to probe: no default_model, no models, and GET /models {said}",
+        "set default_model for this provider (the curl command takes the model as $MODEL)",
+    )
 
 
 async def _judge(
@@ -111,7 +131,7 @@ async def _judge(
     if out.failure is not None:
         return v.failed(*out.failure)
     assert out.status is not None
-    if complains_about_model(out.status, out.body):
+    if names_model(out.status, out.body, str(probe.body["model"]), probe.path):
         listing = await probe_models(session, provider, timeout_s)
         listed = tuple(m.id for m in listing.models or ())
         return unknown_model_verdict(v, str(probe.body["model"]), listed)

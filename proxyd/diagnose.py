@@ -19,10 +19,7 @@ from proxyd.redact import redact_text, sensitive_name
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
 
-_MODEL_COMPLAINT_RE = re.compile(
-    r"(?i)model.{0,80}(not found|does not exist|doesn't exist|unknown|no such|not available|invalid)"
-    r"|(unknown|invalid|no such) model|model_not_found"
-)
+MODEL_PLACEHOLDER = "$MODEL"
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,9 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
             parts += ["-H", f'"{name}: ${_env_name(name)}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
-    parts += ["-d", shlex.quote(json.dumps(probe.body))]
+    data = shlex.quote(json.dumps(probe.body))
+    # An unknown model is left to the shell: the quote is closed around "$MODEL".
+    parts += ["-d", data.replace(MODEL_PLACEHOLDER, f"'\"{MODEL_PLACEHOLDER}\"'")]
     return " ".join(parts)
 
 
@@ -114,12 +113,6 @@ def working_form_advice(provider: Provider, path: str, form: str) -> tuple[str, 
         f"HTTP 404 for {provider.base_url}{path}: the base_url is not the API root",
         f"set base_url: {form}{keep}   (that form works)",
     )
-
-
-def complains_about_model(status: int, body: bytes) -> bool:
-    if status not in (400, 404, 422):
-        return False
-    return bool(_MODEL_COMPLAINT_RE.search(body[:4096].decode("utf-8", "replace")))
 
 
 def error_message(body: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Errors a client can see, in the OpenAI shape.
+"""Errors a client can see, in the OpenAI shape, and what a provider's error answer says (pure).
 
 Every layer raises :class:`ProxyError`; only the app boundary turns it into a response.
 Messages are written for the person reading them: what went wrong and what to do.
@@ -9,7 +9,14 @@ which can hold request headers (and so the injected provider key).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+_MODEL_STATUSES = frozenset({400, 404, 422})
+_MODEL_COMPLAINT = re.compile(
+    r"(?i)model.{0,80}(not found|does not exist|doesn't exist|unknown|no such|not available|invalid|not loaded)"
+    r"|(unknown|invalid|no such) model|model_not_found"
+)
 
 
 class ProxyError(Exception):
@@ -66,6 +73,8 @@ def reshape_upstream_error(status: int, body: bytes, *, provider: str, base_url:
         return None
     detail = _detail_text(parsed, inner, body)
     who = f"provider {provider!r}"
+    if status == 404 and names_model(status, body):  # vLLM: {"message": "The model `x` does not exist."}
+        return ProxyError(404, f"{who}: {detail}", code="model_not_found")
     if status == 404 and isinstance(inner, str):  # Ollama: {"error": "model 'x' not found, try pulling it"}
         return ProxyError(404, f"{who}: {detail}", type="invalid_request_error", code="upstream_not_found")
     if status == 404:
@@ -80,6 +89,33 @@ def reshape_upstream_error(status: int, body: bytes, *, provider: str, base_url:
     return ProxyError(
         status, f"{who} answered {status}: {detail or 'no details given'}", type=kind, code="upstream_error"
     )
+
+
+def provider_message(body: bytes) -> str:
+    """The message of a provider's error body, whatever its shape (OpenAI, vLLM, Ollama, FastAPI, text)."""
+    parsed = _json_or_none(body)
+    return _detail_text(parsed, parsed.get("error") if isinstance(parsed, dict) else None, body)
+
+
+def names_model(status: int, body: bytes, model: str | None = None, path: str = "") -> bool:
+    """Whether an error answer is about the model rather than the path: ``code: model_not_found``,
+    a message quoting the model id, or one saying a model is unknown (Ollama, vLLM, OpenAI...)."""
+    if status not in _MODEL_STATUSES:
+        return False
+    parsed = _json_or_none(body)
+    if isinstance(parsed, dict):
+        inner = parsed.get("error")
+        code = inner.get("code") if isinstance(inner, dict) else parsed.get("code")
+        if code == "model_not_found":
+            return True
+    # The path is cut out first: a message quoting the URL it did not find (and a model id that
+    # happens to be a word of it) says nothing about the model.
+    text = provider_message(body)
+    if path:
+        text = text.replace(path, " ")
+    if model and len(model) >= 2 and re.search(rf"(?<![\w.-]){re.escape(model)}(?![\w.-])", text):
+        return True
+    return bool(_MODEL_COMPLAINT.search(text))
 
 
 def _json_or_none(body: bytes) -> Any:

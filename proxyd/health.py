@@ -24,6 +24,7 @@ from proxyd.headers import upstream_request_headers
 from proxyd.healthstate import ProbeResult, ProviderHealth
 from proxyd.listing import models_in_listing
 from proxyd.metrics import Metrics
+from proxyd.redact import blank_provider_secrets
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
 
@@ -41,15 +42,17 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
             async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
                 body = await resp.content.read(MAX_LISTING)
                 status = resp.status
-    except TimeoutError:
-        return ProbeResult(time.perf_counter() - started, error=f"GET /models got no answer within {timeout_s:g} s")
+    except TimeoutError as exc:
+        took = time.perf_counter() - started
+        return ProbeResult(took, error=f"GET /models got no answer within {timeout_s:g} s", failure=exc)
     except (aiohttp.ClientError, OSError) as exc:
-        return ProbeResult(time.perf_counter() - started, error=map_exception(exc, provider).message)
+        return ProbeResult(time.perf_counter() - started, error=map_exception(exc, provider).message, failure=exc)
     latency = time.perf_counter() - started
+    if not 200 <= status < 300:
+        return ProbeResult(latency, status=status, body=blank_provider_secrets(body[:4096], provider))
     models = None
-    if 200 <= status < 300:
-        with suppress(ValueError, RecursionError):
-            models = models_in_listing(json.loads(body))
+    with suppress(ValueError, RecursionError):
+        models = models_in_listing(json.loads(body))
     return ProbeResult(latency, status=status, models=models)
 
 

@@ -10,7 +10,7 @@ another failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from proxyd.settings import ModelEntry
@@ -29,6 +29,8 @@ class ProbeResult:
     status: int | None = None
     error: str | None = None  # why no answer came (composed from config facts: no secrets)
     models: tuple[ModelEntry, ...] | None = None  # the listing, when the answer held one
+    failure: BaseException | None = field(default=None, compare=False)  # what stopped an answer, for `check`
+    body: bytes = b""  # the start of an error answer (the provider's own secrets blanked), for `check`
 
 
 def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, str | None]:
@@ -59,7 +61,7 @@ class ProviderHealth:
 
     __slots__ = (
         "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
-        "traffic_at", "traffic_error", "traffic_state", "wire",
+        "traffic_at", "traffic_error", "traffic_state", "wire", "wire_reason",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -72,6 +74,7 @@ class ProviderHealth:
         self.traffic_at = 0.0
         self.models: tuple[ModelEntry, ...] = ()  # the last listing, with what it said of each
         self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
+        self.wire_reason: str | None = None  # what made proxyd fall back to chat (status, start of the body)
 
     @property
     def state(self) -> State:
@@ -107,4 +110,5 @@ class ProviderHealth:
             "error": self.error,
             "probe": {"latency_s": self.probe_latency_s, "at": self.probe_at, "state": self.probe_state},
             "detected_wire": self.wire,
+            "detected_wire_reason": self.wire_reason,
         }

@@ -98,7 +98,12 @@ def _redirect_error(resp: aiohttp.ClientResponse, ex: Exchange) -> ProxyError:
 
 
 async def _relay_error(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Response:
-    body = await read_error_body(resp, ex.provider)
+    return error_answer(resp, await read_error_body(resp, ex.provider), ex)
+
+
+def error_answer(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web.Response:
+    """The client's answer for a provider's error whose body was read (OpenAI-shaped as it
+    came, or reshaped into that shape)."""
     shaped = reshape_upstream_error(
         resp.status, body, provider=ex.provider.name, base_url=ex.provider.base_url, path=ex.path
     )
@@ -136,7 +141,22 @@ async def read_completion(resp: aiohttp.ClientResponse, provider: Provider) -> d
 
 async def read_json(resp: aiohttp.ClientResponse, provider: Provider, key: str, what: str) -> dict[str, Any]:
     """A whole JSON object holding ``key``, or a 502 saying the provider sent something else."""
+    return parse_answer(await _read(resp, provider, MAX_REPLAY_BODY), provider, key, what)
+
+
+async def read_whole(resp: aiohttp.ClientResponse, provider: Provider) -> bytes:
+    """The whole body (up to :data:`MAX_REPLAY_BODY`), or a 502: a cut one must never be relayed."""
     body = await _read(resp, provider, MAX_REPLAY_BODY)
+    if not resp.content.at_eof():
+        raise upstream_error(
+            502,
+            f"provider {provider.name!r} sent an answer larger than {MAX_REPLAY_BODY // 1024 // 1024} MiB",
+            "upstream_too_large",
+        )
+    return body
+
+
+def parse_answer(body: bytes, provider: Provider, key: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
@@ -176,13 +196,33 @@ async def _read_timed(content: aiohttp.StreamReader, idle: float, limit: int) ->
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+async def relay_read(
+    request: web.Request, resp: aiohttp.ClientResponse, body: bytes, ex: Exchange
+) -> web.StreamResponse:
+    """Relay a successful answer whose body was read whole first (to be looked at)."""
+    try:
+        if ex.replay_as_stream:
+            return await _replay(request, body, ex)
+        ex.obs.relayed(body)
+        if _is_json(resp):
+            ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:])
+        headers = downstream_response_headers(resp.headers.items())
+        return web.Response(status=resp.status, reason=resp.reason, body=body, headers=headers)
+    finally:
+        release(resp)
+
+
 async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
+    return await _replay(request, await _read(resp, ex.provider, MAX_REPLAY_BODY), ex)
+
+
+async def _replay(request: web.Request, body: bytes, ex: Exchange) -> web.StreamResponse:
     if ex.endpoint == "responses":
-        response = await read_json(resp, ex.provider, "output", "a response")
+        response = parse_answer(body, ex.provider, "output", "a response")
         ex.obs.usage = usage_of(response.get("usage"))
         stream = response_to_sse(response)
     else:
-        completion = await read_completion(resp, ex.provider)
+        completion = parse_answer(body, ex.provider, "choices", "a chat completion")
         ex.obs.usage = usage_of(completion.get("usage"))
         stream = completion_to_sse(completion, include_usage=ex.include_usage)
     out = await open_sse(request, ex.obs)

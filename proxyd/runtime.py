@@ -85,7 +85,8 @@ class Runtime:
             if reused is None or p.name not in old.pools:
                 self.health[p.name] = ProviderHealth()  # a new upstream: judge it afresh
             elif old.config.provider(p.name) != p:
-                self.health[p.name].wire = None  # e.g. its wire setting changed: detect again
+                health = self.health[p.name]
+                health.wire = health.wire_reason = None  # e.g. its wire setting changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
         for pool in by_key.values():

@@ -222,3 +222,59 @@ async def test_no_model_configured_probes_the_first_listed(tmp_path: Path, upstr
     upstream.handler = answer
     code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', wire: chat}}"))
     assert code == 0 and v["model"] == "only-model"
+
+
+async def test_a_dead_provider_without_a_model_is_diagnosed_as_dead(tmp_path: Path) -> None:
+    code, (v,) = await check(config_for(tmp_path, "{name: p, base_url: 'http://127.0.0.1:1/v1', wire: chat}"))
+    assert code == 1 and "connection refused" in v["cause"] and "not running" in v["fix"]
+    assert "default_model" not in v["cause"] + v["fix"]
+    assert "http://127.0.0.1:1/v1/chat/completions" in v["curl"]
+    # The model is left to the shell: the JSON quote is closed around "$MODEL".
+    assert """-d '{"model": "'"$MODEL"'", "messages\"""" in v["curl"]
+
+
+async def test_a_provider_without_a_model_whose_listing_rejects_the_key(tmp_path: Path, upstream: FakeUpstream) -> None:
+    async def reject(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": f"Incorrect API key provided: {KEY}"}}, status=401)
+
+    upstream.handler = reject
+    config = config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', wire: chat, api_key: '${{KEY}}'}}")
+    code, (v,) = await check(config)
+    assert code == 1 and "rejected the key" in v["cause"] and "env KEY" in v["fix"]
+    assert v["curl"] is not None and "$MODEL" in v["curl"]
+
+
+async def test_a_provider_that_answers_but_lists_no_model_needs_a_default_model(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    async def empty(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": []})
+
+    upstream.handler = empty
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}'}}"))
+    assert code == 1 and "GET /models listed none" in v["cause"] and "set default_model" in v["fix"]
+    assert "/responses" in v["curl"] and "$MODEL" in v["curl"]  # wire: auto tries /responses first
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            404,
+            {"error": {"message": "Invalid URL (POST /v1/responses)", "type": "invalid_request_error", "code": None}},
+        ),
+        (200, {"error": "Unexpected endpoint or method. (POST /v1/responses)"}),
+    ],
+)
+async def test_wire_auto_check_falls_back_on_api_shaped_missing_routes(
+    tmp_path: Path, upstream: FakeUpstream, status: int, body: dict[str, Any]
+) -> None:
+    async def chat_only(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/responses"):
+            return web.json_response(body, status=status)
+        return await stream(request, sse_ok())
+
+    upstream.handler = chat_only
+    code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', default_model: m}}"))
+    assert code == 0 and v["ok"] and v["wire"] == "chat"
+    assert any(f"POST /responses answered {status}" in n for n in v["notes"])

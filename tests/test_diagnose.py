@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 
 from proxyd.diagnose import (
+    MODEL_PLACEHOLDER,
     base_url_alternatives,
-    complains_about_model,
     curl_command,
     error_message,
     probe_for,
     url_forms_to_try,
     working_form_advice,
 )
+from proxyd.errors import names_model
 from proxyd.settings import Provider
 from tests.conftest import make_config
 
@@ -70,8 +74,8 @@ def test_which_url_form_to_try_and_what_to_set(
         (500, b"model not found", False),
     ],
 )
-def test_complains_about_model(status: int, body: bytes, expected: bool) -> None:
-    assert complains_about_model(status, body) is expected
+def test_names_model(status: int, body: bytes, expected: bool) -> None:
+    assert names_model(status, body) is expected
 
 
 @pytest.mark.parametrize(
@@ -109,3 +113,14 @@ def test_probes_and_curl() -> None:
     assert "sk-secret" not in curl and "other-secret" not in curl
     assert '"Authorization: Bearer $KEY"' in curl and '"api-key: $API_KEY"' in curl
     assert curl.startswith("curl -sS -N http://h/v1/chat/completions ")
+
+
+def test_curl_leaves_an_unknown_model_to_the_shell() -> None:
+    curl = curl_command(
+        one_provider("http://127.0.0.1:9/v1"), "http://127.0.0.1:9/v1", probe_for("chat", MODEL_PLACEHOLDER)
+    )
+    data = curl.split(" -d ", 1)[1]
+    shown = subprocess.run(
+        ["bash", "-c", f"printf %s {data}"], env={"MODEL": "qwen3:8b"}, capture_output=True, text=True, check=True
+    )
+    assert json.loads(shown.stdout) == {**probe_for("chat", "qwen3:8b").body}

@@ -1,0 +1,255 @@
+"""`wire: auto` against the ways real servers answer a path they lack, and an unknown model.
+
+The bodies are the servers' own: OpenAI's API (and gateways built like it), llama.cpp's older C++
+server, FastAPI servers (vLLM's unknown-model body is its own shape), Go servers (Ollama), Express
+servers, and a desktop app that answers unknown paths with a 200 error object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from proxyd.autowire import chat_verdict, missing_route, reason
+from tests.conftest import FakeUpstream, ProxyClient
+from tests.test_bridge import answer_for
+
+ProxyFactory = Callable[..., Awaitable[ProxyClient]]
+MODEL = "qwen3"
+
+
+@dataclass(frozen=True)
+class Server:
+    """How one kind of server answers ``POST /v1/responses`` (which it lacks) and an unknown model."""
+
+    missing: tuple[int, str, str]  # status, content type, body
+    unknown_model: tuple[int, str] | None  # status and JSON body for a model it does not have; None: serves any
+
+
+SERVERS = {
+    "openai-like": Server(
+        (404, "application/json", json.dumps({"error": {"message": "Invalid URL (POST /v1/responses)", "type": "invalid_request_error", "param": None, "code": None}})),
+        (404, json.dumps({"error": {"message": "The model `nope` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": None, "code": "model_not_found"}})),
+    ),
+    "llama.cpp": Server(
+        (404, "application/json", json.dumps({"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}})),
+        None,
+    ),
+    "fastapi": Server(
+        (404, "application/json", json.dumps({"detail": "Not Found"})),
+        (404, json.dumps({"object": "error", "message": "The model `nope` does not exist.", "type": "NotFoundError", "param": None, "code": 404})),
+    ),
+    "go": Server(
+        (404, "text/plain", "404 page not found"),
+        (404, json.dumps({"error": 'model "nope" not found, try pulling it first'})),
+    ),
+    "express": Server(
+        (404, "text/html", '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Error</title></head>\n<body><pre>Cannot POST /v1/responses</pre></body>\n</html>\n'),
+        (400, json.dumps({"error": {"message": "Invalid model identifier \"nope\"", "type": "invalid_request_error"}})),
+    ),
+    "desktop-200": Server(
+        (200, "application/json", json.dumps({"error": "Unexpected endpoint or method. (POST /v1/responses)"})),
+        (404, json.dumps({"error": {"message": "model 'nope' not found", "type": "invalid_request_error", "code": "model_not_found"}})),
+    ),
+    "desktop-404": Server(
+        (404, "application/json", json.dumps({"error": "Unexpected endpoint or method. (POST /v1/responses)"})),
+        (404, json.dumps({"error": {"message": "model 'nope' not found", "type": "invalid_request_error", "code": "model_not_found"}})),
+    ),
+    "405": Server((405, "text/plain", "405: Method Not Allowed"), None),
+    "501": Server((501, "text/plain", "Not Implemented"), None),
+}  # fmt: skip
+
+
+def chat_only(server: Server) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A chat-only server of that kind: its own answer for /responses, strict about models."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/responses"):
+            status, ctype, body = server.missing
+            return web.Response(status=status, text=body, content_type=ctype)
+        if not request.path.endswith("/chat/completions"):
+            return web.Response(status=404, text="404 page not found")
+        chat = await request.json()
+        if server.unknown_model is not None and chat["model"] != MODEL:
+            status, body = server.unknown_model
+            return web.Response(status=status, text=body, content_type="application/json")
+        chunks, completion = answer_for(chat)
+        if not chat.get("stream"):
+            return web.json_response(completion)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for piece in chunks:
+            await resp.write(piece)
+        return resp
+
+    return handle
+
+
+async def auto_proxy(proxy_factory: ProxyFactory, upstream: FakeUpstream, handler: Any) -> ProxyClient:
+    upstream.handler = handler
+    return await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "wire": "auto"}]})
+
+
+async def status_of(client: ProxyClient) -> dict[str, Any]:
+    (entry,) = (await (await client.get("/status")).json())["providers"]
+    return dict(entry)
+
+
+@pytest.mark.parametrize("kind", list(SERVERS))
+async def test_a_missing_responses_path_is_translated_and_remembered(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream, kind: str
+) -> None:
+    server = SERVERS[kind]
+    client = await auto_proxy(proxy_factory, upstream, chat_only(server))
+    first = await client.post("/v1/responses", json={"model": f"p/{MODEL}", "input": "hi"})
+    assert first.status == 200, await first.text()
+    assert (await first.json())["output"][0]["content"][0]["text"] == "Hello! You said: hi"
+    assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/chat/completions"]
+
+    sdk = openai.AsyncOpenAI(
+        base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True
+    )
+    async with sdk.responses.stream(model=f"p/{MODEL}", input="again") as stream:
+        final = await stream.get_final_response()
+    assert final.output_text == "Hello! You said: again"
+    assert [s.path for s in upstream.seen][2:] == ["/v1/chat/completions"]  # remembered: no second probe
+
+    entry = await status_of(client)
+    status, _, body = server.missing
+    assert entry["detected_wire"] == "chat"
+    assert entry["detected_wire_reason"].startswith(f"POST /responses answered {status}: ")
+    assert " ".join(body.split())[:40] in entry["detected_wire_reason"]
+    metrics = await (await client.get("/metrics")).text()
+    assert 'proxyd_fallbacks_total{provider="p"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("kind", [k for k, s in SERVERS.items() if s.unknown_model is not None])
+async def test_an_unknown_model_on_a_chat_only_server_remembers_nothing(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream, kind: str
+) -> None:
+    server = SERVERS[kind]
+    assert server.unknown_model is not None
+    client = await auto_proxy(proxy_factory, upstream, chat_only(server))
+    bad = await client.post("/v1/responses", json={"model": "p/nope", "input": "hi"})
+    assert bad.status == server.unknown_model[0]
+    error = (await bad.json())["error"]  # the Responses (OpenAI) error shape, whatever the server's was
+    assert "nope" in error["message"] and isinstance(error.get("type"), str)
+    assert (await status_of(client))["detected_wire"] is None
+
+    good = await client.post("/v1/responses", json={"model": f"p/{MODEL}", "input": "hi"})
+    assert good.status == 200
+    # Not remembered after the bad model: the good request probed /responses again.
+    assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/chat/completions"] * 2
+    assert (await status_of(client))["detected_wire"] == "chat"
+
+
+UNKNOWN_MODEL_ON_RESPONSES = {
+    "openai": (404, {"error": {"message": "The model `nope` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": None, "code": "model_not_found"}}),
+    "vllm": (404, {"object": "error", "message": "The model `nope` does not exist.", "type": "NotFoundError", "param": None, "code": 404}),
+    "ollama": (404, {"error": 'model "nope" not found, try pulling it first'}),
+    "gateway": (400, {"error": {"message": "Invalid model name passed in model=nope", "type": "invalid_request_error", "code": "400"}}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(UNKNOWN_MODEL_ON_RESPONSES))
+async def test_an_unknown_model_never_switches_a_responses_provider_to_chat(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream, kind: str
+) -> None:
+    status, body = UNKNOWN_MODEL_ON_RESPONSES[kind]
+
+    async def responses_server(request: web.Request) -> web.StreamResponse:
+        sent = await request.json()
+        if not request.path.endswith("/responses"):
+            return web.json_response({"error": {"message": "chat is not served here"}}, status=400)
+        if sent["model"] != MODEL:
+            return web.json_response(body, status=status)
+        return web.json_response({"id": "resp_1", "object": "response", "status": "completed", "output": []})
+
+    client = await auto_proxy(proxy_factory, upstream, responses_server)
+    bad = await client.post("/v1/responses", json={"model": "p/nope", "input": "hi"})
+    assert bad.status == status
+    assert "nope" in (await bad.json())["error"]["message"]
+    good = await client.post("/v1/responses", json={"model": f"p/{MODEL}", "input": "hi"})
+    assert good.status == 200 and (await good.json())["id"] == "resp_1"
+    assert [s.path for s in upstream.seen] == ["/v1/responses", "/v1/responses"]  # chat was never tried
+    assert (await status_of(client))["detected_wire"] == "responses"
+
+
+async def test_a_server_with_neither_path_says_check_base_url(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    async def nothing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="404 page not found")
+
+    client = await auto_proxy(proxy_factory, upstream, nothing)
+    resp = await client.post("/v1/responses", json={"model": "p/m", "input": "hi"})
+    assert resp.status == 404
+    error = (await resp.json())["error"]
+    assert error["code"] == "upstream_path_not_found"
+    assert "neither /responses" in error["message"] and "check its base_url" in error["message"]
+    assert (await status_of(client))["detected_wire"] is None
+
+
+async def test_a_responses_answer_of_a_desktop_app_is_relayed_whole(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    response = {"id": "resp_9", "object": "response", "status": "completed", "error": None, "output": []}
+
+    async def responses_server(request: web.Request) -> web.Response:
+        return web.json_response(response)
+
+    client = await auto_proxy(proxy_factory, upstream, responses_server)
+    resp = await client.post("/v1/responses", json={"model": "p/m", "input": "hi"})
+    assert resp.status == 200 and await resp.json() == response
+    assert (await status_of(client))["detected_wire"] == "responses"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "model", "expected"),
+    [
+        (404, b'{"error": {"message": "Invalid URL (POST /v1/responses)", "type": "invalid_request_error", "code": null}}', "gpt-4o", True),
+        (404, b'{"detail": "Not Found"}', "m", True),
+        (404, b"404 page not found", "m", True),
+        (405, b"", "m", True),
+        (501, b"Not Implemented", "m", True),
+        (200, b'{"error": "Unexpected endpoint or method. (POST /v1/responses)"}', "m", True),
+        (200, b'{"id": "resp_1", "object": "response", "error": null, "output": []}', "m", False),
+        (404, b'{"error": {"message": "nope", "code": "model_not_found"}}', "m", False),
+        (404, b'{"error": {"message": "The model `my-model` does not exist"}}', "my-model", False),
+        (404, b'{"error": "no deployment named gpt-4o-mini"}', "gpt-4o-mini", False),  # names the id
+        (404, b'{"error": {"message": "Invalid URL (POST /v1/responses)"}}', "responses", True),  # id is a word of the path
+        (400, b'{"error": "bad"}', "m", False),
+        (500, b"", "m", False),
+    ],
+)  # fmt: skip
+def test_missing_route(status: int, body: bytes, model: str, expected: bool) -> None:
+    assert missing_route(status, body, model, "/responses") is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b"", "chat_only"),
+        (401, b'{"error": {"message": "bad key"}}', "chat_only"),  # the chat API answered
+        (500, b"boom", "chat_only"),
+        (404, b'{"error": {"message": "x", "code": "model_not_found"}}', "model_unknown"),
+        (400, b'{"error": "model \\"nope\\" not found"}', "model_unknown"),
+        (404, b"404 page not found", "no_api"),
+        (405, b"", "no_api"),
+    ],
+)  # fmt: skip
+def test_chat_verdict(status: int, body: bytes, expected: str) -> None:
+    assert chat_verdict(status, body, "nope") == expected
+
+
+def test_reason_is_short_one_line_and_keyless() -> None:
+    said = reason(404, b'{"error":\n  "bad key sk-abcdefghijklmnop for ' + b"x" * 300 + b'"}')
+    assert said.startswith("POST /responses answered 404: {") and "\n" not in said
+    assert "sk-abcdefghijklmnop" not in said and len(said) <= len("POST /responses answered 404: ") + 100
+    assert reason(405, b"") == "POST /responses answered 405 with no body"
