@@ -91,6 +91,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME] = Runtime(app[STARTUP_CONFIG], app[CONFIG_SOURCE])
     app[OBSERVER] = Observer(app[METRICS], runtime)
     app[METRICS].last_reload.set(runtime.current.loaded_at)
+    app[METRICS].know_providers(p.name for p in runtime.current.config.providers)
     checker = HealthChecker(runtime, app[METRICS])
     app[HEALTH] = checker
     checker.start()

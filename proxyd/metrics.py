@@ -17,6 +17,7 @@ most recent value any worker set.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any, Final
 
 from aiohttp import web
@@ -34,6 +35,12 @@ LATENCY_BUCKETS = (
 STATES = ("ok", "degraded", "unreachable")
 NO_PROVIDER = "none"
 OTHER_MODEL = "other"
+# Label values known in advance: their series exist at 0 from the start, so an alert on
+# increase() or a dashboard panel sees 0, not "no data", until the first event.
+RELOAD_RESULTS = ("success", "failure")
+REFUSAL_REASONS = ("host", "origin", "token")
+UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
+TRANSLATIONS = (("responses", "chat"), ("chat", "responses"))
 
 
 class Metrics:
@@ -51,6 +58,21 @@ class Metrics:
         self.build = Info("proxyd_build", "The running proxyd", registry=self._exported)
         self.build.info({"version": __version__})
         self._children: dict[tuple[Any, ...], Any] = {}
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result)
+        for reason in REFUSAL_REASONS:
+            self.child(self.refused, reason)
+        for source, target in TRANSLATIONS:
+            self.translations.labels(source, target)
+
+    def know_providers(self, names: Iterable[str]) -> None:
+        """Start each configured provider's counters at 0 (at start, and for providers a reload adds)."""
+        for name in names:
+            for reason in UPSTREAM_REASONS:
+                self.child(self.upstream_errors, name, reason)
+            for counter in (self.disconnects, self.chunks, self.fallbacks):
+                self.child(counter, name)
+            self.child(self.inflight, name)
 
     def _request_series(self, r: CollectorRegistry) -> None:
         self.requests = Counter(

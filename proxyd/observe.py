@@ -27,7 +27,7 @@ from proxyd.usage import Usage, first_token_pattern
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Error codes proxyd gives upstream failures, as the reasons the metrics count.
-_REASONS = {
+ERROR_REASONS = {
     "upstream_unreachable": "connect",
     "upstream_disconnected": "connect",
     "upstream_tls_error": "tls",
@@ -110,8 +110,8 @@ class Observation:
     @property
     def reason(self) -> str | None:
         """Why the upstream failed, as a metric label; ``None`` when it did not."""
-        if self.error_code in _REASONS:
-            return _REASONS[self.error_code]
+        if self.error_code in ERROR_REASONS:
+            return ERROR_REASONS[self.error_code]
         status = self.upstream_status
         if status is not None and status >= 500:
             return "status_5xx"

@@ -135,6 +135,7 @@ class Reloader:
         for provider in old.providers:
             if provider.name not in names:
                 metrics.forget_provider(provider.name)
+        metrics.know_providers(names)
         metrics.reloads.labels("success").inc()
         metrics.last_reload.set(gen.loaded_at)
         self.last = {"result": "success", "trigger": trigger, "at": gen.loaded_at, "errors": []}

@@ -14,6 +14,8 @@ import structlog
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from proxyd.metrics import UPSTREAM_REASONS
+from proxyd.observe import ERROR_REASONS
 from tests.conftest import FakeUpstream, ProxyClient
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
@@ -92,6 +94,29 @@ async def run_script(client: ProxyClient) -> None:
     assert (await client.post(CHAT, json={"model": "boom"})).status == 503
     assert (await client.post(CHAT, json={"model": "down/x"})).status == 502
     assert (await client.post(CHAT, data=b"{not json", headers={"Content-Type": "application/json"})).status == 400
+
+
+async def test_series_with_known_labels_exist_at_zero_before_any_event(scripted: ProxyClient) -> None:
+    fams = families(await scrape(scripted))
+    for result in ("success", "failure"):
+        assert value(fams, "proxyd_config_reloads", "proxyd_config_reloads_total", result=result) == 0
+    for reason in ("host", "origin", "token"):
+        assert value(fams, "proxyd_refused_requests", "proxyd_refused_requests_total", reason=reason) == 0
+    for source, target in (("responses", "chat"), ("chat", "responses")):
+        assert value(fams, "proxyd_translations", "proxyd_translations_total", **{"from": source, "to": target}) == 0
+    for provider in ("local", "down"):
+        for reason in ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol"):
+            assert (
+                value(fams, "proxyd_upstream_errors", "proxyd_upstream_errors_total", provider=provider, reason=reason)
+                == 0
+            )
+        for family in ("proxyd_client_disconnects", "proxyd_stream_chunks", "proxyd_fallbacks"):
+            assert value(fams, family, f"{family}_total", provider=provider) == 0
+        assert value(fams, "proxyd_inflight_requests", "proxyd_inflight_requests", provider=provider) == 0
+
+
+def test_every_upstream_error_reason_is_one_started_at_zero() -> None:
+    assert {*ERROR_REASONS.values(), "status_5xx", "status_4xx"} == set(UPSTREAM_REASONS)
 
 
 async def test_series_after_a_scripted_run(scripted: ProxyClient) -> None:

@@ -53,7 +53,7 @@ class Daemon:
         for line in (await self.get("/metrics")).splitlines():
             if line.startswith(f'proxyd_config_reloads_total{{result="{result}"}}'):
                 return float(line.split()[-1])
-        return 0.0
+        raise AssertionError(f"no proxyd_config_reloads_total sample for {result} (it must exist at 0 from the start)")
 
     async def wait_for(self, what: str, check: Any) -> None:
         deadline = asyncio.get_running_loop().time() + WAIT
@@ -115,6 +115,8 @@ async def test_rename_save_reloads_exactly_once(tmp_path: Path, upstream: FakeUp
     async with aiohttp.ClientSession() as s, s.post(d.url + "/chat/completions", json={"model": "x"}) as resp:
         assert resp.status == 200
     assert [p["name"] for p in (await d.get("/status"))["providers"]] == ["second"]
+    # The provider the reload added has its counters from the start, at 0.
+    assert 'proxyd_upstream_errors_total{provider="second",reason="status_5xx"} 0.0' in await d.get("/metrics")
 
 
 async def test_truncate_then_write_reloads_exactly_once(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
