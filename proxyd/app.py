@@ -7,10 +7,11 @@ One catch-all handler serves every path, because aiohttp's router matches the de
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import importlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,6 +24,7 @@ from proxyd.bridge import CHAT_ONLY, NoResponses, chat_via_responses, responses_
 from proxyd.catalog import find_model, model_objects
 from proxyd.compat import adapt_chat, adapt_responses, streaming_off
 from proxyd.config import Config
+from proxyd.decode import codecs, decode, too_large
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
 from proxyd.headers import upstream_request_headers
@@ -30,6 +32,7 @@ from proxyd.health import HEALTH, HealthChecker
 from proxyd.local import serve_local
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
+from proxyd.protocol import expect_handler
 from proxyd.relay import Exchange, relay
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, parse_target
@@ -41,7 +44,7 @@ from proxyd.upstream import send, upstream_url
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
-ENCODINGS = web.AppKey("encodings", frozenset)
+CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
 
 _JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
 _WIRES = {"chat.completions": "chat", "completions": "chat", "responses": "responses", "responses.item": "responses"}
@@ -54,13 +57,13 @@ def create_app(config: Config, source: str = "", *, metrics_dir: str | None = No
     app[DRAIN] = Drain()
     app[STARTUP_CONFIG] = config
     app[CONFIG_SOURCE] = source
-    app[ENCODINGS] = supported_encodings()
+    app[CODECS] = available_codecs()
     app[CHAT_ONLY] = set()
     app[METRICS] = Metrics(metrics_dir)
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_reloading)
-    app.router.add_route("*", "/{tail:.*}", _handle)
+    app.router.add_route("*", "/{tail:.*}", _handle, expect_handler=expect_handler)
     return app
 
 
@@ -74,17 +77,25 @@ def server_options(config: Config) -> dict[str, Any]:
         # stops slow-header clients.
         "keepalive_timeout": config.listen.header_timeout_s,
         "access_log": None,
+        # Bodies are decoded by proxyd (proxyd.decode), so that a bad one is answered in the
+        # API's error shape and the size limit holds for the decoded bytes.
+        "auto_decompress": False,
     }
 
 
-def supported_encodings() -> frozenset[str]:
-    """Request Content-Encodings aiohttp can decode here."""
-    found = {"gzip", "deflate", "identity"}
-    if any(importlib.util.find_spec(m) for m in ("brotli", "brotlicffi")):
-        found.add("br")
-    if importlib.util.find_spec("compression") or importlib.util.find_spec("backports.zstd"):
-        found.add("zstd")
-    return frozenset(found)
+def available_codecs() -> dict[str, Callable[[bytes, int], bytes]]:
+    """Request body decoders: gzip and deflate, zstd (stdlib from 3.14, else its backport), br if installed."""
+    return codecs(_module("compression.zstd", "backports.zstd"), _module("brotli", "brotlicffi"))
+
+
+def _module(*names: str) -> ModuleType | None:
+    """The first of ``names`` that imports here (an optional codec)."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
@@ -277,34 +288,29 @@ async def _read_body(request: web.Request) -> bytes | None:
     listen = request.app[STARTUP_CONFIG].listen  # listen settings need a restart to change
     declared = request.content_length
     if declared is not None and declared > listen.max_body_bytes:
-        raise _too_large(listen.max_body_bytes)
+        raise too_large(listen.max_body_bytes)
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in request.app[ENCODINGS]:
-        supported = ", ".join(sorted(request.app[ENCODINGS] - {"identity"}))
+    known = request.app[CODECS]
+    if encoding not in known and encoding not in ("identity", ""):
+        supported = ", ".join(sorted(known))
         raise ProxyError(415, f"Content-Encoding {encoding[:40]!r} is not supported; use {supported} or none")
     if not request.body_exists:
         return None
     try:
         if request.content.is_eof():  # it all came with the head: nothing to wait for
-            return await request.read()
-        async with asyncio.timeout(listen.body_timeout_s):
-            return await request.read()
+            raw = await request.read()
+        else:
+            async with asyncio.timeout(listen.body_timeout_s):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _too_large(listen.max_body_bytes) from None
+        raise too_large(listen.max_body_bytes) from None
     except TimeoutError:
         raise ProxyError(408, f"the request body did not arrive within {listen.body_timeout_s:g} s") from None
     except aiohttp.web_exceptions.HTTPException:
         raise
-    except Exception:  # aiohttp's payload errors: a broken chunked body or compressed stream
-        raise bad_request(f"the request body could not be read as sent (Content-Encoding {encoding})") from None
-
-
-def _too_large(limit: int) -> ProxyError:
-    return ProxyError(
-        413,
-        f"the request body is larger than proxyd's limit of {limit / 1024 / 1024:g} MiB (raise listen.max_body_mb)",
-        code="request_too_large",
-    )
+    except Exception:  # aiohttp's payload errors: a broken chunked body
+        raise bad_request("the request body could not be read as sent (a broken chunked body?)") from None
+    return decode(raw, encoding, listen.max_body_bytes, known)
 
 
 def _parse_json(request: web.Request, target: Target, body: bytes | None) -> dict[str, Any] | None:

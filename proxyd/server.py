@@ -26,6 +26,7 @@ from proxyd.app import create_app, server_options
 from proxyd.config import Config, Keepalive, Listen
 from proxyd.guard import DRAIN, Drain
 from proxyd.notify import Notifier, activated_socket, watchdog_interval
+from proxyd.protocol import Runner
 from proxyd.reload import NOTIFIER, RELOADS, Reloader, announce
 from proxyd.runtime import RUNTIME
 from proxyd.upstream import apply_keepalive
@@ -154,7 +155,7 @@ async def start(
             on_load=reload_from.on_load,
         )
     # The graceful stop drains requests itself (see _stop); aiohttp's own wait is the backstop.
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=CUT_WAIT_S, **server_options(config))
+    runner = Runner(app, handle_signals=False, shutdown_timeout=CUT_WAIT_S, **server_options(config))
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
