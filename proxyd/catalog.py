@@ -1,4 +1,4 @@
-"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases.
+"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases (pure).
 
 A provider that configures no ``models`` shows what its ``GET /models`` listed (discovered by
 the health probes), marked ``"source": "discovered"``. Metadata the listing gave (context window,

@@ -1,4 +1,4 @@
-"""Configuration: frozen dataclasses and ``parse_config``, which checks a whole YAML document.
+"""Configuration: frozen dataclasses and ``parse_config``, which checks a whole YAML document (pure).
 
 Parsing is pure. The environment and the reading of ``api_key_file`` are handed in, so every
 rule here is tested with plain tables; :mod:`proxyd.loader` does the file I/O. Every problem is

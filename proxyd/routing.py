@@ -1,4 +1,4 @@
-"""Which provider gets a request, and what path and model it is sent upstream with.
+"""Which provider gets a request, and what path and model it is sent upstream with (pure).
 
 Two steps, both pure. :func:`parse_target` reads the raw request target (never the decoded
 one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
