@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import BadHttpMethod, LineTooLong
@@ -40,19 +41,26 @@ async def expect_handler(request: web.Request) -> web.Response | None:
 
 
 class JsonErrors(RequestHandler):
-    """A connection handler whose own error answers are JSON."""
+    """A connection handler whose own error answers are JSON, logged without the request's bytes."""
 
     def handle_error(
         self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs it, and may refuse (ConnectionError)
-        if status >= 500:
+        log = structlog.get_logger("proxyd")
+        if status >= 500:  # a fault in proxyd or aiohttp, not in the request: the traceback helps
+            log.error("internal_error", error_type=type(exc).__name__ if exc else None, exc_info=exc)
             body = error_body("internal error in proxyd; see its log", type="server_error")
         else:
-            body = error_body(
-                f"proxyd could not read this HTTP request: {_what(exc, message)}", code="bad_http_request"
+            # aiohttp's own log line would quote the offending bytes, which can be a key (a too-long
+            # X-Api-Key value is quoted without its header name, so no redaction could know it).
+            what = _what(exc, message)
+            (log.debug if isinstance(exc, BadHttpMethod) else log.info)(
+                "bad_http_request", status=status, problem=what, peer=request.remote
             )
-        resp = web.json_response(body, status=plain.status)
+            body = error_body(f"proxyd could not read this HTTP request: {what}", code="bad_http_request")
+        if request.writer.output_size > 0:  # a response was under way: the connection just closes
+            raise ConnectionError("a response was already under way; it cannot become an error")
+        resp = web.json_response(body, status=status)
         resp.force_close()
         return resp
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+from pathlib import Path
 
 import pytest
 
 from proxyd.app import available_codecs
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.test_app import assert_openai_error, raw_request
+from tests.test_cli import start_serve, write
 
 KEY = "sk-protocol-secret-0123456789"
 POST = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -70,3 +73,26 @@ async def test_a_bad_brotli_body_is_json_whether_or_not_brotli_is_installed(
     else:
         assert status == 415 and "'br' is not supported" in error["message"]
     assert not upstream.seen
+
+
+async def test_a_key_in_a_rejected_header_never_reaches_the_log(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "c.yaml", "health: {interval_s: 0}\nproviders: [{name: p, base_url: 'http://127.0.0.1:1/v1'}]\n"
+    )
+    proc, url = await start_serve(config)
+    port = int(url.split(":")[2].split("/")[0])
+    try:
+        for header in (b"Authorization: Bearer ", b"X-Api-Key: ", b"Cookie: session="):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(POST + header + KEY.encode() + b"x" * 9000 + b"\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            assert answer.startswith(b"HTTP/1.0 400") and KEY.encode() not in answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert KEY not in err.decode()
+    events = [json.loads(line) for line in err.splitlines()]
+    assert [e["problem"] for e in events if e["event"] == "bad_http_request"] == [
+        "a header line or the URL is longer than 8190 bytes"
+    ] * 3
