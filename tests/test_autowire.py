@@ -18,7 +18,7 @@ from aiohttp import web
 
 from proxyd.autowire import chat_verdict, missing_route, reason
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_bridge import answer_for
+from tests.test_bridge import answer_chat
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 MODEL = "qwen3"
@@ -79,14 +79,7 @@ def chat_only(server: Server) -> Callable[[web.Request], Awaitable[web.StreamRes
         if server.unknown_model is not None and chat["model"] != MODEL:
             status, body = server.unknown_model
             return web.Response(status=status, text=body, content_type="application/json")
-        chunks, completion = answer_for(chat)
-        if not chat.get("stream"):
-            return web.json_response(completion)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for piece in chunks:
-            await resp.write(piece)
-        return resp
+        return await answer_chat(request, chat)
 
     return handle
 

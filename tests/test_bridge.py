@@ -86,7 +86,11 @@ def answer_for(chat: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
 async def chat_server(request: web.Request) -> web.StreamResponse:
     if not request.path.endswith("/chat/completions"):
         return web.Response(status=404, text="404 page not found")
-    chat = await request.json()
+    return await answer_chat(request, await request.json())
+
+
+async def answer_chat(request: web.Request, chat: dict[str, Any]) -> web.StreamResponse:
+    """The fake chat server's answer to ``chat``: JSON, or a stream when it asked for one."""
     chunks, completion = answer_for(chat)
     if not chat.get("stream"):
         return web.json_response(completion)
