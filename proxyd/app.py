@@ -20,34 +20,28 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.bridge import CHAT_ONLY, NoResponses, chat_via_responses, responses_via_chat, try_responses
 from proxyd.catalog import find_model, model_objects
-from proxyd.compat import adapt_chat, adapt_responses, streaming_off
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
 from proxyd.errors import ProxyError, bad_request, error_body
+from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
-from proxyd.headers import upstream_request_headers
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.local import serve_local
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
 from proxyd.protocol import expect_handler
-from proxyd.relay import Exchange, relay
 from proxyd.reload import RELOADS
-from proxyd.routing import Route, Target, parse_target
+from proxyd.routing import Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.store import ResponseStore, store_path
 from proxyd.stored import STORE, not_found, serve_stored
-from proxyd.synth import wants_usage
-from proxyd.upstream import send, upstream_url
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
 CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
 
 _JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
-_WIRES = {"chat.completions": "chat", "completions": "chat", "responses": "responses", "responses.item": "responses"}
 
 
 def create_app(config: Config, source: str = "", *, metrics_dir: str | None = None) -> web.Application:
@@ -58,7 +52,6 @@ def create_app(config: Config, source: str = "", *, metrics_dir: str | None = No
     app[STARTUP_CONFIG] = config
     app[CONFIG_SOURCE] = source
     app[CODECS] = available_codecs()
-    app[CHAT_ONLY] = set()
     app[METRICS] = Metrics(metrics_dir)
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
@@ -202,62 +195,9 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     request.app[OBSERVER].routed(obs, route.provider.name, route.model)
     pool = runtime.lease(gen, route.provider.name)
     try:
-        return await _forward(request, target, route, pool.session, body, parsed, obs)
+        return await forward(request, target, route, pool.session, body, parsed, obs)
     finally:
         runtime.release(pool)
-
-
-async def _forward(
-    request: web.Request,
-    target: Target,
-    route: Route,
-    session: aiohttp.ClientSession,
-    body: bytes | None,
-    parsed: dict[str, Any] | None,
-    obs: Observation,
-) -> web.StreamResponse:
-    provider = route.provider
-    if parsed is not None and route.rewritten:
-        parsed["model"] = route.model
-    adapted = _adapt(parsed, target, route) if parsed is not None and request.method == "POST" else None
-    if adapted is not None:
-        parsed = adapted
-    responses_body = parsed if target.endpoint == "responses" and request.method == "POST" else None
-    # Only Responses POSTs look at CHAT_ONLY: hashing a Provider is not free, chat requests skip it.
-    if responses_body is not None and (provider.wire == "chat" or provider in request.app[CHAT_ONLY]):
-        return await responses_via_chat(request, session, provider, responses_body, obs, route.entry)
-    if target.endpoint == "chat.completions" and parsed is not None and provider.wire == "responses":
-        return await chat_via_responses(request, session, provider, parsed, obs, route.entry)
-    replay, include_usage = _stream_replay(parsed, route, target)
-    if parsed is not None and (route.rewritten or replay or adapted is not None):
-        if replay:  # ask for the whole answer; the relay turns it into a stream
-            parsed = {k: v for k, v in parsed.items() if k not in ("stream", "stream_options")}
-        body = jsonbody.dump(parsed)
-    headers = upstream_request_headers(request.headers.items(), provider)
-    url = upstream_url(provider, target.rest, target.query)
-    obs.upstream(_WIRES.get(target.endpoint, "other"))
-    resp = await send(session, provider, request.method, url, headers, body)
-    obs.answered(resp.status)
-    exchange = Exchange(provider, target.endpoint, target.rest, obs, replay, include_usage)
-    if responses_body is not None and provider.wire == "auto":
-        answered = await try_responses(request, resp, exchange, responses_body.get("model"))
-        if isinstance(answered, NoResponses):  # translate this very request; the chat answer confirms
-            return await responses_via_chat(request, session, provider, responses_body, obs, route.entry, answered)
-        return answered
-    return await relay(request, resp, exchange)
-
-
-def _adapt(parsed: dict[str, Any], target: Target, route: Route) -> dict[str, Any] | None:
-    """The body fitted to the provider's compat settings and the model's declarations, or None."""
-    if target.endpoint == "chat.completions":
-        adapted, notes = adapt_chat(parsed, route.provider, route.entry)
-    elif target.endpoint == "responses":
-        adapted, notes = adapt_responses(parsed, route.provider, route.entry)
-    else:
-        return None
-    if notes:
-        structlog.get_logger("proxyd").info("request_adapted", provider=route.provider.name, changes=notes)
-    return adapted
 
 
 def _model_of(parsed: dict[str, Any] | None) -> str | None:
@@ -265,23 +205,6 @@ def _model_of(parsed: dict[str, Any] | None) -> str | None:
     if model is not None and not isinstance(model, str):
         raise bad_request("'model' must be a string", param="model")
     return model
-
-
-def _stream_replay(parsed: dict[str, Any] | None, route: Route, target: Target) -> tuple[bool, bool]:
-    """(replay a whole answer as a stream, include a usage chunk): for providers or models that
-    do not stream."""
-    if parsed is None or parsed.get("stream") is not True:
-        return False, False
-    off = streaming_off(route.provider, route.entry)
-    if off is None:
-        return False, False
-    if target.endpoint not in ("chat.completions", "responses"):
-        raise bad_request(
-            f'{off}, and proxyd can replay only chat completions and responses as a stream; send "stream": false',
-            param="stream",
-        )
-    # (A wire: auto provider found chat-only meanwhile is bridged, and the bridge replays.)
-    return True, wants_usage(parsed)
 
 
 async def _read_body(request: web.Request) -> bytes | None:

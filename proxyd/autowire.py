@@ -48,12 +48,12 @@ def chat_verdict(status: int, body: bytes, model: str | None, path: str = "/chat
     return "chat_only"
 
 
-def reason(status: int, body: bytes) -> str:
+def reason(status: int, body: bytes, path: str = "/responses") -> str:
     """Why a fallback happened, for ``/status`` and the log: the status and the start of the
     body, on one line, with anything that looks like a key blanked."""
     text = " ".join(body[: _REASON_CHARS * 4].decode("utf-8", "replace").split())
     text = redact_text(text, ())[:_REASON_CHARS]
-    return f"POST /responses answered {status}" + (f": {text}" if text else " with no body")
+    return f"POST {path} answered {status}" + (f": {text}" if text else " with no body")
 
 
 def _json(body: bytes) -> Any:

@@ -180,3 +180,6 @@ def _has_image(parts: list[Any]) -> bool:
 
 def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+ADAPTERS = {"chat": adapt_chat, "responses": adapt_responses}  # by the wire a request is sent on

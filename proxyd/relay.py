@@ -28,22 +28,23 @@ from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
-from proxyd.streamcheck import StreamCheck, StreamWire
-from proxyd.synth import completion_to_sse, response_to_sse
+from proxyd.streamcheck import StreamCheck
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
 from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
+from proxyd.wires.registry import Wire
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MAX_REPLAY_BODY = 64 * 1024 * 1024
 # Bodies up to this size with a Content-Length are relayed whole: a client cannot use half a
 # JSON document, and any healthy upstream sends this much well within timeouts.idle_s.
 WHOLE_BODY_MAX = 256 * 1024
-_STREAM_WIRES: dict[str, StreamWire] = {
-    "chat.completions": "chat",
-    "completions": "chat",
-    "responses": "responses",
-    "responses.item": "responses",  # GET /responses/{id}?stream=true
-}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The client asked for a stream and the provider was asked for a whole answer: replay it."""
+
+    include_usage: bool  # the client's wire sends a usage chunk only when asked
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,10 @@ class Exchange:
     """What the relay needs to know about the request it answers."""
 
     provider: Provider
-    endpoint: str
     path: str  # the upstream path after base_url, for messages
     obs: Observation
-    replay_as_stream: bool = False  # the client asked to stream a ``streaming: false`` provider
-    include_usage: bool = False
+    wire: Wire | None = None  # whose stream rules the answer follows, when proxyd knows them
+    replay: Replay | None = None
 
 
 async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
@@ -64,13 +64,13 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
             raise _redirect_error(resp, ex)
         if resp.status >= 400:
             return await _relay_error(resp, ex)
-        if ex.replay_as_stream:
+        if ex.replay is not None:
             return await _replay_as_stream(request, resp, ex)
         if resp.content_type == "text/event-stream":
             # Only wires whose terminal marker proxyd knows are checked; other streams (audio
             # events, say) pass as they are, and are cut off visibly if the upstream breaks.
-            wire = _STREAM_WIRES.get(ex.endpoint)
-            return await _relay_body(request, resp, ex, StreamCheck(wire) if wire else None, sse=True)
+            check = ex.wire.check() if ex.wire is not None else None
+            return await _relay_body(request, resp, ex, check, sse=True)
         if _small(resp):
             return await _relay_whole(resp, ex)
         return await _relay_body(request, resp, ex, None, sse=False)
@@ -132,11 +132,6 @@ async def _relay_whole(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Respon
 async def read_error_body(resp: aiohttp.ClientResponse, provider: Provider) -> bytes:
     """A provider's error body, capped, with the provider's own secrets blanked if echoed."""
     return blank_provider_secrets(await _read(resp, provider, MAX_ERROR_BODY), provider)
-
-
-async def read_completion(resp: aiohttp.ClientResponse, provider: Provider) -> dict[str, Any]:
-    """A whole JSON chat completion, or a 502 saying the provider sent something else."""
-    return await read_json(resp, provider, "choices", "a chat completion")
 
 
 async def read_json(resp: aiohttp.ClientResponse, provider: Provider, key: str, what: str) -> dict[str, Any]:
@@ -201,7 +196,7 @@ async def relay_read(
 ) -> web.StreamResponse:
     """Relay a successful answer whose body was read whole first (to be looked at)."""
     try:
-        if ex.replay_as_stream:
+        if ex.replay is not None:
             return await _replay(request, body, ex)
         ex.obs.relayed(body)
         if _is_json(resp):
@@ -217,14 +212,11 @@ async def _replay_as_stream(request: web.Request, resp: aiohttp.ClientResponse, 
 
 
 async def _replay(request: web.Request, body: bytes, ex: Exchange) -> web.StreamResponse:
-    if ex.endpoint == "responses":
-        response = parse_answer(body, ex.provider, "output", "a response")
-        ex.obs.usage = usage_of(response.get("usage"))
-        stream = response_to_sse(response)
-    else:
-        completion = parse_answer(body, ex.provider, "choices", "a chat completion")
-        ex.obs.usage = usage_of(completion.get("usage"))
-        stream = completion_to_sse(completion, include_usage=ex.include_usage)
+    wire, replay = ex.wire, ex.replay
+    assert wire is not None and replay is not None  # a replay is asked only on a known wire
+    answer = parse_answer(body, ex.provider, wire.answer_key, wire.answer_kind)
+    ex.obs.usage = usage_of(answer.get("usage"))
+    stream = wire.replay(answer, replay.include_usage)
     out = await open_sse(request, ex.obs)
     await out.write(stream)
     await out.write_eof()

@@ -35,7 +35,6 @@ import structlog
 import watchfiles
 from aiohttp import web
 
-from proxyd.bridge import CHAT_ONLY
 from proxyd.config import Config, ConfigError
 from proxyd.health import HEALTH
 from proxyd.loader import load_config
@@ -130,7 +129,6 @@ class Reloader:
         config = self._keep_restart_only(old, config)
         gen = runtime.swap(config)
         names = {p.name for p in config.providers}
-        self.app[CHAT_ONLY].intersection_update(config.providers)
         metrics = self.app[METRICS]
         for provider in old.providers:
             if provider.name not in names:

@@ -68,6 +68,21 @@ class Runtime:
         pool.leases += 1
         return pool
 
+    def spoken_wire(self, provider: Provider) -> str | None:
+        """The wire proxyd speaks to ``provider`` on: its config's, or what a ``wire: auto``
+        provider showed (``None`` while it has not). The one record of it, reset when the
+        provider's config changes."""
+        if provider.wire != "auto":
+            return provider.wire
+        health = self.health.get(provider.name)
+        return health.wire if health is not None else None
+
+    def learn_wire(self, provider: Provider, wire: str, why: str | None = None) -> None:
+        """A ``wire: auto`` provider showed which wire it serves (unless a reload replaced it meanwhile)."""
+        health = self.health.get(provider.name)
+        if health is not None and self.current.config.provider(provider.name) == provider:
+            health.wire, health.wire_reason = wire, why
+
     def release(self, pool: Pool) -> None:
         pool.leases -= 1
         if pool.retired and pool.leases == 0:

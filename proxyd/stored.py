@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 from urllib.parse import unquote
 
+import structlog
 from aiohttp import web
 
 from proxyd.errors import ProxyError, bad_request
@@ -71,6 +73,25 @@ async def expand_previous(request: web.Request, body: dict[str, Any]) -> Any:
         error.param = "previous_response_id"
         raise error
     return record.input + list(record.response.get("output") or []) + as_items(this_turn)
+
+
+async def with_history(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its whole input: the turns a ``previous_response_id`` continues, then its own."""
+    return {**body, "input": await expand_previous(request, body)}
+
+
+async def keep_turn(request: web.Request, full: dict[str, Any], response: dict[str, Any]) -> None:
+    """Store a finished turn (``full``: the request with its whole input) for
+    previous_response_id, unless the client said store: false."""
+    store = request.app[STORE]
+    if store is None or full.get("store") is False or response.get("status") not in ("completed", "incomplete"):
+        return
+    try:
+        await store.put(as_items(full.get("input")), response)
+    except (OSError, sqlite3.Error) as exc:  # a full or broken disk must not break the answer
+        structlog.get_logger("proxyd").warning(
+            "store_failed", response_id=response.get("id"), error=type(exc).__name__, detail=str(exc)[:200]
+        )
 
 
 def as_items(raw: object) -> list[dict[str, Any]]:

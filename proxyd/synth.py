@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from proxyd.sse import encode_event
+from proxyd.wires.pivot import DONE
 
 _PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
 
@@ -24,9 +25,7 @@ def wants_usage(chat_request: dict[str, Any]) -> bool:
 
 
 def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
-    return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + (
-        b"data: [DONE]\n\n"
-    )
+    return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + DONE
 
 
 def completion_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
@@ -74,7 +73,7 @@ def response_to_sse(response: dict[str, Any]) -> bytes:
         if isinstance(item, dict):
             _item_events(out, index, item)
     out.add(_TERMINAL.get(str(response.get("status")), "response.completed"), response=response)
-    return b"".join(out.events) + b"data: [DONE]\n\n"
+    return b"".join(out.events) + DONE
 
 
 class _Events:

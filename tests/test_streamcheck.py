@@ -5,7 +5,9 @@ import json
 import pytest
 
 from proxyd.sse import SSEDecoder
-from proxyd.streamcheck import DONE, StreamCheck
+from proxyd.streamcheck import StreamCheck
+from proxyd.wires.pivot import DONE
+from proxyd.wires.registry import WIRES
 
 CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
 FINISH = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
@@ -14,6 +16,10 @@ FINISH = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n
 def ev(kind: str, seq: int, named: bool = True, **extra: object) -> bytes:
     body = json.dumps({"type": kind, "sequence_number": seq, **extra})
     return (f"event: {kind}\n" if named else "").encode() + f"data: {body}\n\n".encode()
+
+
+def checker(wire: str) -> StreamCheck:
+    return WIRES[wire].check()
 
 
 CREATED = ev("response.created", 0, response={"id": "resp_up", "object": "response", "status": "in_progress"})
@@ -39,7 +45,7 @@ CREATED = ev("response.created", 0, response={"id": "resp_up", "object": "respon
     ],
 )
 def test_closing(wire: str, parts: list[bytes], closing: bytes | None) -> None:
-    check = StreamCheck(wire)  # type: ignore[arg-type]
+    check = checker(wire)
     for part in parts:
         for i in range(0, len(part), 7):  # cut anywhere
             check.feed(part[i : i + 7])
@@ -52,7 +58,7 @@ def decode(data: bytes) -> list[dict[str, object]]:
 
 
 def test_chat_failure_is_an_error_data_line() -> None:
-    check = StreamCheck("chat")
+    check = checker("chat")
     check.feed(CHUNK)
     out = check.failure("provider 'p' ended the stream early", "stream_incomplete", "resp_x")
     assert decode(out) == [
@@ -68,7 +74,7 @@ def test_chat_failure_is_an_error_data_line() -> None:
 
 
 def test_responses_failure_continues_the_sequence_and_keeps_the_response_id() -> None:
-    check = StreamCheck("responses")
+    check = checker("responses")
     check.feed(CREATED + ev("response.output_text.delta", 4))
     out = check.failure("cut", "stream_incomplete", "resp_local")
     assert out.startswith(b"event: response.failed\n")
@@ -81,7 +87,7 @@ def test_responses_failure_continues_the_sequence_and_keeps_the_response_id() ->
 
 
 def test_failure_after_a_half_event_starts_a_fresh_event() -> None:
-    check = StreamCheck("responses")
+    check = checker("responses")
     check.feed(b"event: response.output_text.delta\n")
     out = check.failure("cut", "stream_incomplete", "resp_local")
     assert out.startswith(b"\n\nevent: response.failed\n")

@@ -1,115 +1,124 @@
-"""A Responses answer as a Chat Completions answer (pure), for chat clients of
-``wire: responses`` providers.
+"""A Responses answer in the pivot's form (pure), for clients of ``wire: responses`` providers.
 
-:class:`ChatChunkEncoder` takes the bytes of a Responses stream and gives the bytes of a chat
-completion stream: text deltas become ``content``, reasoning deltas ``reasoning_content``,
-each ``function_call`` item a ``tool_calls`` entry with its own index; the terminal event
-becomes the finish chunk (and a usage chunk when the client asked), then ``data: [DONE]``. A
-failed or cut stream ends with an ``error`` data line and no ``[DONE]``.
+:class:`ResponsesDecoder` takes the bytes of a Responses stream and gives pivot stream items:
+text deltas become ``content``, reasoning deltas ``reasoning_content``, each ``function_call``
+item a ``tool_calls`` entry with its own index; the terminal event becomes the finish chunk and
+a usage chunk, then ``END``. A failed or cut stream ends with an error item.
 :func:`response_to_completion` does the same for a JSON response.
 """
 
 from __future__ import annotations
 
-import enum
 import json
+from collections.abc import Callable
 from typing import Any
 
-from proxyd.sse import SSEDecoder, encode_event
+from proxyd.sse import SSEDecoder
+from proxyd.wires.pivot import END, Item, error_item
 
 _FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-class Phase(enum.Enum):
-    STREAMING = "streaming"
-    DONE = "done"
+class ResponsesDecoder:
+    """A Responses stream's bytes as pivot items (chat chunks), for chat clients of ``wire:
+    responses`` providers. One handler per event type (a table); events it does not need
+    (item and part bookkeeping) make nothing."""
 
+    __slots__ = ("_base", "_sse", "_tools", "ended", "usage")
 
-class ChatChunkEncoder:
-    def __init__(self, *, model: str, created: int, include_usage: bool) -> None:
-        self.phase = Phase.STREAMING
+    def __init__(self, *, model: str, created: int) -> None:
         self._base: dict[str, Any] = {
             "id": "chatcmpl-proxyd",
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
         }
-        self._include_usage = include_usage
-        self._decoder = SSEDecoder()
+        self._sse = SSEDecoder()
         self._tools: dict[str, int] = {}  # item id -> tool_calls index
+        self.ended = False
         self.usage: object = None  # the provider's usage, once the response ended
 
-    @property
-    def ended(self) -> bool:
-        """The Responses stream is over (its terminal event or an error): nothing more is read."""
-        return self.phase is Phase.DONE
+    def feed(self, chunk: bytes) -> list[Item]:
+        return [item for e in self._sse.feed(chunk) if not self.ended for item in self._event(e.data)]
 
-    def feed(self, chunk: bytes) -> bytes:
-        return b"".join(self._event(e.data) for e in self._decoder.feed(chunk) if self.phase is Phase.STREAMING)
+    def flush(self) -> list[Item]:
+        items = [item for e in self._sse.flush() if not self.ended for item in self._event(e.data)]
+        if not self.ended:
+            items += self._error("the provider ended the stream before the answer was finished", "upstream_error")
+        return items
 
-    def finish(self) -> bytes:
-        tail = b"".join(self._event(e.data) for e in self._decoder.flush())
-        if self.phase is Phase.STREAMING:
-            tail += self.fail("the provider ended the stream before the answer was finished")
-        return tail
-
-    def fail(self, message: str, code: str = "upstream_error") -> bytes:
-        if self.phase is Phase.DONE:
-            return b""
-        self.phase = Phase.DONE
-        error = {"message": message, "type": "upstream_error", "code": code, "param": None}
-        return encode_event(json.dumps({"error": error}))
-
-    def _event(self, data: str) -> bytes:
+    def _event(self, data: str) -> list[Item]:
         try:
             event = json.loads(data)
         except ValueError:
-            return b"" if data.strip() == "[DONE]" else self.fail("the provider sent an event that is not JSON")
+            if data.strip() == "[DONE]":
+                return []
+            return self._error("the provider sent an event that is not JSON", "upstream_error")
         kind = event.get("type") if isinstance(event, dict) else None
-        if kind == "response.created":
-            response = event.get("response") or {}
-            self._base["id"] = f"chatcmpl-{str(response.get('id', 'proxyd')).removeprefix('resp_')}"
-            return self._chunk({"role": "assistant", "content": ""})
-        if kind == "response.output_text.delta":
-            return self._chunk({"content": str(event.get("delta", ""))})
-        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            return self._chunk({"reasoning_content": str(event.get("delta", ""))})
-        if kind == "response.output_item.added" and (event.get("item") or {}).get("type") == "function_call":
-            item = event["item"]
-            index = self._tools[str(item.get("id"))] = len(self._tools)
-            call = {
-                "index": index,
-                "id": item.get("call_id"),
-                "type": "function",
-                "function": {"name": item.get("name"), "arguments": ""},
-            }
-            return self._chunk({"tool_calls": [call]})
-        if kind == "response.function_call_arguments.delta" and str(event.get("item_id")) in self._tools:
-            call = {"index": self._tools[str(event["item_id"])], "function": {"arguments": str(event.get("delta", ""))}}
-            return self._chunk({"tool_calls": [call]})
-        if kind in ("response.completed", "response.incomplete"):
-            return self._end(event.get("response") or {})
-        if kind in ("response.failed", "error"):
-            err = (event.get("response") or {}).get("error") or event
-            return self.fail(
-                f"provider error: {err.get('message') or 'the response failed'}",
-                str(err.get("code") or "upstream_error"),
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        return handler(self, event) if handler is not None else []
+
+    def _created(self, event: dict[str, Any]) -> list[Item]:
+        response = event.get("response") or {}
+        self._base["id"] = f"chatcmpl-{str(response.get('id', 'proxyd')).removeprefix('resp_')}"
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def _text(self, event: dict[str, Any]) -> list[Item]:
+        return [self._chunk({"content": str(event.get("delta", ""))})]
+
+    def _reasoning(self, event: dict[str, Any]) -> list[Item]:
+        return [self._chunk({"reasoning_content": str(event.get("delta", ""))})]
+
+    def _item_added(self, event: dict[str, Any]) -> list[Item]:
+        item = event.get("item") or {}
+        if item.get("type") != "function_call":
+            return []
+        index = self._tools[str(item.get("id"))] = len(self._tools)
+        fn = {"name": item.get("name"), "arguments": ""}
+        return [
+            self._chunk(
+                {"tool_calls": [{"index": index, "id": item.get("call_id"), "type": "function", "function": fn}]}
             )
-        return b""
+        ]
 
-    def _end(self, response: dict[str, Any]) -> bytes:
-        self.phase = Phase.DONE
+    def _arguments(self, event: dict[str, Any]) -> list[Item]:
+        index = self._tools.get(str(event.get("item_id")))
+        if index is None:
+            return []
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": str(event.get("delta", ""))}}]})]
+
+    def _end(self, event: dict[str, Any]) -> list[Item]:
+        response = event.get("response") or {}
+        self.ended = True
         self.usage = response.get("usage")
-        finish = finish_reason(response, bool(self._tools))
-        out = self._chunk({}, finish)
-        if self._include_usage:
-            out += encode_event(json.dumps({**self._base, "choices": [], "usage": chat_usage(response.get("usage"))}))
-        return out + b"data: [DONE]\n\n"
+        finish = self._chunk({}, finish_reason(response, bool(self._tools)))
+        return [finish, {**self._base, "choices": [], "usage": chat_usage(response.get("usage"))}, END]
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return encode_event(
-            json.dumps({**self._base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
+    def _failed(self, event: dict[str, Any]) -> list[Item]:
+        err = (event.get("response") or {}).get("error") or event
+        message = f"provider error: {err.get('message') or 'the response failed'}"
+        return self._error(message, str(err.get("code") or "upstream_error"))
+
+    def _error(self, message: str, code: str) -> list[Item]:
+        self.ended = True
+        return [error_item(message, code)]
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**self._base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+_HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any]], list[Item]]] = {
+    "response.created": ResponsesDecoder._created,
+    "response.output_text.delta": ResponsesDecoder._text,
+    "response.reasoning_summary_text.delta": ResponsesDecoder._reasoning,
+    "response.reasoning_text.delta": ResponsesDecoder._reasoning,
+    "response.output_item.added": ResponsesDecoder._item_added,
+    "response.function_call_arguments.delta": ResponsesDecoder._arguments,
+    "response.completed": ResponsesDecoder._end,
+    "response.incomplete": ResponsesDecoder._end,
+    "response.failed": ResponsesDecoder._failed,
+    "error": ResponsesDecoder._failed,
+}
 
 
 def response_to_completion(response: dict[str, Any], model: str) -> dict[str, Any]:

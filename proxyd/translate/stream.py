@@ -1,15 +1,20 @@
 """Chat completion chunks to Responses stream events: an explicit state machine (pure).
 
-``feed(data)`` takes one SSE ``data`` payload of the chat stream (a JSON chunk or ``[DONE]``),
-``finish()`` is called when the upstream closes, ``fail()`` when it breaks; each returns the
-Responses events to send, numbered by ``sequence_number``. The machine never raises: malformed
-input ends the response with ``response.failed``.
+:meth:`~ChatToResponsesStream.step` takes one pivot stream item (:mod:`proxyd.wires.pivot`: a
+chat chunk, an error, ``END``), :meth:`~ChatToResponsesStream.end_step` is called when the
+upstream closes, :meth:`~ChatToResponsesStream.fail_step` when it breaks; each returns the
+Responses events to send, numbered by ``sequence_number``. The terminal event
+(``response.completed``, ``.incomplete`` or ``.failed``) is an output of its own,
+:attr:`~ChatToResponsesStream.terminal`, so an encoder can hold it back until the response is
+stored. ``feed``/``finish``/``fail`` give whole transcripts, terminal included. The machine never
+raises: malformed input ends the response with ``response.failed``.
 
-Phase (h11 style, one table of legal moves)::
+Phase (h11 style: every input moves through one table of legal moves, deltas included)::
 
     START --begin--> STREAMING --finish_reason--> FINISHING --end--> DONE
-                        |  \\-----------------------end-----------------^ (only after [DONE])
-                        \\---------------fail-------------------------> DONE
+                     (delta, usage)  |  \\        (delta, usage)      ^ (end only after [DONE])
+                        |             \\------------end--------------|
+                        \\---------------fail--------------------------/
 
 Within STREAMING one kind of output is open at a time: reasoning, a text message, or a group
 of tool calls (parallel calls interleave by their chat ``index``). Opening a kind closes the
@@ -19,7 +24,6 @@ open one, so ``output_index`` counts up in the order items are added, as strict 
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from typing import Any
 from proxyd.translate.response import new_response, usage_from_chat
 from proxyd.translate.think import ThinkSplitter
 from proxyd.translate.tools import ToolName, custom_input
+from proxyd.wires.pivot import END, Item, Malformed, parse
 
 Event = dict[str, Any]
 # Error codes: the openai SDK accepts a fixed set (server_error, rate_limit_exceeded, ...); Codex
@@ -47,6 +52,10 @@ class Phase(enum.Enum):
 
 _MOVES = {
     (Phase.START, "begin"): Phase.STREAMING,
+    (Phase.STREAMING, "delta"): Phase.STREAMING,
+    (Phase.FINISHING, "delta"): Phase.FINISHING,  # lax servers send a last piece after finish_reason
+    (Phase.STREAMING, "usage"): Phase.STREAMING,
+    (Phase.FINISHING, "usage"): Phase.FINISHING,
     (Phase.STREAMING, "finish_reason"): Phase.FINISHING,
     (Phase.FINISHING, "finish_reason"): Phase.FINISHING,
     (Phase.STREAMING, "end"): Phase.DONE,
@@ -98,6 +107,8 @@ class ChatToResponsesStream:
         self._think = ThinkSplitter()
         self._finish: str | None = None
         self._usage: object = None
+        self.terminal: Event | None = None  # the terminal event, once there is one
+        self._terminal_taken = False
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -106,17 +117,18 @@ class ChatToResponsesStream:
         self._begin()
         return self._take()
 
-    def feed(self, data: str) -> list[Event]:
+    def step(self, item: Item) -> list[Event]:
+        """The events one pivot stream item makes (the terminal one is :attr:`terminal`)."""
         if self.phase is Phase.DONE:
             return []
         self._begin()
-        if data.strip() == "[DONE]":
+        if item is END:
             self._complete()
         else:
-            self._chunk(data)
+            self._input(item)
         return self._take()
 
-    def finish(self) -> list[Event]:
+    def end_step(self) -> list[Event]:
         """The upstream closed. Without ``[DONE]`` or a finish_reason the answer was cut short."""
         if self.phase is not Phase.DONE:
             self._begin()
@@ -126,11 +138,29 @@ class ChatToResponsesStream:
                 self._fail("the provider ended the stream before the answer was finished", "server_error")
         return self._take()
 
-    def fail(self, message: str, code: str = "server_error") -> list[Event]:
+    def fail_step(self, message: str, code: str = "server_error") -> list[Event]:
         if self.phase is not Phase.DONE:
             self._begin()
             self._fail(message, code)
         return self._take()
+
+    # --- whole transcripts: the events of each input, the terminal one included once ------------
+
+    def feed(self, data: str) -> list[Event]:
+        """One SSE ``data`` payload of a chat stream (a JSON chunk or ``[DONE]``)."""
+        return self._with_terminal(self.step(parse(data)))
+
+    def finish(self) -> list[Event]:
+        return self._with_terminal(self.end_step())
+
+    def fail(self, message: str, code: str = "server_error") -> list[Event]:
+        return self._with_terminal(self.fail_step(message, code))
+
+    def _with_terminal(self, events: list[Event]) -> list[Event]:
+        if self.terminal is None or self._terminal_taken:
+            return events
+        self._terminal_taken = True
+        return [*events, self.terminal]
 
     # --- phase ----------------------------------------------------------------------------------
 
@@ -146,24 +176,22 @@ class ChatToResponsesStream:
             self._emit("response.created", response=dict(self.response))
             self._emit("response.in_progress", response=dict(self.response))
 
-    def _chunk(self, data: str) -> None:
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            self._fail(f"the provider sent a chunk that is not JSON: {data[:80]!r}", "server_error")
-            return
-        if not isinstance(chunk, dict):
+    def _input(self, item: Item) -> None:
+        if isinstance(item, Malformed):
+            self._fail(f"the provider sent a chunk that is not JSON: {item.data[:80]!r}", "server_error")
+        elif not isinstance(item, dict):
             self._fail("the provider sent a chunk that is not a JSON object", "server_error")
-        elif "error" in chunk:
-            self._upstream_error(chunk["error"])
+        elif "error" in item:
+            self._upstream_error(item["error"])
         else:
             try:
-                self._deltas(chunk)
+                self._deltas(item)
             except _Protocol as exc:
                 self._fail(f"the provider's stream broke protocol: {exc}", "server_error")
 
     def _deltas(self, chunk: dict[str, Any]) -> None:
         if isinstance(chunk.get("usage"), dict):
+            self._move("usage")
             self._usage = chunk["usage"]
         choices = chunk.get("choices")
         for choice in choices if isinstance(choices, list) else []:
@@ -171,6 +199,7 @@ class ChatToResponsesStream:
                 continue  # n > 1 has no Responses form; the first choice is the answer
             delta = choice.get("delta")
             if isinstance(delta, dict) and delta:
+                self._move("delta")
                 self._delta(delta)
             finish = _str(choice.get("finish_reason"))
             if finish:
@@ -364,7 +393,8 @@ class ChatToResponsesStream:
             "incomplete_details": {"reason": incomplete} if incomplete else None,
             "error": error,
         }
-        self._emit(kind, response=self.response)
+        self.terminal = {"type": kind, "sequence_number": self._seq, "response": self.response}
+        self._seq += 1
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -1,12 +1,9 @@
-"""Whole answers and byte streams between the two wires (pure).
+"""Responses answers and streams from the pivot (pure).
 
-:func:`chat_to_response` turns a JSON chat completion into a Responses object;
-:class:`ResponsesEncoder` takes the bytes of a chat completion stream and gives the bytes of
-a Responses stream.
-
-Joins the SSE decoder, :class:`ChatToResponsesStream` and the SSE encoder so the relay only
-moves bytes. Every Responses event goes out with an ``event:`` line equal to its ``type``, and
-the stream ends with ``data: [DONE]`` after the terminal event.
+:func:`chat_to_response` turns a pivot (chat) completion into a Responses object;
+:class:`ResponsesEncoder` turns pivot stream items into the bytes of a Responses stream, through
+:class:`ChatToResponsesStream`. Every Responses event goes out with an ``event:`` line equal to
+its ``type``, and the stream ends with ``data: [DONE]`` after the terminal event.
 """
 
 from __future__ import annotations
@@ -16,52 +13,58 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from proxyd.sse import SSEDecoder, encode_event
+from proxyd.sse import encode_event
 from proxyd.synth import completion_chunks
-from proxyd.translate.stream import ChatToResponsesStream, Event, Phase
+from proxyd.translate.stream import ChatToResponsesStream, Event
 from proxyd.translate.tools import ToolName
-
-DONE = b"data: [DONE]\n\n"
+from proxyd.wires.pivot import DONE, END, Item
 
 
 class ResponsesEncoder:
-    """The terminal event (``response.completed``, ``.incomplete`` or ``.failed``) and the
+    """Pivot stream items in, Responses stream bytes out.
+
+    The terminal event (``response.completed``, ``.incomplete`` or ``.failed``) and the
     ``[DONE]`` after it are held back from :meth:`feed` and given by :meth:`finish`: the caller
     stores the response first, so a client that reads "completed" and at once sends
     ``previous_response_id`` (to any worker) finds it."""
 
-    __slots__ = ("_decoder", "_end", "machine")
+    __slots__ = ("machine",)
 
     def __init__(self, machine: ChatToResponsesStream) -> None:
         self.machine = machine
-        self._decoder = SSEDecoder()
-        self._end: bytes | None = None
 
     @property
     def ended(self) -> bool:
-        """The chat stream is over (``[DONE]`` or an error): nothing more is read from it."""
-        return self._end is not None
+        """The answer is over (``[DONE]`` or an error): nothing more is read from upstream."""
+        return self.machine.terminal is not None
+
+    @property
+    def usage(self) -> object:
+        return self.machine.response.get("usage")
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The response as it stands (whole once :attr:`ended`)."""
+        return self.machine.response
 
     def start(self) -> bytes:
         """``response.created`` and ``response.in_progress``, sent before the upstream answers."""
         return _encode(self.machine.start())
 
-    def feed(self, chunk: bytes) -> bytes:
-        events = [e for event in self._decoder.feed(chunk) for e in self.machine.feed(event.data)]
-        if self.machine.phase is Phase.DONE and self._end is None:
-            self._end = _encode([events.pop()]) + DONE  # the machine's last event is its terminal one
-        return _encode(events)
+    def feed(self, items: list[Item]) -> bytes:
+        step = self.machine.step
+        return _encode([e for item in items for e in step(item)])
 
     def finish(self) -> bytes:
-        if self._end is not None:
-            return self._end
-        events = [e for event in self._decoder.flush() for e in self.machine.feed(event.data)]
-        return _encode(events + self.machine.finish()) + DONE
+        return _encode(self.machine.end_step()) + self._end()
 
     def fail(self, message: str, code: str = "server_error") -> bytes:
-        if self._end is not None:
-            return self._end
-        return _encode(self.machine.fail(message, code)) + DONE
+        return _encode(self.machine.fail_step(message, code)) + self._end()
+
+    def _end(self) -> bytes:
+        terminal = self.machine.terminal
+        assert terminal is not None  # end_step and fail_step always end the machine
+        return _encode([terminal]) + DONE
 
 
 def _encode(events: list[Event]) -> bytes:
@@ -93,6 +96,6 @@ def chat_to_response(
     answer would have streamed as, so JSON and streamed answers cannot drift apart."""
     machine = ChatToResponsesStream(request, response_id=response_id, tool_names=tool_names, clock=clock)
     for chunk in completion_chunks(completion, include_usage=True):
-        machine.feed(json.dumps(chunk))
-    machine.feed("[DONE]")
+        machine.step(chunk)
+    machine.step(END)
     return machine.response

@@ -14,10 +14,17 @@ import pytest
 
 from proxyd.sse import SSEDecoder
 from proxyd.translate.chat_request import chat_to_responses
-from proxyd.translate.chat_stream import ChatChunkEncoder, response_to_completion
+from proxyd.translate.chat_stream import ResponsesDecoder, response_to_completion
 from proxyd.translate.errors import TranslationError
+from proxyd.wires.chat import ChatEncoder
+from proxyd.wires.registry import StreamTranslator
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def chat_stream_of_responses(include_usage: bool) -> StreamTranslator:
+    """A Responses stream's bytes in, a chat client's stream bytes out (through the pivot)."""
+    return StreamTranslator(ResponsesDecoder(model="m", created=1), ChatEncoder(include_usage))
 
 
 def test_request_mapping() -> None:
@@ -102,7 +109,7 @@ def test_bad_chat_requests_name_the_field(body: dict[str, Any], param: str) -> N
 
 def chat_from(name: str, size: int = 7) -> tuple[list[dict[str, Any]], bytes]:
     wire = (GOLDEN / f"{name}.sse").read_bytes()
-    encoder = ChatChunkEncoder(model="m", created=1, include_usage=True)
+    encoder = chat_stream_of_responses(include_usage=True)
     out = b"".join(encoder.feed(wire[i : i + size]) for i in range(0, len(wire), size)) + encoder.finish()
     decoder = SSEDecoder()
     data = [e.data for e in decoder.feed(out) + decoder.flush()]
@@ -147,7 +154,7 @@ def test_failures_end_with_an_error_and_no_done(name: str) -> None:
 
 
 def test_a_stream_that_just_stops_is_an_error() -> None:
-    encoder = ChatChunkEncoder(model="m", created=1, include_usage=False)
+    encoder = chat_stream_of_responses(include_usage=False)
     head = (GOLDEN / "text.sse").read_bytes().split(b"event: response.completed")[0]
     out = encoder.feed(head) + encoder.finish()
     assert b'"error"' in out and b"[DONE]" not in out

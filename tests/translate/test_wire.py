@@ -8,7 +8,10 @@ import pytest
 
 from proxyd.sse import encode_event
 from proxyd.translate.stream import ChatToResponsesStream
-from proxyd.translate.wire import DONE, ResponsesEncoder
+from proxyd.translate.wire import ResponsesEncoder
+from proxyd.wires.chat import ChatDecoder
+from proxyd.wires.pivot import DONE
+from proxyd.wires.registry import StreamTranslator
 
 REQUEST = {"model": "m", "input": "hi", "stream": True}
 TEXTS = ["plain", 'say "hi"', "back\\slash", "two\nlines\r\n", "naïve 日本 🙂", "\u2028\x00\t", "</think>"]
@@ -20,6 +23,11 @@ def chat_stream(texts: list[str]) -> bytes:
     return b"".join(encode_event(json.dumps(c)) for c in chunks) + DONE
 
 
+def responses_stream_of_chat() -> StreamTranslator:
+    """Chat stream bytes in, Responses stream bytes out (through the pivot)."""
+    return StreamTranslator(ChatDecoder(), ResponsesEncoder(machine()))
+
+
 def machine() -> ChatToResponsesStream:
     return ChatToResponsesStream(REQUEST, response_id="resp_1", tool_names={}, created_at=1, clock=lambda: 1.0)
 
@@ -27,7 +35,7 @@ def machine() -> ChatToResponsesStream:
 @pytest.mark.parametrize("texts", [TEXTS, TEXTS[::-1], ["x"] * 5])
 def test_bytes_are_the_events_encoded_one_by_one(texts: list[str]) -> None:
     """The text-delta fast path writes exactly what encoding the event dict would."""
-    encoder = ResponsesEncoder(machine())
+    encoder = responses_stream_of_chat()
     got = encoder.start() + encoder.feed(chat_stream(texts)) + encoder.finish()
     reference = machine()
     events = reference.start() + [e for data in _payloads(chat_stream(texts)) for e in reference.feed(data)]
@@ -40,7 +48,7 @@ def _payloads(stream: bytes) -> list[str]:
 
 @pytest.mark.parametrize("cut", [1, 7, 40, 10_000])
 def test_the_terminal_event_waits_for_finish(cut: int) -> None:
-    encoder, stream = ResponsesEncoder(machine()), chat_stream(["a", "b"])
+    encoder, stream = responses_stream_of_chat(), chat_stream(["a", "b"])
     fed = b"".join(encoder.feed(stream[i : i + cut]) for i in range(0, len(stream), cut))
     assert encoder.ended and b"response.completed" not in fed and b"[DONE]" not in fed
     tail = encoder.finish()
@@ -49,7 +57,7 @@ def test_the_terminal_event_waits_for_finish(cut: int) -> None:
 
 
 def test_not_ended_until_the_chat_stream_says_so() -> None:
-    encoder = ResponsesEncoder(machine())
+    encoder = responses_stream_of_chat()
     encoder.feed(chat_stream(["a"])[: -len(DONE)])
     assert not encoder.ended
     tail = encoder.finish()  # the upstream closed after finish_reason, without [DONE]: complete

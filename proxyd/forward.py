@@ -1,0 +1,279 @@
+"""The one call path from a routed request to its answer.
+
+client wire → the wire the provider is spoken to on → (through the pivot, when they differ) →
+:func:`send_upstream` → relay, or the answer translated back. Each decision is made once, here:
+
+- the provider's wire: :meth:`Runtime.spoken_wire` (its config, or what a ``wire: auto``
+  provider showed);
+- a stream made from a whole answer, for providers or models that do not stream
+  (:func:`_wants_whole`);
+- a ``wire: auto`` provider that lacks the client's endpoint: this very request goes to the
+  pivot wire (:mod:`proxyd.probe` judges the answers).
+
+Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know their APIs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from proxyd import jsonbody
+from proxyd.compat import ADAPTERS, streaming_off
+from proxyd.config import Provider
+from proxyd.errors import ProxyError, bad_request
+from proxyd.headers import upstream_request_headers
+from proxyd.metrics import METRICS
+from proxyd.observe import Observation
+from proxyd.probe import NoRoute, confirm_pivot, try_own_wire
+from proxyd.relay import Exchange, Replay, open_sse, pump, read_json, read_rest, relay, release
+from proxyd.routing import Route, Target
+from proxyd.runtime import RUNTIME
+from proxyd.stored import keep_turn, with_history
+from proxyd.synth import completion_chunks
+from proxyd.upstream import send, upstream_url
+from proxyd.usage import usage_of
+from proxyd.wires import pivot
+from proxyd.wires.registry import WIRES, StreamTranslator, TranslationError, Wire, client_wire, stream_wire
+from proxyd.wires.turn import Turn
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One routed request on its way upstream."""
+
+    request: web.Request
+    route: Route
+    session: aiohttp.ClientSession
+    obs: Observation
+
+    @property
+    def provider(self) -> Provider:
+        return self.route.provider
+
+
+async def forward(
+    request: web.Request,
+    target: Target,
+    route: Route,
+    session: aiohttp.ClientSession,
+    body: bytes | None,
+    parsed: Body | None,
+    obs: Observation,
+) -> web.StreamResponse:
+    call = Call(request, route, session, obs)
+    if parsed is not None and route.rewritten:
+        parsed["model"] = route.model
+    client = client_wire(target.endpoint) if parsed is not None and request.method == "POST" else None
+    if client is None or parsed is None:
+        return await _as_sent(call, target, body, parsed)
+    spoken = request.app[RUNTIME].spoken_wire(route.provider)
+    if spoken is not None and spoken != client.name:
+        return await translate(call, parsed, client, WIRES[spoken])
+    answered = await _same_wire(call, target, body, parsed, client)
+    if isinstance(answered, NoRoute):  # wire: auto, and no such endpoint there: the pivot wire takes it
+        return await translate(call, parsed, client, WIRES[pivot.WIRE], answered)
+    return answered
+
+
+async def send_upstream(
+    call: Call, method: str, path: str, query: str, body: bytes | None, wire: str, translated: str | None = None
+) -> aiohttp.ClientResponse:
+    """Send one request to the routed provider and wait for its answer's head."""
+    provider = call.provider
+    headers = upstream_request_headers(call.request.headers.items(), provider)
+    call.obs.upstream(wire, translated)
+    resp = await send(call.session, provider, method, upstream_url(provider, path, query), headers, body)
+    call.obs.answered(resp.status)
+    return resp
+
+
+def adapt(wire: Wire, body: Body, call: Call) -> Body | None:
+    """The body fitted to the provider's compat settings and the model's declarations, or None."""
+    adapted, notes = ADAPTERS[wire.name](body, call.provider, call.route.entry)
+    if notes:
+        structlog.get_logger("proxyd").info("request_adapted", provider=call.provider.name, changes=notes)
+    return adapted
+
+
+async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:
+    """Endpoints proxyd does not translate (embeddings, audio, files...): the body as sent, the
+    model rewritten when routing chose another name."""
+    wire = stream_wire(target.endpoint)
+    replay = None
+    if parsed is not None and _wants_whole(call, target, parsed):
+        assert wire is not None  # only endpoints with a known wire get past _wants_whole
+        parsed, replay = wire.whole(parsed), Replay(wire.wants_usage(parsed))
+    if parsed is not None and (call.route.rewritten or replay is not None):
+        body = jsonbody.dump(parsed)
+    method = call.request.method
+    resp = await send_upstream(call, method, target.rest, target.query, body, wire.name if wire else "other")
+    return await relay(call.request, resp, Exchange(call.provider, target.rest, call.obs, wire, replay))
+
+
+async def _same_wire(
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire
+) -> web.StreamResponse | NoRoute:
+    """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
+    adapted = adapt(client, parsed, call)
+    body = adapted or parsed
+    whole = _wants_whole(call, target, body)
+    data: bytes | None
+    if whole:
+        data = jsonbody.dump(client.whole(body))
+    elif adapted is not None or call.route.rewritten:
+        data = jsonbody.dump(body)
+    else:
+        data = raw  # nothing changed: the client's own bytes pass untouched
+    resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
+    replay = Replay(client.wants_usage(body)) if whole else None
+    exchange = Exchange(call.provider, target.rest, call.obs, client, replay)
+    learned = call.request.app[RUNTIME].spoken_wire(call.provider) is not None
+    if learned or client.name == pivot.WIRE:
+        return await relay(call.request, resp, exchange)
+    return await try_own_wire(call.request, resp, exchange, body.get("model"))
+
+
+def _wants_whole(call: Call, target: Target, parsed: Body) -> bool:
+    """Replay a whole answer as a stream? For providers or models that do not stream."""
+    if parsed.get("stream") is not True:
+        return False
+    off = streaming_off(call.provider, call.route.entry)
+    if off is None:
+        return False
+    if client_wire(target.endpoint) is None:
+        raise bad_request(
+            f'{off}, and proxyd can replay only chat completions and responses as a stream; send "stream": false',
+            param="stream",
+        )
+    return True
+
+
+async def translate(
+    call: Call, body: Body, client: Wire, provider: Wire, probing: NoRoute | None = None
+) -> web.StreamResponse:
+    """The request through the pivot onto the provider's wire, and the answer back."""
+    request, obs = call.request, call.obs
+    request.app[METRICS].translations.labels(client.name, provider.name).inc()
+    full = await with_history(request, body) if client.stateful else body
+    try:
+        pivoted = client.to_pivot(full)
+        sent = provider.from_pivot(pivoted.body)
+    except TranslationError as exc:
+        raise bad_request(exc.message, param=exc.param) from None
+    if pivoted.dropped:
+        structlog.get_logger("proxyd").info(
+            "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)
+        )
+    sent = adapt(provider, sent, call) or sent
+    streaming = sent.get("stream") is True
+    if streaming and streaming_off(call.provider, call.route.entry):
+        sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
+    resp = await send_upstream(
+        call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
+    )
+    exchange = Exchange(call.provider, provider.path, obs, provider)
+    if probing is not None:
+        refused = await confirm_pivot(request, resp, exchange, sent.get("model"), probing)
+        if refused is not None:
+            return refused
+    if resp.status >= 300:
+        return await relay(request, resp, exchange)
+    turn = Turn(
+        request=body,
+        response_id=f"resp_{obs.request_id}",
+        model=str(body.get("model") or ""),
+        created=int(time.time()),
+        tool_names=pivoted.tool_names,
+        include_usage=client.wants_usage(body),
+    )
+    keep = _keeper(call, client, full)
+    try:
+        if streaming:
+            return await _translate_stream(call, resp, provider, client, turn, keep)
+        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
+    finally:
+        release(resp)
+    out = client.answer_from_pivot(provider.answer_to_pivot(answer, turn), turn)
+    obs.usage = usage_of(out.get("usage"))
+    await keep(out)
+    return web.json_response(out)
+
+
+class _Keeper:
+    """Stores a finished turn of a stateful client wire (Responses' previous_response_id)."""
+
+    def __init__(self, call: Call, full: Body | None) -> None:
+        self.call, self.full = call, full
+
+    async def __call__(self, answer: Body | None) -> None:
+        if self.full is not None and answer is not None:
+            await keep_turn(self.call.request, self.full, answer)
+
+
+def _keeper(call: Call, client: Wire, full: Body) -> _Keeper:
+    return _Keeper(call, full if client.stateful else None)
+
+
+async def _translate_stream(
+    call: Call, resp: aiohttp.ClientResponse, provider: Wire, client: Wire, turn: Turn, keep: _Keeper
+) -> web.StreamResponse:
+    translator = StreamTranslator(provider.decoder(turn), client.encoder(turn))
+    if resp.content_type == "text/event-stream":
+        return await _pump_translated(call, resp, translator, keep)
+    # A whole answer (streaming off, or a server that ignores stream: true): replayed as the
+    # client's stream. A stream is opened once there is something to send, so a failure before
+    # that is an error answer, and one after it the stream's own error event.
+    head = translator.start()
+    out = await open_sse(call.request, call.obs) if head else None
+    if out is not None:
+        await out.write(head)
+    try:
+        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
+    except ProxyError as exc:
+        if out is None:
+            raise
+        await out.write(translator.fail(exc.message))
+        await out.write_eof()
+        return out
+    completion = provider.answer_to_pivot(answer, turn)
+    items = [*completion_chunks(completion, include_usage=True), pivot.END]
+    body = translator.feed_items(items)
+    if out is None:
+        out = await open_sse(call.request, call.obs)
+    await out.write(body)
+    usage = translator.usage
+    call.obs.usage = usage_of(usage if usage is not None else answer.get("usage"))
+    await keep(translator.encoder.answer)
+    await out.write(translator.encoder.finish())
+    await out.write_eof()
+    return out
+
+
+async def _pump_translated(
+    call: Call, resp: aiohttp.ClientResponse, translator: StreamTranslator, keep: _Keeper
+) -> web.StreamResponse:
+    """Relay an upstream stream through ``translator``; a broken upstream ends in the client
+    wire's failure. The turn is stored before the last event goes out."""
+    out = await open_sse(call.request, call.obs)
+    head = translator.start()
+    if head:
+        await out.write(head)
+    failure = await pump(resp, out, call.provider, call.obs, translator.feed, until=lambda: translator.ended)
+    if failure is not None:
+        call.obs.failed(failure)
+    tail = translator.fail(failure.message) if failure else translator.finish()
+    call.obs.usage = usage_of(translator.usage)
+    await keep(translator.encoder.answer)
+    await out.write(tail)
+    await out.write_eof()
+    if failure is None:
+        await read_rest(resp)
+    return out

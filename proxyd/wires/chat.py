@@ -1,0 +1,155 @@
+"""The Chat Completions wire (pure).
+
+Its requests, answers and stream chunks are the pivot's own form (:mod:`proxyd.wires.pivot`), so
+this adapter mostly parses and writes: a chat provider's stream is decoded into pivot items as
+they are, and pivot items are written to a chat client as ``data:`` lines, the usage chunk only
+when the client asked for it (``stream_options.include_usage``), then ``data: [DONE]``. An error
+ends the stream as an ``error`` data line, never with ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from proxyd.sse import SSEDecoder, SSEEvent, encode_event
+from proxyd.streamcheck import StreamCheck
+from proxyd.synth import completion_to_sse, wants_usage
+from proxyd.wires.pivot import DONE, END, Item, error_line, parse
+from proxyd.wires.turn import Pivoted, Turn
+
+Body = dict[str, Any]
+_FINISH_RE = re.compile(r'"finish_reason"\s*:\s*"')
+_ERROR_RE = re.compile(r'^\s*\{\s*"error"\s*:')
+_USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
+
+
+class ChatStreamCheck(StreamCheck):
+    """Complete at ``data: [DONE]`` or an error line; a stream whose choices finished but that
+    lacks the marker (lax servers) is completed with it."""
+
+    __slots__ = ("_finished_choices",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._finished_choices = False
+
+    def see(self, event: SSEEvent) -> None:
+        data = event.data
+        if data.strip() == "[DONE]" or _ERROR_RE.match(data):
+            self.complete = True
+            return
+        if '"usage"' in data and _USAGE_RE.search(data):
+            self._usage_data = data
+        if not self._finished_choices and _FINISH_RE.search(data):
+            self._finished_choices = True
+
+    def repair(self) -> bytes | None:
+        return DONE if self._finished_choices else None
+
+    def error_event(self, message: str, code: str, response_id: str) -> bytes:
+        return error_line(message, code)
+
+
+class ChatDecoder:
+    """A chat provider's stream bytes as pivot items."""
+
+    __slots__ = ("_sse",)
+    usage = None  # the client's encoder reports usage
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        return [parse(event.data) for event in self._sse.feed(chunk)]
+
+    def flush(self) -> list[Item]:
+        return [parse(event.data) for event in self._sse.flush()]
+
+
+class ChatEncoder:
+    """Pivot items as a chat client's stream bytes."""
+
+    __slots__ = ("_include_usage", "ended")
+    usage = None  # the provider's decoder has it
+    answer = None
+
+    def __init__(self, include_usage: bool) -> None:
+        self._include_usage = include_usage
+        self.ended = False
+
+    def start(self) -> bytes:
+        return b""
+
+    def feed(self, items: list[Item]) -> bytes:
+        out = []
+        for item in items:
+            if self.ended:
+                break
+            if item is END:
+                self.ended = True
+                out.append(DONE)
+                continue
+            if isinstance(item, dict):
+                if "error" in item:
+                    self.ended = True
+                elif not self._include_usage and "usage" in item and not item.get("choices"):
+                    continue  # the usage chunk, which this client did not ask for
+            out.append(encode_event(json.dumps(item)))
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        return b"" if self.ended else self.fail("the provider ended the stream before the answer was finished")
+
+    def fail(self, message: str, code: str = "upstream_error") -> bytes:
+        if self.ended:
+            return b""
+        self.ended = True
+        return error_line(message, code)
+
+
+class ChatWire:
+    name = "chat"
+    path = "/chat/completions"
+    endpoints: tuple[str, ...] = (
+        "chat.completions",
+        "completions",
+    )  # the first takes requests
+    answer_key, answer_kind = "choices", "a chat completion"
+    stateful = False  # no stored turns: a chat request carries its whole history
+
+    def to_pivot(self, body: Body) -> Pivoted:
+        return Pivoted(body)
+
+    def from_pivot(self, body: Body) -> Body:
+        return body
+
+    def whole(self, body: Body) -> Body:
+        """The request asking for a whole answer instead of a stream."""
+        return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+
+    def wants_usage(self, body: Body) -> bool:
+        return wants_usage(body)
+
+    def answer_to_pivot(self, answer: Body, turn: Turn) -> Body:
+        return answer
+
+    def answer_from_pivot(self, completion: Body, turn: Turn) -> Body:
+        return completion
+
+    def decoder(self, turn: Turn) -> ChatDecoder:
+        return ChatDecoder()
+
+    def encoder(self, turn: Turn) -> ChatEncoder:
+        return ChatEncoder(turn.include_usage)
+
+    def replay(self, answer: Body, include_usage: bool) -> bytes:
+        """A whole answer as this wire's stream."""
+        return completion_to_sse(answer, include_usage=include_usage)
+
+    def check(self) -> ChatStreamCheck:
+        return ChatStreamCheck()
+
+
+CHAT = ChatWire()

@@ -1,0 +1,82 @@
+"""The pivot every translation goes through: Chat Completions, read as data (pure).
+
+A request, a whole answer and a stream cross from one wire to another through this one form, so
+N wires need N adapters, not N² translators: each adapter maps its API to the pivot and back.
+
+**Why Chat Completions, not a new representation of a turn.** Every provider proxyd reaches
+speaks it, and most local servers speak nothing else, so the commonest translation (a Responses
+or Anthropic client in front of a chat-only server) is one step, and the provider side of it is
+no step at all. Its stream is a flat sequence of self-contained deltas (text, reasoning, indexed
+tool-call pieces, a finish reason, usage), which is what every client encoder builds its own
+structure from: the Responses machine derives items and ``output_index`` from it, as an
+Anthropic encoder derives content blocks. A home-made turn type would need its own stream form
+too, and be one more shape to learn, test and keep in step with the APIs.
+
+**What crosses.** Messages with text and image parts, tool definitions and choice, tool calls
+(parallel ones by their ``index``), tool results, ``reasoning_effort``, ``response_format``,
+max tokens, finish reason, and usage with its details. Fields the chat wire lacks travel as the
+extensions servers already use: ``reasoning_content`` (reasoning text, DeepSeek's name) in
+messages and deltas. Custom (freeform) and namespaced tools cross as function tools whose names
+the client adapter maps back (``tool_names``).
+
+**What does not cross**: hosted tools (``web_search``...), ``n`` > 1, logprobs, ``store``,
+``include``, ``truncation``; each adapter lists what it dropped (``translation_dropped`` is
+logged once per request) and answers a 400 naming the field where the client relies on it.
+
+The pivot stream: chunk objects as a chat stream's ``data`` carries them, ``{"error": {...}}``
+for an error the provider reported, :data:`END` for the stream's terminal marker, and
+:class:`Malformed` for a ``data`` payload that is not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from proxyd.sse import encode_event
+
+WIRE: Final = "chat"  # the pivot is this wire's own form: a chat provider needs no translation
+DONE: Final = b"data: [DONE]\n\n"  # the chat stream's terminal marker
+
+
+class End:
+    """The end of a pivot stream (chat's ``data: [DONE]``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "END"
+
+
+END: Final = End()
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A stream payload that is not JSON, kept for the message that reports it."""
+
+    data: str
+
+
+# A chunk object, END, Malformed, an error object, or (from a broken server) JSON that is not an object.
+Item = Any
+
+
+def parse(data: str) -> Item:
+    """One chat stream ``data`` payload as a pivot item."""
+    if data.strip() == "[DONE]":
+        return END
+    try:
+        return json.loads(data)
+    except ValueError:
+        return Malformed(data)
+
+
+def error_item(message: str, code: str) -> dict[str, Any]:
+    """An error in the chat wire's shape, as a stream item and as the ``data`` line that carries it."""
+    return {"error": {"message": message, "type": "upstream_error", "code": code, "param": None}}
+
+
+def error_line(message: str, code: str) -> bytes:
+    return encode_event(json.dumps(error_item(message, code)))

@@ -1,0 +1,111 @@
+"""The wire adapters by name and by client endpoint, and a stream from one wire to another (pure)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from proxyd.streamcheck import StreamCheck
+from proxyd.translate.errors import TranslationError
+from proxyd.wires.chat import CHAT
+from proxyd.wires.pivot import Item
+from proxyd.wires.responses import RESPONSES
+from proxyd.wires.turn import Pivoted, Turn
+
+Body = dict[str, Any]
+__all__ = ["WIRES", "StreamTranslator", "TranslationError", "Wire", "client_wire", "stream_wire"]
+
+
+class Decoder(Protocol):
+    """A provider's stream bytes, on its wire, as pivot items."""
+
+    @property
+    def usage(self) -> object: ...
+    def feed(self, chunk: bytes) -> list[Item]: ...
+    def flush(self) -> list[Item]: ...
+
+
+class Encoder(Protocol):
+    """Pivot items as a client's stream bytes, on its wire."""
+
+    @property
+    def ended(self) -> bool: ...
+    @property
+    def usage(self) -> object: ...
+    @property
+    def answer(self) -> Body | None: ...
+    def start(self) -> bytes: ...
+    def feed(self, items: list[Item]) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def fail(self, message: str, code: str = ...) -> bytes: ...
+
+
+class Wire(Protocol):
+    """What an adapter offers; :mod:`proxyd.wires.chat` and :mod:`proxyd.wires.responses` are two."""
+
+    name: str
+    path: str  # where a provider serves it, after base_url
+    endpoints: tuple[str, ...]  # the client endpoints that speak it (the first takes requests)
+    answer_key: str  # what a whole answer must hold, and what it is called in errors
+    answer_kind: str
+    stateful: bool  # turns are stored and continued by id (previous_response_id)
+
+    def to_pivot(self, body: Body) -> Pivoted: ...
+    def from_pivot(self, body: Body) -> Body: ...
+    def whole(self, body: Body) -> Body: ...
+    def wants_usage(self, body: Body) -> bool: ...
+    def answer_to_pivot(self, answer: Body, turn: Turn) -> Body: ...
+    def answer_from_pivot(self, completion: Body, turn: Turn) -> Body: ...
+    def decoder(self, turn: Turn) -> Decoder: ...
+    def encoder(self, turn: Turn) -> Encoder: ...
+    def replay(self, answer: Body, include_usage: bool) -> bytes: ...
+    def check(self) -> StreamCheck: ...
+
+
+WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES)}
+_BY_ENDPOINT: dict[str, Wire] = {wire.endpoints[0]: wire for wire in WIRES.values()}
+_STREAMS: dict[str, Wire] = {endpoint: wire for wire in WIRES.values() for endpoint in wire.endpoints}
+
+
+def client_wire(endpoint: str) -> Wire | None:
+    """The wire of a client endpoint that takes requests proxyd can translate (POST bodies)."""
+    return _BY_ENDPOINT.get(endpoint)
+
+
+def stream_wire(endpoint: str) -> Wire | None:
+    """The wire whose stream rules an endpoint's streams follow, if proxyd knows them."""
+    return _STREAMS.get(endpoint)
+
+
+class StreamTranslator:
+    """A provider's stream on one wire as a client's stream on another, through the pivot."""
+
+    __slots__ = ("decoder", "encoder")
+
+    def __init__(self, decoder: Decoder, encoder: Encoder) -> None:
+        self.decoder, self.encoder = decoder, encoder
+
+    @property
+    def ended(self) -> bool:
+        """The answer is over: nothing more is read from the provider."""
+        return self.encoder.ended
+
+    @property
+    def usage(self) -> object:
+        """Usage as the client's answer reports it, else as the provider did."""
+        usage = self.encoder.usage
+        return usage if usage is not None else self.decoder.usage
+
+    def start(self) -> bytes:
+        return self.encoder.start()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self.encoder.feed(self.decoder.feed(chunk))
+
+    def feed_items(self, items: list[Item]) -> bytes:
+        return self.encoder.feed(items)
+
+    def finish(self) -> bytes:
+        return self.encoder.feed(self.decoder.flush()) + self.encoder.finish()
+
+    def fail(self, message: str) -> bytes:
+        return self.encoder.fail(message)

@@ -1,0 +1,119 @@
+"""The Responses wire (pure): its requests, answers and streams to and from the pivot.
+
+The mappings live in :mod:`proxyd.translate` (requests both ways, the chat-chunks-to-events state
+machine, whole answers); this adapter is the one face the rest of proxyd sees. Responses is
+stateful: a request may name a ``previous_response_id``, so a translated turn is stored when it
+ends and expanded from the store when it is continued (the I/O for that is the caller's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from proxyd.sse import SSEEvent, encode_event
+from proxyd.streamcheck import StreamCheck
+from proxyd.synth import response_to_sse
+from proxyd.translate.chat_request import chat_to_responses
+from proxyd.translate.chat_stream import ResponsesDecoder, response_to_completion
+from proxyd.translate.request import responses_to_chat
+from proxyd.translate.stream import ChatToResponsesStream
+from proxyd.translate.wire import ResponsesEncoder, chat_to_response
+from proxyd.wires.turn import Pivoted, Turn
+
+Body = dict[str, Any]
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+_TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_.]+)"')
+_SEQ_RE = re.compile(r'"sequence_number"\s*:\s*(\d+)')
+
+
+class ResponsesStreamCheck(StreamCheck):
+    """Complete at a terminal event; a cut stream ends with ``response.failed`` that continues
+    the sequence and keeps the upstream's response id."""
+
+    __slots__ = ("_last_data", "_response")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_data = ""
+        self._response: dict[str, Any] | None = None
+
+    def see(self, event: SSEEvent) -> None:
+        data = event.data
+        self._last_data = data
+        kind = event.event or _first_type(data)
+        if kind in TERMINAL:
+            self.complete = True
+            self._usage_data = data
+        elif kind == "response.created" and self._response is None:
+            self._response = _response_of(data)
+
+    def error_event(self, message: str, code: str, response_id: str) -> bytes:
+        response = dict(self._response or {"id": response_id, "object": "response", "output": []})
+        # Responses error codes are a closed set in the openai SDK; proxyd's own codes are not in it.
+        response.update(status="failed", error={"code": "server_error", "message": message})
+        seq = _SEQ_RE.search(self._last_data)
+        event = {
+            "type": "response.failed",
+            "sequence_number": int(seq.group(1)) + 1 if seq else 0,
+            "response": response,
+        }
+        return encode_event(json.dumps(event), "response.failed")
+
+
+class ResponsesWire:
+    name = "responses"
+    path = "/responses"
+    endpoints: tuple[str, ...] = ("responses", "responses.item")  # GET /responses/{id}?stream=true streams too
+    answer_key, answer_kind = "output", "a response"
+    stateful = True
+
+    def to_pivot(self, body: Body) -> Pivoted:
+        chat = responses_to_chat(body)
+        return Pivoted(chat.body, chat.tool_names, tuple(chat.dropped))
+
+    def from_pivot(self, body: Body) -> Body:
+        return chat_to_responses(body)
+
+    def whole(self, body: Body) -> Body:
+        return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+
+    def wants_usage(self, body: Body) -> bool:
+        return True  # a Response always carries its usage
+
+    def answer_to_pivot(self, answer: Body, turn: Turn) -> Body:
+        return response_to_completion(answer, turn.model)
+
+    def answer_from_pivot(self, completion: Body, turn: Turn) -> Body:
+        return chat_to_response(completion, turn.request, response_id=turn.response_id, tool_names=turn.tool_names)
+
+    def decoder(self, turn: Turn) -> ResponsesDecoder:
+        return ResponsesDecoder(model=turn.model, created=turn.created)
+
+    def encoder(self, turn: Turn) -> ResponsesEncoder:
+        machine = ChatToResponsesStream(turn.request, response_id=turn.response_id, tool_names=turn.tool_names)
+        return ResponsesEncoder(machine)
+
+    def replay(self, answer: Body, include_usage: bool) -> bytes:
+        return response_to_sse(answer)
+
+    def check(self) -> ResponsesStreamCheck:
+        return ResponsesStreamCheck()
+
+
+def _first_type(data: str) -> str:
+    m = _TYPE_RE.search(data)
+    return m.group(1) if m else ""
+
+
+def _response_of(data: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    response = value.get("response") if isinstance(value, dict) else None
+    return response if isinstance(response, dict) else None
+
+
+RESPONSES = ResponsesWire()
