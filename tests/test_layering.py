@@ -82,3 +82,13 @@ def test_every_module_the_readme_calls_pure_is_checked() -> None:
 def test_every_module_is_small() -> None:
     sizes = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert all(n <= 600 for n in sizes.values()), sizes
+
+
+def test_only_the_wire_adapters_reach_into_translation() -> None:
+    """The app, the relay and the rest see wires through proxyd.wires, never a pair's translator."""
+    outside = [p for p in PACKAGE.rglob("*.py") if p.parent.name not in ("wires", "translate")]
+    leaks = {
+        module_name(p): sorted(n for n in imports_of(module_name(p)) if n.startswith("proxyd.translate"))
+        for p in outside
+    }
+    assert not {k: v for k, v in leaks.items() if v}

@@ -1,0 +1,125 @@
+"""Every pair of registered wires, through the pivot: a client request reaches the provider's
+form, a provider's stream and whole answer reach the client's form, and the client's own stream
+check accepts what comes out. A new wire is covered once it adds its samples here."""
+
+from __future__ import annotations
+
+import json
+from itertools import permutations
+from typing import Any
+
+import pytest
+
+from proxyd.sse import SSEDecoder, encode_event
+from proxyd.wires import pivot
+from proxyd.wires.registry import WIRES, StreamTranslator, client_wire, stream_wire
+from proxyd.wires.turn import Turn
+
+
+def _chat_stream() -> bytes:
+    deltas = [{"role": "assistant", "content": ""}, {"content": "Hel"}, {"content": "lo"}]
+    chunks = [{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]  # fmt: skip
+    chunks.append({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({"id": "c1", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+    return b"".join(encode_event(json.dumps(c)) for c in chunks) + pivot.DONE
+
+
+def _responses_stream() -> bytes:
+    msg = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    done = {**msg, "status": "completed", "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}
+    response = {"id": "resp_up", "object": "response", "status": "in_progress", "output": []}
+    usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response},
+        {"type": "response.output_item.added", "output_index": 0, "item": msg},
+        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hel"},
+        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "lo"},
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": {**response, "status": "completed", "output": [done], "usage": usage}},
+    ]  # fmt: skip
+    return b"".join(encode_event(json.dumps({**e, "sequence_number": i}), e["type"]) for i, e in enumerate(events))
+
+
+# Per wire: a client request, a provider's stream of the answer "Hello", and its whole answer.
+SAMPLES: dict[str, tuple[dict[str, Any], bytes, dict[str, Any]]] = {
+    "chat": (
+        {"model": "m", "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "hi"}]},
+        _chat_stream(),
+        {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}},
+    ),
+    "responses": (
+        {"model": "m", "stream": True, "input": "hi"},
+        _responses_stream(),
+        {"id": "resp_up", "object": "response", "status": "completed", "created_at": 1, "model": "m",
+         "output": [{"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                     "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}],
+         "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}},
+    ),
+}  # fmt: skip
+PAIRS = list(permutations(WIRES, 2))
+
+
+def test_every_wire_has_samples_and_owns_its_endpoints() -> None:
+    assert set(SAMPLES) == set(WIRES)
+    for name, wire in WIRES.items():
+        assert client_wire(wire.endpoints[0]) is wire and all(stream_wire(e) is wire for e in wire.endpoints)
+        assert wire.name == name and wire.path.startswith("/")
+
+
+def turn_for(client: str) -> Turn:
+    request = SAMPLES[client][0]
+    pivoted = WIRES[client].to_pivot(request)
+    return Turn(request, "resp_t", "m", 1, pivoted.tool_names, WIRES[client].wants_usage(request))
+
+
+@pytest.mark.parametrize(("client", "provider"), PAIRS)
+def test_a_request_crosses(client: str, provider: str) -> None:
+    pivoted = WIRES[client].to_pivot(SAMPLES[client][0])
+    sent = WIRES[provider].from_pivot(pivoted.body)
+    assert sent["model"] == "m" and sent.get("stream") is True
+    assert "stream" not in WIRES[provider].whole(sent)
+
+
+@pytest.mark.parametrize(("client", "provider"), PAIRS)
+@pytest.mark.parametrize("cut", [1, 7, 10_000])
+def test_a_stream_crosses_and_ends_the_clients_way(client: str, provider: str, cut: int) -> None:
+    turn = turn_for(client)
+    translator = StreamTranslator(WIRES[provider].decoder(turn), WIRES[client].encoder(turn))
+    upstream = SAMPLES[provider][1]
+    out = translator.start() + b"".join(translator.feed(upstream[i : i + cut]) for i in range(0, len(upstream), cut))
+    out += translator.finish()
+    check = WIRES[client].check()
+    check.feed(out)
+    assert check.closing() == b""  # the client's own rules say it ended as a stream should
+    text = _text_of(out)
+    assert 0 < text.index('"Hel"') < text.index('"lo"') and translator.usage is not None
+
+
+@pytest.mark.parametrize(("client", "provider"), PAIRS)
+def test_a_broken_stream_ends_in_the_clients_error_event(client: str, provider: str) -> None:
+    turn = turn_for(client)
+    translator = StreamTranslator(WIRES[provider].decoder(turn), WIRES[client].encoder(turn))
+    upstream = SAMPLES[provider][1]
+    out = translator.start() + translator.feed(upstream[: len(upstream) // 2]) + translator.fail("connection reset")
+    assert b"connection reset" in out
+    check = WIRES[client].check()
+    check.feed(out)
+    assert check.closing() == b""  # an error event is an end, not a cut
+    assert translator.fail("again") in (b"", out[-len(translator.fail("again")) :])
+
+
+@pytest.mark.parametrize(("client", "provider"), PAIRS)
+def test_a_whole_answer_crosses(client: str, provider: str) -> None:
+    turn = turn_for(client)
+    completion = WIRES[provider].answer_to_pivot(SAMPLES[provider][2], turn)
+    answer = WIRES[client].answer_from_pivot(completion, turn)
+    assert "Hello" in json.dumps(answer)
+    assert answer[WIRES[client].answer_key]
+
+
+def _text_of(stream: bytes) -> str:
+    decoder = SSEDecoder()
+    return "".join(e.data for e in decoder.feed(stream) + decoder.flush())
