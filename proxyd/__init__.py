@@ -1,8 +1,9 @@
 """proxyd: a local reverse proxy for LLM APIs.
 
-Requests flow one way: app (limits, target checks) → routing → upstream → relay.
-Pure modules (config, yamlcheck, routing, catalog, headers, jsonbody, sse, streamcheck, errors)
-import no aiohttp, structlog or prometheus_client; ``tests/test_layering.py`` enforces it.
+Requests flow one way: protocol → guard → app (intake) → routing → forward (client wire, provider
+wire, the pivot between them: ``wires/``) → upstream → relay → observe. Modules that say
+``(pure)``, and all of ``wires/``, do no I/O; ``tests/test_layering.py`` enforces it.
+``docs/development.md`` is the map.
 """
 
 from __future__ import annotations

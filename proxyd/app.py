@@ -27,15 +27,15 @@ from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
 from proxyd.health import HEALTH, HealthChecker
-from proxyd.local import serve_local
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
+from proxyd.own_endpoints import serve_local
 from proxyd.protocol import expect_handler
 from proxyd.reload import RELOADS
 from proxyd.routing import Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
-from proxyd.store import ResponseStore, store_path
-from proxyd.stored import STORE, not_found, serve_stored
+from proxyd.store.endpoints import STORE, not_found, serve_stored
+from proxyd.store.sqlite import ResponseStore, store_path
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)

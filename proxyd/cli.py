@@ -110,7 +110,7 @@ def _serve(
     from proxyd import log
     from proxyd.redact import secrets_of
     from proxyd.server import ExposureError, ListenError, ReloadFrom, Worker, serve
-    from proxyd.store import StoreError
+    from proxyd.store.sqlite import StoreError
 
     redactor = log.configure(
         args.log_level, args.log_format, os.environ.get("PROXYD_WORKER") if args.reuse_port else None
@@ -160,7 +160,7 @@ def _supervise(config: Config, args: argparse.Namespace, path: Path) -> int:
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:
-    from proxyd.check import check_providers
+    from proxyd.checkup.run import check_providers
 
     verdicts = asyncio.run(check_providers(config, args.providers, args.timeout))
     if args.json:
@@ -184,7 +184,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 def _models(config: Config, args: argparse.Namespace) -> int:
     discovered: dict[str, tuple[ModelEntry, ...] | None] = {}
     if not args.offline:
-        from proxyd.check import discover
+        from proxyd.checkup.run import discover
 
         discovered = asyncio.run(discover(config, args.providers, args.timeout))
     rows: list[dict[str, Any]] = []

@@ -52,7 +52,7 @@ from proxyd.settings import (
     Tls,
     Wire,
 )
-from proxyd.yamlcheck import Errors, check_keys, integer, number, section
+from proxyd.yaml_fields import Errors, check_keys, integer, number, section
 
 
 def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:

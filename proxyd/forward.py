@@ -8,7 +8,7 @@ client wire → the wire the provider is spoken to on → (through the pivot, wh
 - a stream made from a whole answer, for providers or models that do not stream
   (:func:`_wants_whole`);
 - a ``wire: auto`` provider that lacks the client's endpoint: this very request goes to the
-  pivot wire (:mod:`proxyd.probe` judges the answers).
+  pivot wire (:mod:`proxyd.wire_learning` judges the answers).
 
 Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know their APIs.
 """
@@ -30,14 +30,14 @@ from proxyd.errors import ProxyError, bad_request
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
-from proxyd.probe import NoRoute, confirm_pivot, try_own_wire
 from proxyd.relay import Exchange, Replay, open_sse, pump, read_json, read_rest, relay, release
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
-from proxyd.stored import keep_turn, with_history
+from proxyd.store.endpoints import keep_turn, with_history
 from proxyd.synth import completion_chunks
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
+from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import WIRES, StreamTranslator, TranslationError, Wire, client_wire, stream_wire
 from proxyd.wires.turn import Turn

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from proxyd.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, expand_env, parse_secret
 from proxyd.services import GENERIC, Service, complete_base_url, detect, plain_http_problem
 from proxyd.settings import CAPABILITIES, EFFORTS, WIRES, Compat, ModelEntry, Provider, Timeouts, Tls
-from proxyd.yamlcheck import Errors, check_keys, mapping, number, section
+from proxyd.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

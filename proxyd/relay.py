@@ -1,7 +1,7 @@
 """Relaying a provider's answer to the client: the one place where stream I/O meets pure checks.
 
 Each upstream read is written to the client at once (no coalescing, no waiting for a line end).
-A copy of SSE bytes feeds a :class:`~proxyd.streamcheck.StreamCheck`, so a stream that breaks,
+A copy of SSE bytes feeds a :class:`~proxyd.stream_end.StreamCheck`, so a stream that breaks,
 stalls past ``timeouts.idle_s`` or just stops early ends with the wire's own error event instead
 of a clean end. A small plain body of known length (:data:`WHOLE_BODY_MAX`) is read whole and
 sent in one write with its headers, which halves the socket writes of a typical non-streaming
@@ -28,7 +28,7 @@ from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
-from proxyd.streamcheck import StreamCheck
+from proxyd.stream_end import StreamCheck
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
 from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
 from proxyd.wires.registry import Wire

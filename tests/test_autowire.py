@@ -18,7 +18,7 @@ from aiohttp import web
 
 from proxyd.autowire import chat_verdict, missing_route, reason
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_bridge import answer_chat
+from tests.test_forward import answer_chat
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 MODEL = "qwen3"

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, paced_stream
+from tests.helpers import WAIT, arun, run, start_serve, write
 
 SECRET = "sk-very-secret-value-42"
-WAIT = 20.0
-
-
-STATE = {"XDG_STATE_HOME": "/tmp/proxyd-test-state"}  # the response store of `serve` goes here
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **STATE, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "proxyd", *args], capture_output=True, text=True, env=full_env, timeout=60
-    )
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 def test_validate_reports_every_error_with_its_path_and_exits_2(tmp_path: Path) -> None:
@@ -101,17 +83,6 @@ def test_config_discovery_order(tmp_path: Path) -> None:
     )
 
 
-async def arun(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the CLI without blocking the loop that serves the fake upstreams."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxyd", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def test_models_lists_configured_and_discovered(tmp_path: Path, upstream: FakeUpstream) -> None:
     async def listing(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "m"}, {"id": "extra"}]})
@@ -138,22 +109,6 @@ async def test_models_lists_configured_and_discovered(tmp_path: Path, upstream: 
     assert [row["id"] for row in json.loads(out)] == ["p/m"]
     code, _, err = await arun("models", "nope", "--config", str(config))
     assert code == 2 and "no provider named nope" in err
-
-
-async def start_serve(
-    config: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE, **(env or {})},
-    )  # fmt: skip
-    assert proc.stderr is not None
-    while True:
-        line = await asyncio.wait_for(proc.stderr.readline(), WAIT)
-        assert line, "proxyd exited before listening"
-        event = json.loads(line)
-        if event["event"] == "listening":
-            return proc, str(event["url"])
 
 
 async def test_serve_proxies_and_stops_cleanly_on_sigterm(tmp_path: Path, upstream: FakeUpstream) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FakeUpstream
-from tests.test_cli import STATE, WAIT, write
+from tests.helpers import STATE, WAIT, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

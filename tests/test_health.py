@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 SECRET = "sk-health-secret-0123456789"
-WAIT = 10.0
 
 
 async def status(client: ProxyClient) -> dict[str, Any]:
@@ -23,15 +23,13 @@ async def status(client: ProxyClient) -> dict[str, Any]:
 
 
 async def wait_state(client: ProxyClient, name: str, state: str) -> dict[str, Any]:
-    """Poll /status until provider ``name`` is in ``state`` (bounded; not a timing assertion)."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while True:
-        doc = await status(client)
-        entry = next(p for p in doc["providers"] if p["name"] == name)
-        if entry["state"] == state:
-            return entry
-        assert asyncio.get_running_loop().time() < deadline, f"{name} stayed {entry['state']}, wanted {state}"
-        await asyncio.sleep(0.05)
+    """Poll /status until provider ``name`` is in ``state``."""
+
+    async def entry() -> dict[str, Any] | None:
+        found = next(p for p in (await status(client))["providers"] if p["name"] == name)
+        return found if found["state"] == state else None
+
+    return await eventually(entry, f"provider {name} to be {state}")
 
 
 def listing(*ids: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -157,13 +155,12 @@ async def test_probe_catalog_feeds_models_and_routing(proxy_factory: ProxyFactor
             ],
         }
     )
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while True:
-        data = (await (await client.get("/v1/models")).json())["data"]
-        if any(m["id"] == "bare/gemma3" for m in data):
-            break
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+
+    async def discovered() -> list[dict[str, Any]] | None:
+        data: list[dict[str, Any]] = (await (await client.get("/v1/models")).json())["data"]
+        return data if any(m["id"] == "bare/gemma3" for m in data) else None
+
+    data = await eventually(discovered, "bare/gemma3 in /v1/models")
     by_id = {m["id"]: m for m in data}
     assert by_id["bare/qwen3:8b"]["source"] == "discovered" and by_id["main/configured-one"]["source"] == "config"
     resp = await client.post("/v1/chat/completions", json={"model": "gemma3"})  # not the default provider

@@ -3,7 +3,6 @@ in the pure parser, in routing, in /v1/models, and in what a request is allowed 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,9 +14,9 @@ from proxyd.listing import MAX_MODELS, merged, models_in_listing
 from proxyd.routing import Router
 from proxyd.settings import ModelEntry
 from tests.conftest import FakeUpstream, ProxyClient, make_config
+from tests.helpers import eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
-WAIT = 10.0
 
 
 def entry(model_id: str, window: int | None = None, output: int | None = None, **caps: bool) -> ModelEntry:
@@ -188,14 +187,13 @@ def rich_provider(listing: dict[str, Any]) -> Callable[[web.Request], Awaitable[
 
 
 async def catalog_when(client: ProxyClient, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """Poll /v1/models until ``ready`` holds of it (bounded; not a timing assertion)."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while True:
+    """Poll /v1/models until ``ready`` holds of it."""
+
+    async def catalog() -> dict[str, Any] | None:
         data = {m["id"]: m for m in (await (await client.get("/v1/models")).json())["data"]}
-        if ready(data):
-            return data
-        assert asyncio.get_running_loop().time() < deadline, f"the catalog never got there: {data}"
-        await asyncio.sleep(0.05)
+        return data if ready(data) else None
+
+    return await eventually(catalog, "the catalog to be ready")
 
 
 async def test_listing_metadata_fills_the_catalog_and_guards_requests(

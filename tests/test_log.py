@@ -17,7 +17,7 @@ from aiohttp import web
 
 from proxyd import log
 from tests.conftest import FakeUpstream
-from tests.test_cli import arun
+from tests.helpers import arun
 from tests.test_reload import Daemon, serve
 
 KEY_ENV = "sk-env-key-aaaaaaaaaaaaaaaa"

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import WAIT, eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
-WAIT = 45.0
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None, reason="prometheus not installed (.ci/run installs Debian's package)"
@@ -63,18 +63,18 @@ async def test_prometheus_scrapes_proxyd(tmp_path: Path, proxy_factory: ProxyFac
     base = f"http://127.0.0.1:{web_port}"
     try:
         async with aiohttp.ClientSession() as session:
-            deadline = asyncio.get_running_loop().time() + WAIT
-            while True:
+
+            async def scraped() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
                 assert proc.returncode is None, "prometheus exited"
                 try:
                     requests = await query(session, base, "proxyd_requests_total")
                     states = await query(session, base, 'proxyd_provider_state{state="ok"} == 1')
                 except aiohttp.ClientError:
-                    requests, states = [], []
-                if requests and states:
-                    break
-                assert asyncio.get_running_loop().time() < deadline, "prometheus never saw proxyd's series"
-                await asyncio.sleep(0.5)
+                    return None
+                return (requests, states) if requests and states else None
+
+            # Prometheus starts, then scrapes every second: a longer bound than the usual one.
+            requests, states = await eventually(scraped, "prometheus to see proxyd's series", every=0.5, wait=2 * WAIT)
             up = await query(session, base, 'up{job="proxyd"}')
     finally:
         proc.terminate()

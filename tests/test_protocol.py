@@ -12,8 +12,8 @@ import pytest
 
 from proxyd.app import available_codecs
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import start_serve, write
 from tests.test_app import assert_openai_error, raw_request
-from tests.test_cli import start_serve, write
 
 KEY = "sk-protocol-secret-0123456789"
 POST = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

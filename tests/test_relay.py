@@ -13,10 +13,10 @@ from aiohttp import web
 from proxyd.relay import WHOLE_BODY_MAX
 from proxyd.sse import SSEDecoder
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import WAIT
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 CHAT = "/v1/chat/completions"
-WAIT = 10.0  # generous bound for anything that must happen; never a performance assertion
 
 
 def chunk(text: str, finish: str | None = None) -> bytes:

@@ -20,9 +20,7 @@ from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME
 from proxyd.server import ReloadFrom, start
 from tests.conftest import FakeUpstream
-from tests.test_cli import start_serve
-
-WAIT = 20.0
+from tests.helpers import WAIT, eventually, start_serve
 
 
 class Daemon:
@@ -56,10 +54,7 @@ class Daemon:
         raise AssertionError(f"no proxyd_config_reloads_total sample for {result} (it must exist at 0 from the start)")
 
     async def wait_for(self, what: str, check: Any) -> None:
-        deadline = asyncio.get_running_loop().time() + WAIT
-        while not await check():
-            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-            await asyncio.sleep(0.05)
+        await eventually(check, what)
 
     async def stop(self) -> bytes:
         if self.proc.returncode is None:

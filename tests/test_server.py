@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from proxyd.config import Keepalive, Listen
 from proxyd.server import listen_socket
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import WAIT
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
-WAIT = 10.0
 
 
 def test_accepted_client_sockets_carry_keepalive_options() -> None:

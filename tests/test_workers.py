@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import FakeUpstream
-from tests.test_cli import STATE, WAIT, arun
+from tests.helpers import STATE, WAIT, arun
 from tests.test_service import NotifySocket, provider_config
 
 

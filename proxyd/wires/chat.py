@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from proxyd.sse import SSEDecoder, SSEEvent, encode_event
-from proxyd.streamcheck import StreamCheck
+from proxyd.stream_end import StreamCheck
 from proxyd.synth import completion_to_sse, wants_usage
 from proxyd.wires.pivot import DONE, END, Item, error_line, parse
 from proxyd.wires.turn import Pivoted, Turn

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from proxyd.streamcheck import StreamCheck
-from proxyd.translate.errors import TranslationError
+from proxyd.stream_end import StreamCheck
 from proxyd.wires.chat import CHAT
+from proxyd.wires.errors import TranslationError
 from proxyd.wires.pivot import Item
 from proxyd.wires.responses import RESPONSES
 from proxyd.wires.turn import Pivoted, Turn

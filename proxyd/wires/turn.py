@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from proxyd.translate.tools import ToolName
+
+@dataclass(frozen=True)
+class ToolName:
+    """What a chat function name stands for on the Responses side."""
+
+    kind: Literal["function", "custom"]
+    name: str
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from proxyd.sse import encode_event
-from proxyd.translate.stream import ChatToResponsesStream
-from proxyd.translate.wire import ResponsesEncoder
 from proxyd.wires.chat import ChatDecoder
 from proxyd.wires.pivot import DONE
 from proxyd.wires.registry import StreamTranslator
+from proxyd.wires.responses.from_pivot import ResponsesEncoder
+from proxyd.wires.responses.machine import ChatToResponsesStream
 
 REQUEST = {"model": "m", "input": "hi", "stream": True}
 TEXTS = ["plain", 'say "hi"', "back\\slash", "two\nlines\r\n", "naïve 日本 🙂", "\u2028\x00\t", "</think>"]

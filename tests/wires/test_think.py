@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.translate.think import ThinkSplitter
+from proxyd.wires.think import ThinkSplitter
 
 CASES = [
     ("<think>plan it</think>\n\nThe answer.", "plan it", "The answer."),

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from proxyd.sse import SSEDecoder
-from proxyd.streamcheck import StreamCheck
+from proxyd.stream_end import StreamCheck
 from proxyd.wires.pivot import DONE
 from proxyd.wires.registry import WIRES
 

@@ -29,10 +29,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.translate.response import new_response, usage_from_chat
-from proxyd.translate.think import ThinkSplitter
-from proxyd.translate.tools import ToolName, custom_input
 from proxyd.wires.pivot import END, Item, Malformed, parse
+from proxyd.wires.responses.response import new_response, usage_from_chat
+from proxyd.wires.responses.tools import custom_input
+from proxyd.wires.think import ThinkSplitter
+from proxyd.wires.turn import ToolName
 
 Event = dict[str, Any]
 # Error codes: the openai SDK accepts a fixed set (server_error, rate_limit_exceeded, ...); Codex

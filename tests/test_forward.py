@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.helpers import eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 
@@ -248,7 +249,7 @@ async def test_bad_responses_bodies_are_400_naming_the_field(
     assert not upstream.seen
 
 
-GOLDEN = Path(__file__).parent / "translate" / "golden"
+GOLDEN = Path(__file__).parent / "wires" / "responses" / "golden"
 
 
 async def responses_server(request: web.Request) -> web.StreamResponse:
@@ -296,6 +297,11 @@ async def test_chat_client_of_a_responses_provider(chat_sdk: openai.AsyncOpenAI,
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 19
 
 
+async def requests_done(client: ProxyClient, count: int) -> bool:
+    metrics = await (await client.get("/metrics")).text()
+    return f'proxyd_requests_total{{endpoint="responses",provider="llama",status="200"}} {count:.1f}' in metrics
+
+
 async def test_a_stream_ends_at_done_even_if_the_provider_lingers(
     proxy_factory: ProxyFactory, upstream: FakeUpstream
 ) -> None:
@@ -319,5 +325,7 @@ async def test_a_stream_ends_at_done_even_if_the_provider_lingers(
             text = await resp.text()
             assert ended == turn  # the upstream's body was still open when the client had it all
         assert "event: response.completed" in text and text.endswith("data: [DONE]\n\n")
-        await asyncio.sleep(0.5)
+        # The request is counted once its handler is done, after the body's end was read and
+        # the connection went back to the pool.
+        await eventually(lambda turn=turn: requests_done(client, turn + 1), "the request to finish")
     assert len(upstream.peers) == 1  # one upstream connection, reused

@@ -14,10 +14,10 @@ import openai
 import pytest
 
 from proxyd.config import Store
-from proxyd.store import ResponseStore
-from proxyd.stored import STORE
+from proxyd.store.endpoints import STORE
+from proxyd.store.sqlite import ResponseStore
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_bridge import chat_server
+from tests.test_forward import chat_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 
@@ -92,11 +92,12 @@ async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
         assert oct((tmp_path / "s.sqlite3").stat().st_mode)[-3:] == "600"
     finally:
         await store.close()
-    aged = ResponseStore(tmp_path / "a.sqlite3", Store(max_age_days=0.00001))  # about a second
+    now = [1_000_000.0]
+    aged = ResponseStore(tmp_path / "a.sqlite3", Store(max_age_days=0.00001), clock=lambda: now[0])  # about a second
     await aged.open()
     try:
         await aged.put([], {"id": "resp_old", "output": []})
-        await asyncio.sleep(1.1)
+        now[0] += 1.1
         await aged.put([], {"id": "resp_new", "output": []})
         assert await aged.get("resp_old") is None and await aged.get("resp_new") is not None
     finally:

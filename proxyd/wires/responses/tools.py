@@ -18,22 +18,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from proxyd.translate.errors import TranslationError
+from proxyd.wires.errors import TranslationError
+from proxyd.wires.turn import ToolName
 
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64  # OpenAI's limit for function names; many servers copy it
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
-
-
-@dataclass(frozen=True)
-class ToolName:
-    """What a chat function name stands for on the Responses side."""
-
-    kind: Literal["function", "custom"]
-    name: str
-    namespace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxyd.translate.errors import TranslationError
-from proxyd.translate.tools import ChatTools, ToolName, convert_tool_choice, convert_tools
+from proxyd.wires.errors import TranslationError
+from proxyd.wires.responses.tools import ChatTools, convert_tool_choice, convert_tools
+from proxyd.wires.turn import ToolName
 
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
 # History items of hosted tools: they ran on OpenAI's side and mean nothing to a chat server.

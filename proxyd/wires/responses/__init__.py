@@ -13,13 +13,13 @@ import re
 from typing import Any
 
 from proxyd.sse import SSEEvent, encode_event
-from proxyd.streamcheck import StreamCheck
+from proxyd.stream_end import StreamCheck
 from proxyd.synth import response_to_sse
-from proxyd.translate.chat_request import chat_to_responses
-from proxyd.translate.chat_stream import ResponsesDecoder, response_to_completion
-from proxyd.translate.request import responses_to_chat
-from proxyd.translate.stream import ChatToResponsesStream
-from proxyd.translate.wire import ResponsesEncoder, chat_to_response
+from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
+from proxyd.wires.responses.machine import ChatToResponsesStream
+from proxyd.wires.responses.request_from_pivot import chat_to_responses
+from proxyd.wires.responses.request_to_pivot import responses_to_chat
+from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proxyd.translate.errors import TranslationError
+from proxyd.wires.errors import TranslationError
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream", "metadata")
 

@@ -4,9 +4,10 @@ from typing import Any
 
 import pytest
 
-from proxyd.translate.errors import TranslationError
-from proxyd.translate.request import responses_to_chat
-from proxyd.translate.tools import ToolName, custom_input
+from proxyd.wires.errors import TranslationError
+from proxyd.wires.responses.request_to_pivot import responses_to_chat
+from proxyd.wires.responses.tools import custom_input
+from proxyd.wires.turn import ToolName
 
 
 def chat(body: dict[str, Any], **kw: Any) -> dict[str, Any]:

@@ -66,8 +66,9 @@ class StoreError(Exception):
 
 
 class ResponseStore:
-    def __init__(self, path: Path, config: StoreConfig) -> None:
+    def __init__(self, path: Path, config: StoreConfig, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock  # Unix time; a test hands in its own
         self._max_age_s = config.max_age_days * 86400
         self._max_bytes = int(config.max_mb * 1024 * 1024)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proxyd-store")
@@ -158,7 +159,7 @@ class ResponseStore:
         return Record(json.loads(row[0]), json.loads(row[1])) if row else None
 
     def _write(self, batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
-        db, now = self._conn(), time.time()
+        db, now = self._conn(), self._clock()
         with db:
             for input_items, response in batch:
                 stored_input, stored_response = json.dumps(input_items), json.dumps(response)

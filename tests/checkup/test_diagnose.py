@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from proxyd.diagnose import (
+from proxyd.checkup.diagnose import (
     MODEL_PLACEHOLDER,
     base_url_alternatives,
     curl_command,

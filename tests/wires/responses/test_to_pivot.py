@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from proxyd.sse import SSEDecoder
-from proxyd.translate.chat_request import chat_to_responses
-from proxyd.translate.chat_stream import ResponsesDecoder, response_to_completion
-from proxyd.translate.errors import TranslationError
 from proxyd.wires.chat import ChatEncoder
+from proxyd.wires.errors import TranslationError
 from proxyd.wires.registry import StreamTranslator
+from proxyd.wires.responses.request_from_pivot import chat_to_responses
+from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion
 
 GOLDEN = Path(__file__).parent / "golden"
 

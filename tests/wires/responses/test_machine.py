@@ -14,9 +14,9 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
 from proxyd.sse import SSEDecoder, encode_event
-from proxyd.translate.stream import ChatToResponsesStream
-from proxyd.translate.tools import ToolName
-from proxyd.translate.wire import chat_to_response
+from proxyd.wires.responses.from_pivot import chat_to_response
+from proxyd.wires.responses.machine import ChatToResponsesStream
+from proxyd.wires.turn import ToolName
 
 GOLDEN = Path(__file__).parent / "golden"
 

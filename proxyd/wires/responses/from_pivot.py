@@ -15,9 +15,9 @@ from typing import Any
 
 from proxyd.sse import encode_event
 from proxyd.synth import completion_chunks
-from proxyd.translate.stream import ChatToResponsesStream, Event
-from proxyd.translate.tools import ToolName
 from proxyd.wires.pivot import DONE, END, Item
+from proxyd.wires.responses.machine import ChatToResponsesStream, Event
+from proxyd.wires.turn import ToolName
 
 
 class ResponsesEncoder:

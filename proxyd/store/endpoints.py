@@ -1,5 +1,5 @@
 """Serving responses from proxyd's own store: ``GET``/``DELETE /v1/responses/{id}`` and
-``GET /v1/responses/{id}/input_items``; and the pieces the bridge needs for
+``GET /v1/responses/{id}/input_items``; and the pieces a translated Responses turn needs for
 ``previous_response_id``. Ids proxyd does not hold are passed through to the routed provider.
 """
 
@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from proxyd.errors import ProxyError, bad_request
-from proxyd.store import ResponseStore
+from proxyd.store.sqlite import ResponseStore
 
 STORE: web.AppKey[ResponseStore | None] = web.AppKey("store")
 

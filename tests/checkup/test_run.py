@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream
-from tests.test_cli import arun, write
+from tests.helpers import arun, write
 from tests.test_upstream import self_signed  # noqa: F401  (a fixture)
 
 KEY = "sk-check-secret-key-987654321"

@@ -2,7 +2,7 @@
 
 The probe goes to the wire the provider uses (``wire: auto`` tries ``/responses`` and falls
 back to ``/chat/completions`` as the proxy would). Failures are told as a cause and a fix
-(:mod:`proxyd.diagnose`); a 404 is retried with the other forms of the base URL, and an unknown
+(:mod:`proxyd.checkup.diagnose`); a 404 is retried with the other forms of the base URL, and an unknown
 model is answered with the ids ``GET /models`` lists.
 """
 
@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from proxyd.autowire import missing_route, reason
-from proxyd.config import Config, ModelEntry, Provider
-from proxyd.diagnose import (
+from proxyd.checkup.diagnose import (
     MODEL_PLACEHOLDER,
     Probe,
     Verdict,
@@ -31,6 +30,7 @@ from proxyd.diagnose import (
     url_forms_to_try,
     working_form_advice,
 )
+from proxyd.config import Config, ModelEntry, Provider
 from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
