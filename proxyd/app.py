@@ -36,6 +36,7 @@ from proxyd.routing import Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.store.endpoints import STORE, not_found, serve_stored
 from proxyd.store.sqlite import ResponseStore, store_path
+from proxyd.wires.registry import client_wire
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
@@ -135,7 +136,7 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         obs = request.get(OBS)
         if obs is not None:
             obs.failed(exc)
-        return _error_response(exc.status, exc.body())
+        return _error_response(exc.status, _shaped(request, exc))
     except web.HTTPException as exc:
         return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
     except asyncio.CancelledError as exc:
@@ -151,6 +152,16 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
         return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
+
+
+def _shaped(request: web.Request, exc: ProxyError) -> dict[str, Any]:
+    """The error in the shape of the API the client called."""
+    try:
+        target = parse_target(request.raw_path)
+    except ProxyError:  # the target itself was the error: no API to speak of
+        target = None
+    wire = client_wire(target.endpoint) if target is not None else None
+    return wire.error_body(exc) if wire is not None else exc.body()
 
 
 def _error_response(status: int, body: dict[str, Any]) -> web.Response:

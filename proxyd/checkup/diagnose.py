@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from proxyd.redact import redact_text, sensitive_name
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
+from proxyd.wires.registry import WIRES
 
 MODEL_PLACEHOLDER = "$MODEL"
 
@@ -50,11 +51,9 @@ class Verdict:
 
 
 def probe_for(wire: str, model: str) -> Probe:
-    if wire == "responses":
-        body = {"model": model, "input": "Say OK.", "max_output_tokens": 16, "stream": True, "store": False}
-        return Probe("responses", "/responses", body)
-    body = {"model": model, "messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1, "stream": True}
-    return Probe("chat", "/chat/completions", body)
+    """The smallest real request on ``wire``, as its adapter words it."""
+    adapter = WIRES[wire]
+    return Probe(wire, adapter.path, adapter.probe_body(model))
 
 
 def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from proxyd.errors import ProxyError
 from proxyd.sse import SSEDecoder, SSEEvent, encode_event
 from proxyd.stream_end import StreamCheck
 from proxyd.synth import completion_to_sse, wants_usage
@@ -150,6 +151,13 @@ class ChatWire:
 
     def check(self) -> ChatStreamCheck:
         return ChatStreamCheck()
+
+    def error_body(self, error: ProxyError) -> Body:
+        return error.body()
+
+    def probe_body(self, model: str) -> Body:
+        """The smallest real request (``proxyd check``): one streamed token."""
+        return {"model": model, "messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1, "stream": True}
 
 
 CHAT = ChatWire()

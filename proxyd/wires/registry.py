@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from proxyd.errors import ProxyError
 from proxyd.stream_end import StreamCheck
 from proxyd.wires.chat import CHAT
 from proxyd.wires.errors import TranslationError
@@ -59,6 +60,8 @@ class Wire(Protocol):
     def encoder(self, turn: Turn) -> Encoder: ...
     def replay(self, answer: Body, include_usage: bool) -> bytes: ...
     def check(self) -> StreamCheck: ...
+    def error_body(self, error: ProxyError) -> Body: ...
+    def probe_body(self, model: str) -> Body: ...
 
 
 WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES)}

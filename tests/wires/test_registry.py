@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from proxyd.errors import ProxyError
 from proxyd.sse import SSEDecoder, encode_event
 from proxyd.wires import pivot
 from proxyd.wires.registry import WIRES, StreamTranslator, client_wire, stream_wire
@@ -123,3 +124,13 @@ def test_a_whole_answer_crosses(client: str, provider: str) -> None:
 def _text_of(stream: bytes) -> str:
     decoder = SSEDecoder()
     return "".join(e.data for e in decoder.feed(stream) + decoder.flush())
+
+
+@pytest.mark.parametrize("name", list(WIRES))
+def test_each_wire_words_its_probe_and_its_errors(name: str) -> None:
+    wire = WIRES[name]
+    probe = wire.probe_body("m")
+    assert probe["model"] == "m" and probe["stream"] is True
+    assert wire.to_pivot(probe).body["model"] == "m"  # its own adapter takes it
+    body = wire.error_body(ProxyError(404, "no such model", code="model_not_found"))
+    assert "no such model" in json.dumps(body)

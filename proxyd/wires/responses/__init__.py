@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, encode_event
 from proxyd.stream_end import StreamCheck
 from proxyd.synth import response_to_sse
@@ -100,6 +101,13 @@ class ResponsesWire:
 
     def check(self) -> ResponsesStreamCheck:
         return ResponsesStreamCheck()
+
+    def error_body(self, error: ProxyError) -> Body:
+        return error.body()  # the Responses API answers errors in the OpenAI shape
+
+    def probe_body(self, model: str) -> Body:
+        """The smallest real request (``proxyd check``): 16 is the least many servers accept."""
+        return {"model": model, "input": "Say OK.", "max_output_tokens": 16, "stream": True, "store": False}
 
 
 def _first_type(data: str) -> str:
