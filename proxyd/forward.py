@@ -34,7 +34,6 @@ from proxyd.relay import Exchange, Replay, open_sse, pump, read_json, read_rest,
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
-from proxyd.synth import completion_chunks
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
 from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
@@ -244,7 +243,7 @@ async def _translate_stream(
         await out.write_eof()
         return out
     completion = provider.answer_to_pivot(answer, turn)
-    items = [*completion_chunks(completion, include_usage=True), pivot.END]
+    items = [*pivot.completion_chunks(completion, include_usage=True), pivot.END]
     body = translator.feed_items(items)
     if out is None:
         out = await open_sse(call.request, call.obs)

@@ -71,7 +71,7 @@ def test_pure_module_imports_no_io(module: str) -> None:
 def test_every_module_the_readme_calls_pure_is_checked() -> None:
     named = {
         "config", "providers", "services", "compat", "listing", "settings", "routing", "catalog",
-        "headers", "jsonbody", "sse", "synth", "errors", "usage", "healthstate", "redact",
+        "headers", "jsonbody", "sse", "errors", "usage", "healthstate", "redact",
         "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
         "wires.responses.machine", "wires.responses.from_pivot", "wires.responses.to_pivot", "wires.responses.tools",

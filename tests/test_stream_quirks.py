@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from proxyd.sse import SSEDecoder
-from proxyd.synth import response_to_sse
+from proxyd.wires.responses.replay import response_to_sse
 from tests.conftest import FakeUpstream, ProxyClient
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]

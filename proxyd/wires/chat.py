@@ -16,14 +16,23 @@ from typing import Any
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEDecoder, SSEEvent, encode_event
 from proxyd.stream_end import StreamCheck
-from proxyd.synth import completion_to_sse, wants_usage
-from proxyd.wires.pivot import DONE, END, Item, error_line, parse
+from proxyd.wires.pivot import DONE, END, Item, completion_chunks, error_line, parse
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
 _FINISH_RE = re.compile(r'"finish_reason"\s*:\s*"')
 _ERROR_RE = re.compile(r'^\s*\{\s*"error"\s*:')
 _USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
+
+
+def wants_usage(chat_request: dict[str, Any]) -> bool:
+    """Did a chat client ask for the usage chunk (``stream_options.include_usage``)?"""
+    options = chat_request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
+    return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + DONE
 
 
 class ChatStreamCheck(StreamCheck):

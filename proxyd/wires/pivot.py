@@ -80,3 +80,39 @@ def error_item(message: str, code: str) -> dict[str, Any]:
 
 def error_line(message: str, code: str) -> bytes:
     return encode_event(json.dumps(error_item(message, code)))
+
+
+_PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+
+
+def completion_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A whole pivot answer as the chunks a stream of it would carry (for replays and translations)."""
+    base = {
+        "id": completion.get("id", "chatcmpl-proxyd"),
+        "object": "chat.completion.chunk",
+        "created": completion.get("created", 0),
+        "model": completion.get("model", ""),
+    }
+    if "system_fingerprint" in completion:
+        base["system_fingerprint"] = completion["system_fingerprint"]
+    chunks = []
+    for position, choice in enumerate(completion.get("choices") or []):
+        index = choice.get("index", position)
+        chunks.append({**base, "choices": [{"index": index, "delta": _delta(choice), "finish_reason": None}]})
+        finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}
+        chunks.append({**base, "choices": [finish]})
+    if include_usage and completion.get("usage") is not None:
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    return chunks
+
+
+def _delta(choice: dict[str, Any]) -> dict[str, Any]:
+    message = choice.get("message") or {}
+    delta: dict[str, Any] = {"role": message.get("role") or "assistant"}
+    for name in _PASSED_MESSAGE_FIELDS:
+        if message.get(name) is not None:
+            delta[name] = message[name]
+    calls = message.get("tool_calls")
+    if calls:
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
+    return delta

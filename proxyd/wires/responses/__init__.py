@@ -15,9 +15,9 @@ from typing import Any
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, encode_event
 from proxyd.stream_end import StreamCheck
-from proxyd.synth import response_to_sse
 from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
 from proxyd.wires.responses.machine import ChatToResponsesStream
+from proxyd.wires.responses.replay import response_to_sse
 from proxyd.wires.responses.request_from_pivot import chat_to_responses
 from proxyd.wires.responses.request_to_pivot import responses_to_chat
 from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion

@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from proxyd.sse import encode_event
-from proxyd.synth import completion_chunks
-from proxyd.wires.pivot import DONE, END, Item
+from proxyd.wires.pivot import DONE, END, Item, completion_chunks
 from proxyd.wires.responses.machine import ChatToResponsesStream, Event
 from proxyd.wires.turn import ToolName
 

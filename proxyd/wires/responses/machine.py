@@ -30,17 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxyd.wires.pivot import END, Item, Malformed, parse
-from proxyd.wires.responses.response import new_response, usage_from_chat
+from proxyd.wires.responses.response import failure_of, new_response, usage_from_chat
 from proxyd.wires.responses.tools import custom_input
 from proxyd.wires.think import ThinkSplitter
 from proxyd.wires.turn import ToolName
 
 Event = dict[str, Any]
-# Error codes: the openai SDK accepts a fixed set (server_error, rate_limit_exceeded, ...); Codex
-# also acts on context_length_exceeded and insufficient_quota (it stops retrying and says why),
-# so those two are sent although the SDK's enum lacks them. Everything else is server_error,
-# which Codex retries.
-_CODEX_CODES = ("context_length_exceeded", "rate_limit_exceeded", "insufficient_quota")
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -370,18 +365,7 @@ class ChatToResponsesStream:
         self._terminal("response.failed", error={"code": code, "message": message})
 
     def _upstream_error(self, error: object) -> None:
-        err = error if isinstance(error, dict) else {"message": str(error)}
-        message = str(err.get("message") or "the provider reported an error")
-        code = str(err.get("code") or err.get("type") or "")
-        lowered = message.lower()
-        if code not in _CODEX_CODES:
-            if "context" in lowered and ("length" in lowered or "window" in lowered):
-                code = "context_length_exceeded"
-            elif "rate limit" in lowered:
-                code = "rate_limit_exceeded"
-            else:
-                code = "server_error"
-        self._fail(f"provider error: {message}", code)
+        self._fail(*failure_of(error))
 
     def _terminal(self, kind: str, *, incomplete: str | None = None, error: dict[str, str] | None = None) -> None:
         status = {"response.completed": "completed", "response.incomplete": "incomplete"}.get(kind, "failed")

@@ -92,3 +92,26 @@ def _echo_tool(tool: dict[str, Any]) -> dict[str, Any]:
     if tool.get("type") == "function":
         return {"strict": False, "description": None, "parameters": None, **tool}
     return dict(tool)
+
+
+# Error codes: the openai SDK accepts a fixed set (server_error, rate_limit_exceeded, ...); Codex
+# also acts on context_length_exceeded and insufficient_quota (it stops retrying and says why),
+# so those two are sent although the SDK's enum lacks them. Everything else is server_error,
+# which Codex retries.
+_CODEX_CODES = ("context_length_exceeded", "rate_limit_exceeded", "insufficient_quota")
+
+
+def failure_of(error: object) -> tuple[str, str]:
+    """(message, code) of ``response.failed`` for an error a provider reported mid-stream."""
+    err = error if isinstance(error, dict) else {"message": str(error)}
+    message = str(err.get("message") or "the provider reported an error")
+    code = str(err.get("code") or err.get("type") or "")
+    lowered = message.lower()
+    if code not in _CODEX_CODES:
+        if "context" in lowered and ("length" in lowered or "window" in lowered):
+            code = "context_length_exceeded"
+        elif "rate limit" in lowered:
+            code = "rate_limit_exceeded"
+        else:
+            code = "server_error"
+    return f"provider error: {message}", code

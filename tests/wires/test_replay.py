@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 
 from proxyd.sse import SSEDecoder
-from proxyd.synth import completion_chunks, completion_to_sse, response_to_sse
+from proxyd.wires.chat import completion_to_sse
+from proxyd.wires.pivot import completion_chunks
+from proxyd.wires.responses.replay import response_to_sse
 
 COMPLETION = {
     "id": "chatcmpl-9",

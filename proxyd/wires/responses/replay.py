@@ -1,10 +1,8 @@
-"""Streams made from whole answers (pure): a chat chunk sequence from one chat completion, and
-Responses events from one Response object.
+"""A whole Response as the Responses event stream a streaming client expects (pure).
 
-For providers (or models) that do not stream, configured with ``streaming: false`` because their
-streaming is broken or missing: proxyd asks for a plain answer and replays it as the events a
-streaming client expects, ending with ``data: [DONE]``. A Response's items keep their ids and
-fields; each is opened, filled in one delta, and closed, as the OpenAI stream would.
+For providers (or models) that do not stream, configured with ``streaming: false``: proxyd asks
+for a plain answer and replays it. Its items keep their ids and fields; each is opened, filled in
+one delta, and closed, as the OpenAI stream would, and the stream ends with ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -14,51 +12,6 @@ from typing import Any
 
 from proxyd.sse import encode_event
 from proxyd.wires.pivot import DONE
-
-_PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
-
-
-def wants_usage(chat_request: dict[str, Any]) -> bool:
-    """Did a chat client ask for the usage chunk (``stream_options.include_usage``)?"""
-    options = chat_request.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
-
-
-def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
-    return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + DONE
-
-
-def completion_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
-    base = {
-        "id": completion.get("id", "chatcmpl-proxyd"),
-        "object": "chat.completion.chunk",
-        "created": completion.get("created", 0),
-        "model": completion.get("model", ""),
-    }
-    if "system_fingerprint" in completion:
-        base["system_fingerprint"] = completion["system_fingerprint"]
-    chunks = []
-    for position, choice in enumerate(completion.get("choices") or []):
-        index = choice.get("index", position)
-        chunks.append({**base, "choices": [{"index": index, "delta": _delta(choice), "finish_reason": None}]})
-        finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}
-        chunks.append({**base, "choices": [finish]})
-    if include_usage and completion.get("usage") is not None:
-        chunks.append({**base, "choices": [], "usage": completion["usage"]})
-    return chunks
-
-
-def _delta(choice: dict[str, Any]) -> dict[str, Any]:
-    message = choice.get("message") or {}
-    delta: dict[str, Any] = {"role": message.get("role") or "assistant"}
-    for name in _PASSED_MESSAGE_FIELDS:
-        if message.get(name) is not None:
-            delta[name] = message[name]
-    calls = message.get("tool_calls")
-    if calls:
-        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
-    return delta
-
 
 _TERMINAL = {"incomplete": "response.incomplete", "failed": "response.failed"}
 
