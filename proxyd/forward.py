@@ -39,7 +39,7 @@ from proxyd.usage import usage_of
 from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import WIRES, StreamTranslator, TranslationError, Wire, client_wire, stream_wire
-from proxyd.wires.turn import Turn
+from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
 
@@ -159,9 +159,46 @@ async def translate(
     call: Call, body: Body, client: Wire, provider: Wire, probing: NoRoute | None = None
 ) -> web.StreamResponse:
     """The request through the pivot onto the provider's wire, and the answer back."""
-    request, obs = call.request, call.obs
+    request = call.request
     request.app[METRICS].translations.labels(client.name, provider.name).inc()
     full = await with_history(request, body) if client.stateful else body
+    pivoted, sent = _outbound(call, full, client, provider)
+    streaming = sent.get("stream") is True
+    if streaming and streaming_off(call.provider, call.route.entry):
+        sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
+    resp = await send_upstream(
+        call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
+    )
+    exchange = Exchange(call.provider, provider.path, call.obs, provider)
+    if probing is not None:
+        refused = await confirm_pivot(request, resp, exchange, sent.get("model"), probing)
+        if refused is not None:
+            return refused
+    if resp.status >= 300:
+        return await relay(request, resp, exchange)
+    turn = Turn(
+        request=body,
+        response_id=f"resp_{call.obs.request_id}",
+        model=str(body.get("model") or ""),
+        created=int(time.time()),
+        tool_names=pivoted.tool_names,
+        include_usage=client.wants_usage(body),
+    )
+    keep = _Keeper(call, full if client.stateful else None)
+    try:
+        if streaming:
+            return await _translate_stream(call, resp, provider, client, turn, keep)
+        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
+    finally:
+        release(resp)
+    out = client.answer_from_pivot(provider.answer_to_pivot(answer, turn), turn)
+    call.obs.usage = usage_of(out.get("usage"))
+    await keep(out)
+    return web.json_response(out)
+
+
+def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Pivoted, Body]:
+    """The client's request in the pivot's form, and as the provider's wire and compat want it."""
     try:
         pivoted = client.to_pivot(full)
         sent = provider.from_pivot(pivoted.body)
@@ -171,39 +208,7 @@ async def translate(
         structlog.get_logger("proxyd").info(
             "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)
         )
-    sent = adapt(provider, sent, call) or sent
-    streaming = sent.get("stream") is True
-    if streaming and streaming_off(call.provider, call.route.entry):
-        sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
-    resp = await send_upstream(
-        call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
-    )
-    exchange = Exchange(call.provider, provider.path, obs, provider)
-    if probing is not None:
-        refused = await confirm_pivot(request, resp, exchange, sent.get("model"), probing)
-        if refused is not None:
-            return refused
-    if resp.status >= 300:
-        return await relay(request, resp, exchange)
-    turn = Turn(
-        request=body,
-        response_id=f"resp_{obs.request_id}",
-        model=str(body.get("model") or ""),
-        created=int(time.time()),
-        tool_names=pivoted.tool_names,
-        include_usage=client.wants_usage(body),
-    )
-    keep = _keeper(call, client, full)
-    try:
-        if streaming:
-            return await _translate_stream(call, resp, provider, client, turn, keep)
-        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
-    finally:
-        release(resp)
-    out = client.answer_from_pivot(provider.answer_to_pivot(answer, turn), turn)
-    obs.usage = usage_of(out.get("usage"))
-    await keep(out)
-    return web.json_response(out)
+    return pivoted, adapt(provider, sent, call) or sent
 
 
 class _Keeper:
@@ -215,10 +220,6 @@ class _Keeper:
     async def __call__(self, answer: Body | None) -> None:
         if self.full is not None and answer is not None:
             await keep_turn(self.call.request, self.full, answer)
-
-
-def _keeper(call: Call, client: Wire, full: Body) -> _Keeper:
-    return _Keeper(call, full if client.stateful else None)
 
 
 async def _translate_stream(
