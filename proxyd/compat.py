@@ -182,4 +182,51 @@ def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-ADAPTERS = {"chat": adapt_chat, "responses": adapt_responses}  # by the wire a request is sent on
+_MIN_BUDGET = 1024
+
+
+def adapt_anthropic(body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
+    """The Anthropic body to send instead (or None), and what was changed: the model's output
+    limit, and what Anthropic refuses beside thinking (sampling settings, a forced tool choice,
+    a budget not below ``max_tokens``)."""
+    notes: list[str] = []
+    out = dict(body)
+    if model is not None and not _declares_nothing(model):
+        _check_capabilities(model, provider, bool(body.get("tools")), _anthropic_has_image(body.get("messages")))
+        limit, asked = model.max_output_tokens, out.get("max_tokens")
+        if limit is not None and isinstance(asked, int) and asked > limit:
+            out["max_tokens"] = limit
+            notes.append(f"max_tokens {asked} lowered to the model's max_output_tokens {limit}")
+    thinking = _obj(out.get("thinking"))
+    if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
+        budget = min(thinking["budget_tokens"], int(out.get("max_tokens") or 0) - 1)
+        if budget < _MIN_BUDGET:
+            del out["thinking"]
+            notes.append("thinking dropped: max_tokens leaves no room for its 1024-token minimum budget")
+        elif budget != thinking["budget_tokens"]:
+            out["thinking"] = {**thinking, "budget_tokens": budget}
+            notes.append(f"thinking budget lowered to {budget}, below max_tokens")
+    if _obj(out.get("thinking")).get("type") in ("enabled", "adaptive"):
+        for name in ("temperature", "top_p", "top_k"):
+            if out.pop(name, None) is not None:
+                notes.append(f"{name} dropped: Anthropic takes none with thinking on")
+        choice = _obj(out.get("tool_choice"))
+        if choice.get("type") in ("any", "tool"):
+            out["tool_choice"] = {k: v for k, v in {**choice, "type": "auto"}.items() if k != "name"}
+            notes.append(
+                f"tool_choice {choice['type']!r} turned into 'auto': Anthropic forces no tool with thinking on"
+            )
+    return (out, notes) if out != body else (None, notes)
+
+
+def _anthropic_has_image(messages: object) -> bool:
+    if not isinstance(messages, list):
+        return False
+    return any(
+        isinstance(m, dict) and isinstance(m.get("content"), list)
+        and any(isinstance(b, dict) and b.get("type") == "image" for b in m["content"])
+        for m in messages
+    )  # fmt: skip
+
+
+ADAPTERS = {"chat": adapt_chat, "responses": adapt_responses, "anthropic": adapt_anthropic}  # by the wire sent on

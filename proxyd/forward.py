@@ -26,11 +26,11 @@ from aiohttp import web
 from proxyd import jsonbody
 from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
-from proxyd.errors import ProxyError, bad_request
+from proxyd.errors import ProxyError, bad_request, provider_message
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
-from proxyd.relay import Exchange, Replay, open_sse, pump, read_json, read_rest, relay, release
+from proxyd.relay import Exchange, Replay, open_sse, pump, read_error_body, read_json, read_rest, relay, release
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
@@ -38,7 +38,16 @@ from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
 from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
 from proxyd.wires import pivot
-from proxyd.wires.registry import WIRES, StreamTranslator, TranslationError, Wire, client_wire, stream_wire
+from proxyd.wires.registry import (
+    WIRES,
+    Counter,
+    StreamTranslator,
+    TranslationError,
+    Wire,
+    client_wire,
+    counting_wire,
+    stream_wire,
+)
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
@@ -70,16 +79,25 @@ async def forward(
     call = Call(request, route, session, obs)
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
+    spoken = request.app[RUNTIME].spoken_wire(route.provider)
+    counter = counting_wire(target.endpoint)
+    if counter is not None and parsed is not None and spoken != counter.name:
+        return _estimate(counter, parsed, obs)  # only a provider on the counter's own wire can count
     client = client_wire(target.endpoint) if parsed is not None and request.method == "POST" else None
     if client is None or parsed is None:
         return await _as_sent(call, target, body, parsed)
-    spoken = request.app[RUNTIME].spoken_wire(route.provider)
     if spoken is not None and spoken != client.name:
         return await translate(call, parsed, client, WIRES[spoken])
     answered = await _same_wire(call, target, body, parsed, client)
     if isinstance(answered, NoRoute):  # wire: auto, and no such endpoint there: the pivot wire takes it
         return await translate(call, parsed, client, WIRES[pivot.WIRE], answered)
     return answered
+
+
+def _estimate(counter: Counter, body: Body, obs: Observation) -> web.Response:
+    obs.status = 200
+    count = counter.count_tokens(body)
+    return web.json_response({"input_tokens": count}, headers={"X-Proxyd-Token-Count": "estimate"})
 
 
 async def send_upstream(
@@ -175,6 +193,8 @@ async def translate(
         if refused is not None:
             return refused
     if resp.status >= 300:
+        if client.errors != provider.errors:  # the provider's error, in the shape the client reads
+            return await _error_across(call, resp, exchange, client)
         return await relay(request, resp, exchange)
     turn = Turn(
         request=body,
@@ -209,6 +229,16 @@ def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Piv
             "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)
         )
     return pivoted, adapt(provider, sent, call) or sent
+
+
+async def _error_across(call: Call, resp: aiohttp.ClientResponse, exchange: Exchange, client: Wire) -> web.Response:
+    try:
+        body = await read_error_body(resp, call.provider)
+    finally:
+        release(resp)
+    message = f"provider {call.provider.name!r} answered {resp.status}: {provider_message(body) or 'no details given'}"
+    status = resp.status if resp.status < 600 else 502
+    return web.json_response(client.error_body(ProxyError(status, message)), status=status)
 
 
 class _Keeper:

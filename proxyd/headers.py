@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from proxyd.config import Provider
 
 Headers = list[tuple[str, str]]
+ANTHROPIC_VERSION = "2023-06-01"  # sent to wire: anthropic providers unless the client or the config names one
 
 HOP_BY_HOP = frozenset(
     {
@@ -50,7 +51,11 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
         out.append(("Authorization", f"Bearer {provider.api_key}"))
     elif provider.api_key and provider.auth == "api-key":  # Azure OpenAI's style
         out.append(("api-key", provider.api_key))
+    elif provider.api_key and provider.auth == "x-api-key":  # Anthropic's
+        out.append(("x-api-key", provider.api_key))
     out.extend(provider.headers)
+    if provider.wire == "anthropic" and not any(k.lower() == "anthropic-version" for k, _ in out):
+        out.append(("anthropic-version", ANTHROPIC_VERSION))
     return out
 
 

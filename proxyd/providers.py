@@ -13,7 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxyd.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, expand_env, parse_secret
-from proxyd.services import GENERIC, Service, complete_base_url, detect, plain_http_problem
+from proxyd.services import (
+    ANTHROPIC_COMPATIBLE,
+    GENERIC,
+    Service,
+    anthropic_hint,
+    complete_base_url,
+    detect,
+    plain_http_problem,
+)
 from proxyd.settings import CAPABILITIES, EFFORTS, WIRES, Compat, ModelEntry, Provider, Timeouts, Tls
 from proxyd.yaml_fields import Errors, check_keys, mapping, number, section
 
@@ -32,7 +40,7 @@ _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "max_tokens_field": ("keep", "max_tokens", "max_completion_tokens"),
     "reasoning": ("openai", "openrouter", "none"),
 }
-_AUTHS = ("bearer", "api-key", "none")
+_AUTHS = ("bearer", "api-key", "x-api-key", "none")
 
 
 def normalize_base_url(url: str) -> str:
@@ -70,6 +78,9 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         name = f"<{path}>"
     given = _parse_base_url(doc.get("base_url"), f"{path}.base_url", env, errs)
     service = detect(given) if given else None
+    raw_url = doc.get("base_url")
+    if isinstance(raw_url, str) and anthropic_hint(raw_url) and (service is None or service.wire != "anthropic"):
+        service = ANTHROPIC_COMPATIBLE
     add = _flag(doc, "add_api_path", True, path, errs)  # false: a bare host is the API root
     base_url, added = complete_base_url(given, service if add else None)
     known = service or GENERIC
@@ -83,7 +94,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         base_url=base_url,
         api_key=api_key,
         key_source=key_source,
-        wire=_choice(doc, "wire", known.wire, WIRES, path, errs),
+        wire=(wire := _choice(doc, "wire", known.wire, WIRES, path, errs)),
         default_model=_default_model(doc, path, errs),
         headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
         models=_parse_models(doc.get("models"), f"{path}.models", errs),
@@ -91,7 +102,14 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         timeouts=_parse_timeouts(doc.get("timeouts"), f"{path}.timeouts", errs),
         service=service.name if service else None,
         base_url_added=added,
-        auth=_choice(doc, "auth", known.auth, _AUTHS, path, errs),
+        auth=_choice(
+            doc,
+            "auth",
+            "x-api-key" if wire == "anthropic" and known.wire != "anthropic" else known.auth,
+            _AUTHS,
+            path,
+            errs,
+        ),
         tls=_parse_tls(doc.get("tls"), f"{path}.tls", read_file, errs),
         allow_insecure_http=insecure,
         compat=_parse_compat(doc.get("compat"), f"{path}.compat", known, errs),

@@ -107,8 +107,8 @@ def error_answer(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web
     shaped = reshape_upstream_error(
         resp.status, body, provider=ex.provider.name, base_url=ex.provider.base_url, path=ex.path
     )
-    if shaped is not None:
-        return web.Response(status=shaped.status, body=shaped.body_bytes(), content_type="application/json")
+    if shaped is not None:  # in the shape of the wire's own errors
+        return web.json_response(ex.wire.error_body(shaped) if ex.wire else shaped.body(), status=shaped.status)
     headers = downstream_response_headers(resp.headers.items())
     return web.Response(status=resp.status, body=body, headers=headers)
 

@@ -6,7 +6,8 @@ one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
 
 1. ``/providers/{name}/v1/...`` pins the provider; the model passes as sent (its own aliases resolve).
 2. A model ``"{provider}/{rest}"`` whose prefix names a provider goes there and sends ``rest``.
-3. An alias from a provider's ``models`` list, else a model id listed in a provider's catalog.
+3. An alias from a provider's ``models`` list, else a model id listed in a provider's catalog,
+   else an alias pattern (``alias: "claude-*haiku*"``), in config order.
 4. Else ``default_provider``; a missing model becomes that provider's ``default_model``.
 5. Else 404, naming the configured providers.
 """
@@ -31,6 +32,8 @@ _ENDPOINTS = {
     "/completions": "completions",
     "/embeddings": "embeddings",
     "/models": "models",
+    "/messages": "messages",
+    "/messages/count_tokens": "messages.count_tokens",
 }
 
 
@@ -105,9 +108,12 @@ class Router:
         self._ids: dict[str, Provider] = {}
         # Every model a provider has, as config declares it with the listing's gaps filled in.
         self._entries: dict[tuple[str, str], ModelEntry] = {}
+        self._patterns: list[tuple[re.Pattern[str], Provider, str]] = []  # aliases with * or ?
         for p in config.providers:
             for m in p.models:
-                if m.alias:
+                if m.alias and ("*" in m.alias or "?" in m.alias):
+                    self._patterns.append((_glob(m.alias), p, m.id))
+                elif m.alias:
                     self._aliases.setdefault(m.alias, (p, m.id))
                 self._ids.setdefault(m.id, p)
         for p in config.providers:
@@ -146,6 +152,9 @@ class Router:
                 return self._to(provider, model_id, rewritten=True)
             if model in self._ids:
                 return self._to(self._ids[model], model, rewritten=False)
+            for pattern, provider, model_id in self._patterns:  # e.g. "claude-*haiku*" for Claude Code's ids
+                if pattern.fullmatch(model):
+                    return self._to(provider, model_id, rewritten=True)
         if self._default is not None:
             return self._within(self._default, model)
         if model is None:
@@ -175,3 +184,8 @@ class Router:
             code="model_not_found",
             param="model",
         )
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """An alias pattern: ``*`` is any run of characters, ``?`` one character, the rest literal."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-Wire = Literal["auto", "responses", "chat"]
+Wire = Literal["auto", "responses", "chat", "anthropic"]
 Reasoning = Literal["openai", "openrouter", "none"]
 Content = Literal["parts", "string", "user-parts"]
 MaxTokens = Literal["keep", "max_tokens", "max_completion_tokens"]
-Auth = Literal["bearer", "api-key", "none"]
+Auth = Literal["bearer", "api-key", "x-api-key", "none"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Service:
 
 # (host suffix or "", port or None) -> service; the first match wins.
 KNOWN: tuple[tuple[str, int | None, Service], ...] = (
+    ("api.anthropic.com", None, Service("Anthropic", wire="anthropic", auth="x-api-key")),
     ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter")),
     ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),
     ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
@@ -58,6 +59,8 @@ KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("", 8000, Service("vLLM", wire="auto")),
 )  # fmt: skip
 
+# Anthropic-compatible endpoints that OpenAI-style services publish beside their main API.
+ANTHROPIC_COMPATIBLE = Service("an Anthropic-compatible endpoint", wire="anthropic", api_path="", auth="x-api-key")
 GENERIC = Service("an OpenAI-compatible server", wire="auto", developer_role=True)  # left as it is
 
 
@@ -75,6 +78,14 @@ def detect(base_url: str) -> Service | None:
         if known_port is not None and port == known_port and is_local_host(host):
             return service
     return None
+
+
+def anthropic_hint(given: str) -> bool:
+    """Does a base URL, as the user gave it, point at an Anthropic Messages API? A pasted
+    ``.../messages`` does, and so does the ``/anthropic`` path under which DeepSeek, Moonshot and
+    others serve one."""
+    path = urlsplit(given.strip()).path.rstrip("/").lower()
+    return path.endswith("/messages") or path.endswith("/anthropic") or "/anthropic/" in path
 
 
 def complete_base_url(base_url: str, service: Service | None) -> tuple[str, str | None]:

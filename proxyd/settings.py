@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Wire = Literal["auto", "responses", "chat"]
-WIRES: tuple[str, ...] = ("auto", "responses", "chat")
+Wire = Literal["auto", "responses", "chat", "anthropic"]
+WIRES: tuple[str, ...] = ("auto", "responses", "chat", "anthropic")
 MiB = 1024 * 1024
 
 
@@ -84,7 +84,7 @@ class Provider:
     timeouts: Timeouts = Timeouts()
     service: str | None = None  # the known service detected from base_url
     base_url_added: str | None = None  # the API path proxyd added to a bare base_url
-    auth: Literal["bearer", "api-key", "none"] = "bearer"
+    auth: Literal["bearer", "api-key", "x-api-key", "none"] = "bearer"
     tls: Tls = Tls()
     allow_insecure_http: bool = False
     compat: Compat = Compat()

@@ -128,12 +128,20 @@ class ChatWire:
     )  # the first takes requests
     answer_key, answer_kind = "choices", "a chat completion"
     stateful = False  # no stored turns: a chat request carries its whole history
+    errors = "openai"
 
     def to_pivot(self, body: Body) -> Pivoted:
         return Pivoted(body)
 
     def from_pivot(self, body: Body) -> Body:
-        return body
+        """The pivot request as sent to a chat server: without the thinking blocks only an
+        Anthropic provider takes back (``reasoning_content`` stays: DeepSeek's thinking mode
+        needs it on assistant turns with tool calls)."""
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not any(isinstance(m, dict) and "thinking_blocks" in m for m in messages):
+            return body
+        bare = [{k: v for k, v in m.items() if k != "thinking_blocks"} if isinstance(m, dict) else m for m in messages]
+        return {**body, "messages": bare}
 
     def whole(self, body: Body) -> Body:
         """The request asking for a whole answer instead of a stream."""

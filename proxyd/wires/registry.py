@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from proxyd.errors import ProxyError
 from proxyd.stream_end import StreamCheck
+from proxyd.wires.anthropic import ANTHROPIC
 from proxyd.wires.chat import CHAT
 from proxyd.wires.errors import TranslationError
 from proxyd.wires.pivot import Item
@@ -13,7 +14,7 @@ from proxyd.wires.responses import RESPONSES
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
-__all__ = ["WIRES", "StreamTranslator", "TranslationError", "Wire", "client_wire", "stream_wire"]
+__all__ = ["WIRES", "StreamTranslator", "TranslationError", "Wire", "client_wire", "counting_wire", "stream_wire"]
 
 
 class Decoder(Protocol):
@@ -49,6 +50,7 @@ class Wire(Protocol):
     answer_key: str  # what a whole answer must hold, and what it is called in errors
     answer_kind: str
     stateful: bool  # turns are stored and continued by id (previous_response_id)
+    errors: str  # the family of its error bodies: a relayed error crosses unchanged within one
 
     def to_pivot(self, body: Body) -> Pivoted: ...
     def from_pivot(self, body: Body) -> Body: ...
@@ -64,14 +66,29 @@ class Wire(Protocol):
     def probe_body(self, model: str) -> Body: ...
 
 
-WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES)}
+class Counter(Protocol):
+    """A wire with a token-counting endpoint."""
+
+    name: str
+    count_endpoint: str
+
+    def count_tokens(self, body: Body) -> int: ...
+
+
+WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES, ANTHROPIC)}
 _BY_ENDPOINT: dict[str, Wire] = {wire.endpoints[0]: wire for wire in WIRES.values()}
+_COUNTERS: dict[str, Counter] = {w.count_endpoint: w for w in (ANTHROPIC,)}
 _STREAMS: dict[str, Wire] = {endpoint: wire for wire in WIRES.values() for endpoint in wire.endpoints}
 
 
 def client_wire(endpoint: str) -> Wire | None:
     """The wire of a client endpoint that takes requests proxyd can translate (POST bodies)."""
     return _BY_ENDPOINT.get(endpoint)
+
+
+def counting_wire(endpoint: str) -> Counter | None:
+    """The wire whose token-counting endpoint this is (Anthropic's ``count_tokens``)."""
+    return _COUNTERS.get(endpoint)
 
 
 def stream_wire(endpoint: str) -> Wire | None:

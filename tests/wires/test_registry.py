@@ -42,6 +42,30 @@ def _responses_stream() -> bytes:
     return b"".join(encode_event(json.dumps({**e, "sequence_number": i}), e["type"]) for i, e in enumerate(events))
 
 
+def _anthropic_stream() -> bytes:
+    message = {
+        "id": "msg_up",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": "m",
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 3, "output_tokens": 1},
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": message},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 2}},
+        {"type": "message_stop"},
+    ]  # fmt: skip
+    return b"".join(encode_event(json.dumps(e), e["type"]) for e in events)
+
+
 # Per wire: a client request, a provider's stream of the answer "Hello", and its whole answer.
 SAMPLES: dict[str, tuple[dict[str, Any], bytes, dict[str, Any]]] = {
     "chat": (
@@ -58,6 +82,13 @@ SAMPLES: dict[str, tuple[dict[str, Any], bytes, dict[str, Any]]] = {
          "output": [{"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
                      "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}],
          "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}},
+    ),
+    "anthropic": (
+        {"model": "m", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        _anthropic_stream(),
+        {"id": "msg_up", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn",
+         "stop_sequence": None, "content": [{"type": "text", "text": "Hello"}],
+         "usage": {"input_tokens": 3, "output_tokens": 2}},
     ),
 }  # fmt: skip
 PAIRS = list(permutations(WIRES, 2))

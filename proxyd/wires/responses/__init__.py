@@ -69,6 +69,7 @@ class ResponsesWire:
     endpoints: tuple[str, ...] = ("responses", "responses.item")  # GET /responses/{id}?stream=true streams too
     answer_key, answer_kind = "output", "a response"
     stateful = True
+    errors = "openai"
 
     def to_pivot(self, body: Body) -> Pivoted:
         chat = responses_to_chat(body)

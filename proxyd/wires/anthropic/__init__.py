@@ -1,0 +1,129 @@
+"""The Anthropic Messages wire (pure): Claude Code and the anthropic SDK as clients, and
+``wire: anthropic`` providers (Anthropic's API and the Anthropic-compatible endpoints of
+DeepSeek, Moonshot, LiteLLM, llama.cpp...).
+
+- :mod:`.request_to_pivot` / :mod:`.request_from_pivot`: requests both ways;
+- :mod:`.answers`: whole messages both ways, stop reasons, usage, the error shape;
+- :mod:`.to_pivot`: a provider's stream as pivot items;
+- :mod:`.from_pivot`: pivot items as a client's stream (the state machine of content blocks);
+- :mod:`.tokens`: a token estimate for ``count_tokens`` when no provider can count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from proxyd.errors import ProxyError
+from proxyd.sse import SSEEvent, encode_event
+from proxyd.stream_end import StreamCheck
+from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
+from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
+from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
+from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat
+from proxyd.wires.anthropic.to_pivot import AnthropicDecoder
+from proxyd.wires.anthropic.tokens import estimate
+from proxyd.wires.pivot import END, completion_chunks
+from proxyd.wires.turn import Pivoted, Turn
+
+Body = dict[str, Any]
+_TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_]+)"')
+_USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
+
+
+class AnthropicStreamCheck(StreamCheck):
+    """Complete at ``message_stop`` or an ``error`` event; a cut stream ends with ``event: error``."""
+
+    __slots__ = ()
+
+    def see(self, event: SSEEvent) -> None:
+        data = event.data
+        kind = event.event or _first_type(data)
+        if kind in ("message_stop", "error"):
+            self.complete = True
+        elif kind == "message_delta" and _USAGE_RE.search(data):
+            self._usage_data = _usage_only(data)
+
+    def error_event(self, message: str, code: str, response_id: str) -> bytes:
+        return encode_event(json.dumps({"type": "error", "error": {"type": "api_error", "message": message}}), "error")
+
+
+class AnthropicWire:
+    name = "anthropic"
+    path = "/messages"
+    endpoints: tuple[str, ...] = ("messages",)
+    count_endpoint = "messages.count_tokens"  # whose answer proxyd estimates when the provider cannot count
+    answer_key, answer_kind = "content", "an Anthropic message"
+    stateful = False
+    errors = "anthropic"
+
+    def to_pivot(self, body: Body) -> Pivoted:
+        return anthropic_to_chat(body)
+
+    def from_pivot(self, body: Body) -> Body:
+        return chat_to_anthropic(body)
+
+    def whole(self, body: Body) -> Body:
+        return {k: v for k, v in body.items() if k != "stream"}
+
+    def wants_usage(self, body: Body) -> bool:
+        return True  # message_delta always carries usage
+
+    def answer_to_pivot(self, answer: Body, turn: Turn) -> Body:
+        return message_to_completion(answer, turn.model)
+
+    def answer_from_pivot(self, completion: Body, turn: Turn) -> Body:
+        return completion_to_message(completion, _message_id(turn), turn.model)
+
+    def decoder(self, turn: Turn) -> AnthropicDecoder:
+        return AnthropicDecoder(model=turn.model, created=turn.created)
+
+    def encoder(self, turn: Turn) -> AnthropicEncoder:
+        return AnthropicEncoder(message_id=_message_id(turn), model=turn.model)
+
+    def replay(self, answer: Body, include_usage: bool) -> bytes:
+        """A whole message as its stream: through the pivot and the client encoder."""
+        model = str(answer.get("model") or "")
+        encoder = AnthropicEncoder(message_id=str(answer.get("id") or "msg_proxyd"), model=model)
+        chunks = completion_chunks(message_to_completion(answer, model), include_usage=True)
+        return encoder.start() + encoder.feed([*chunks, END])
+
+    def check(self) -> AnthropicStreamCheck:
+        return AnthropicStreamCheck()
+
+    def error_body(self, error: ProxyError) -> Body:
+        return error_object(error.message, error.status)
+
+    def count_tokens(self, body: Body) -> int:
+        """An estimate of the request's input tokens, for providers that cannot count them."""
+        return estimate(body)
+
+    def probe_body(self, model: str) -> Body:
+        """The smallest real request (``proxyd check``): one streamed token."""
+        return {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "Say OK."}], "stream": True}
+
+
+def _message_id(turn: Turn) -> str:
+    return "msg_" + turn.response_id.removeprefix("resp_")
+
+
+def _first_type(data: str) -> str:
+    m = _TYPE_RE.search(data)
+    return m.group(1) if m else ""
+
+
+def _usage_only(data: str) -> str:
+    """The usage of a message_delta as an event the usage reader understands."""
+    try:
+        usage = json.loads(data).get("usage") or {}
+    except (ValueError, AttributeError):
+        return ""
+    read, written = usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + read + written
+    return json.dumps({"usage": {"prompt_tokens": prompt, "completion_tokens": usage.get("output_tokens") or 0,
+                                 "prompt_tokens_details": {"cached_tokens": read}}})  # fmt: skip
+
+
+ANTHROPIC = AnthropicWire()
+__all__ = ["ANTHROPIC", "AnthropicWire", "error_type"]
