@@ -25,7 +25,7 @@ from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
 from proxyd.errors import ProxyError, bad_request, error_body
 from proxyd.forward import forward
-from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown
+from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
@@ -36,7 +36,6 @@ from proxyd.routing import Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.store.endpoints import STORE, not_found, serve_stored
 from proxyd.store.sqlite import ResponseStore, store_path
-from proxyd.wires.registry import client_wire
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
@@ -136,7 +135,7 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         obs = request.get(OBS)
         if obs is not None:
             obs.failed(exc)
-        return _error_response(exc.status, _shaped(request, exc))
+        return _error_response(exc.status, shaped_error(request, exc))
     except web.HTTPException as exc:
         return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
     except asyncio.CancelledError as exc:
@@ -152,16 +151,6 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
         return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
-
-
-def _shaped(request: web.Request, exc: ProxyError) -> dict[str, Any]:
-    """The error in the shape of the API the client called."""
-    try:
-        target = parse_target(request.raw_path)
-    except ProxyError:  # the target itself was the error: no API to speak of
-        target = None
-    wire = client_wire(target.endpoint) if target is not None else None
-    return wire.error_body(exc) if wire is not None else exc.body()
 
 
 def _error_response(status: int, body: dict[str, Any]) -> web.Response:

@@ -13,15 +13,18 @@ clean end (:func:`is_shutdown`).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from proxyd.access import Refusal, preflight_headers
-from proxyd.errors import ProxyError, error_body
+from proxyd.errors import ProxyError
 from proxyd.metrics import METRICS
 from proxyd.observe import Handler
+from proxyd.routing import parse_target
 from proxyd.runtime import RUNTIME
+from proxyd.wires.registry import client_wire
 
 SHUTDOWN = "proxyd is shutting down"
 CORS_ORIGIN = web.RequestKey("cors_origin", str)
@@ -122,5 +125,15 @@ def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
         peer=request.remote,
     )
     headers = {"WWW-Authenticate": 'Bearer realm="proxyd"'} if refusal.status == 401 else None
-    body = error_body(refusal.message, code=refusal.code)
+    body = shaped_error(request, ProxyError(refusal.status, refusal.message, code=refusal.code))
     return web.json_response(body, status=refusal.status, headers=headers)
+
+
+def shaped_error(request: web.Request, exc: ProxyError) -> dict[str, Any]:
+    """The error in the shape of the API the client called (Anthropic's on /v1/messages)."""
+    try:
+        target = parse_target(request.raw_path)
+    except ProxyError:  # the target itself was the error: no API to speak of
+        target = None
+    wire = client_wire(target.endpoint) if target is not None else None
+    return wire.error_body(exc) if wire is not None else exc.body()

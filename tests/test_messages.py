@@ -300,6 +300,9 @@ async def test_errors_are_in_anthropics_shape(proxy_factory: ProxyFactory, upstr
     resp = await client.post("/v1/messages", json={"model": "p/m", "messages": [{"role": "user", "content": "hi"}]})
     body = await resp.json()
     assert resp.status == 400 and body["type"] == "error" and "max_tokens" in body["error"]["message"]
+    refused = await client.post("/v1/messages", headers={"Host": "evil.example"}, json={"model": "p/m"})
+    body = await refused.json()
+    assert refused.status == 403 and body["type"] == "error" and body["error"]["type"] == "permission_error"
 
 
 async def test_stream_thinking_then_text(sdk: anthropic.AsyncAnthropic) -> None:

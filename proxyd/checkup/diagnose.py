@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxyd.headers import ANTHROPIC_VERSION
 from proxyd.redact import redact_text, sensitive_name
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
 from proxyd.wires.registry import WIRES
 
 MODEL_PLACEHOLDER = "$MODEL"
+_KEY_HEADERS = {"bearer": "Authorization: Bearer ", "api-key": "api-key: ", "x-api-key": "x-api-key: "}
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,10 @@ def probe_for(wire: str, model: str) -> Probe:
 
 def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     parts = ["curl", "-sS", "-N", shlex.quote(base_url + probe.path), "-H", "'Content-Type: application/json'"]
-    if provider.api_key:
-        parts += ["-H", '"Authorization: Bearer $KEY"']
+    if provider.api_key and provider.auth in _KEY_HEADERS:
+        parts += ["-H", f'"{_KEY_HEADERS[provider.auth]}$KEY"']
+    if provider.wire == "anthropic" and not any(n.lower() == "anthropic-version" for n, _ in provider.headers):
+        parts += ["-H", shlex.quote(f"anthropic-version: {ANTHROPIC_VERSION}")]
     for name, value in provider.headers:
         if sensitive_name(name):
             parts += ["-H", f'"{name}: ${_env_name(name)}"']

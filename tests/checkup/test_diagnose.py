@@ -124,3 +124,10 @@ def test_curl_leaves_an_unknown_model_to_the_shell() -> None:
         ["bash", "-c", f"printf %s {data}"], env={"MODEL": "qwen3:8b"}, capture_output=True, text=True, check=True
     )
     assert json.loads(shown.stdout) == {**probe_for("chat", "qwen3:8b").body}
+
+
+def test_curl_for_an_anthropic_provider_names_its_key_header_and_version() -> None:
+    provider = one_provider("https://api.anthropic.com/v1", api_key="sk-ant-secret-value-1")
+    curl = curl_command(provider, provider.base_url, probe_for("anthropic", "claude-x"))
+    assert "https://api.anthropic.com/v1/messages" in curl and '"x-api-key: $KEY"' in curl
+    assert "'anthropic-version: 2023-06-01'" in curl and "sk-ant-secret" not in curl and "Authorization" not in curl

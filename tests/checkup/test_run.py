@@ -278,3 +278,17 @@ async def test_wire_auto_check_falls_back_on_api_shaped_missing_routes(
     code, (v,) = await check(config_for(tmp_path, f"{{name: p, base_url: '{upstream.base_url}', default_model: m}}"))
     assert code == 0 and v["ok"] and v["wire"] == "chat"
     assert any(f"POST /responses answered {status}" in n for n in v["notes"])
+
+
+async def test_an_anthropic_provider_is_probed_on_its_own_wire(tmp_path: Path, upstream: FakeUpstream) -> None:
+    from tests.test_messages import anthropic_server
+
+    upstream.handler = anthropic_server
+    config = config_for(
+        tmp_path,
+        f"{{name: claude, base_url: '{upstream.base_url}/messages', api_key: sk-ant-test, default_model: claude-x}}",
+    )
+    code, (v,) = await check(config)
+    assert code == 0 and v["ok"] and v["wire"] == "anthropic", v
+    assert upstream.last.path == "/v1/messages" and upstream.last.json()["max_tokens"] == 1
+    assert '"x-api-key: $KEY"' in v["curl"] and "sk-ant-test" not in v["curl"]
