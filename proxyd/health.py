@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from contextlib import suppress
+from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -22,38 +23,55 @@ from aiohttp import web
 from proxyd.config import Provider
 from proxyd.headers import upstream_request_headers
 from proxyd.healthstate import ProbeResult, ProviderHealth
-from proxyd.listing import models_in_listing
+from proxyd.listing import models_in_listing, next_page
 from proxyd.metrics import Metrics
 from proxyd.redact import blank_provider_secrets
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
 
 MAX_LISTING = 8 * 1024 * 1024
+MAX_PAGES = 10  # of a paged listing (Anthropic answers 20 models a page by default)
 
 
 async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> ProbeResult:
-    """One ``GET /models``: how long it took, its status, and the models it listed."""
-    url = upstream_url(provider, "/models", "")
-    headers = upstream_request_headers((), provider)
-    connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)
+    """One ``GET /models`` (and its further pages, for listings that page): how long the first
+    page took, its status, and the models they listed."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout_s):
-            async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
-                body = await resp.content.read(MAX_LISTING)
-                status = resp.status
+            status, body = await _get_models(session, provider, "")
+            latency = time.perf_counter() - started
+            pages = [body] if 200 <= status < 300 else []
+            while pages and len(pages) < MAX_PAGES and (after := next_page(_json(pages[-1]))) is not None:
+                more_status, more = await _get_models(session, provider, f"after_id={quote(after)}&limit=1000")
+                if not 200 <= more_status < 300:
+                    break
+                pages.append(more)
     except TimeoutError as exc:
         took = time.perf_counter() - started
         return ProbeResult(took, error=f"GET /models got no answer within {timeout_s:g} s", failure=exc)
     except (aiohttp.ClientError, OSError) as exc:
         return ProbeResult(time.perf_counter() - started, error=map_exception(exc, provider).message, failure=exc)
-    latency = time.perf_counter() - started
-    if not 200 <= status < 300:
+    if not pages:
         return ProbeResult(latency, status=status, body=blank_provider_secrets(body[:4096], provider))
-    models = None
-    with suppress(ValueError, RecursionError):
-        models = models_in_listing(json.loads(body))
+    listed = [models_in_listing(_json(page)) for page in pages]
+    models = None if listed[0] is None else tuple(m for found in listed for m in found or ())
     return ProbeResult(latency, status=status, models=models)
+
+
+async def _get_models(session: aiohttp.ClientSession, provider: Provider, query: str) -> tuple[int, bytes]:
+    url = upstream_url(provider, "/models", query)
+    headers = upstream_request_headers((), provider)
+    connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)
+    async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
+        return resp.status, await resp.content.read(MAX_LISTING)
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:

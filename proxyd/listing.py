@@ -46,6 +46,13 @@ def models_in_listing(body: object) -> tuple[ModelEntry, ...] | None:
     return tuple(found.values())
 
 
+def next_page(body: object) -> str | None:
+    """The ``after_id`` of the next page of a paged listing (Anthropic's ``has_more``/``last_id``)."""
+    if isinstance(body, dict) and body.get("has_more") is True and isinstance(body.get("last_id"), str):
+        return str(body["last_id"])
+    return None
+
+
 def merged(configured: ModelEntry, listed: ModelEntry | None) -> ModelEntry:
     """``configured`` with the gaps filled from what the listing said; set values always win."""
     if listed is None:

@@ -272,3 +272,33 @@ async def test_a_refreshed_listing_updates_the_gaps_only(proxy_factory: ProxyFac
     windows["now"] = 8192
     data = await catalog_when(client, lambda d: d["p/m"]["context_window"] == 8192)
     assert data["p/set"]["context_window"] == 999 and "context_window_source" not in data["p/set"]
+
+
+async def test_an_anthropic_listing_is_read_page_by_page(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    """GET /v1/models as Anthropic answers it: with its headers, 20 a page, has_more and last_id."""
+    ids = [f"claude-{i:02d}" for i in range(45)]
+
+    async def models(request: web.Request) -> web.Response:
+        if request.headers.get("x-api-key") != "sk-ant-test" or "anthropic-version" not in request.headers:
+            return web.json_response(
+                {"type": "error", "error": {"type": "authentication_error", "message": "no"}}, status=401
+            )
+        after = request.query.get("after_id")
+        start = ids.index(after) + 1 if after else 0
+        page = ids[start : start + 20]
+        items = [{"id": i, "type": "model", "display_name": i, "created_at": "2025-01-01T00:00:00Z"} for i in page]
+        return web.json_response(
+            {"data": items, "has_more": start + 20 < len(ids), "first_id": page[0], "last_id": page[-1]}
+        )
+
+    upstream.handler = models
+    client = await proxy_factory(
+        {
+            "health": {"interval_s": 0.1},
+            "providers": [
+                {"name": "claude", "base_url": upstream.base_url, "wire": "anthropic", "api_key": "sk-ant-test"}
+            ],
+        }
+    )
+    data = await catalog_when(client, lambda d: "claude/claude-44" in d)
+    assert sorted(k for k in data if k.startswith("claude/")) == [f"claude/{i}" for i in ids]
