@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 _T_RE = re.compile(rb'"t": (\d+)')
-_CONTENT_MARKS = (b'"content": "tok', b"output_text.delta")
+_CONTENT_MARKS = (b'"content": "tok', b"output_text.delta", b"text_delta")
 
 
 @dataclass

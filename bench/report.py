@@ -25,6 +25,9 @@ ROWS: list[tuple[str, str | tuple[str, str], int]] = [
     ("translated Responses stream: first content (ms)", "translated_first_content_ms", 3),
     ("translated Responses streams/s (c=16)", "translated_per_s", 0),
     ("proxy CPU per translated stream (µs)", "translated_cpu_us", 0),
+    ("translated Anthropic stream: first content (ms)", "anthropic_first_content_ms", 3),
+    ("translated Anthropic streams/s (c=16)", "anthropic_per_s", 0),
+    ("proxy CPU per translated Anthropic stream (µs)", "anthropic_cpu_us", 0),
     ("peak RSS (MB)", "peak_rss_mb", 1),
     ("RSS with the slow streams open (MB)", "open_streams_rss_mb", 1),
 ]
@@ -69,6 +72,9 @@ def targets(r: Results) -> list[tuple[str, str, str, bool | None]]:
     add("per-chunk added delay", "≤ 0.15 ms", chunk, chunk is not None and chunk <= 0.15, f"{_num(chunk, 3)} ms")
     cpu = _ratio(get(x, "translated_cpu_us"), get(x, "stream_cpu_us"))
     add("CPU, translated vs untranslated stream", "≤ 1.5x", cpu, cpu is not None and cpu <= 1.5, f"{_num(cpu, 2)}x")
+    claude = _ratio(get(x, "anthropic_cpu_us"), get(x, "stream_cpu_us"))
+    add("CPU, translated Anthropic vs untranslated stream", "≤ 1.5x", claude, claude is not None and claude <= 1.5,
+        f"{_num(claude, 2)}x")  # fmt: skip
     idle = get(x, "idle_rss_mb")
     add("idle RSS", "≤ 60 MB", idle, idle is not None and idle <= 60, f"{_num(idle, 1)} MB")
     held = get(x, "open_streams_rss_mb")

@@ -43,6 +43,9 @@ PROXY_CORE, LOAD_CORE = 0, 1
 CHAT = json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
 STREAM = json.dumps({"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
 RESPONSES = json.dumps({"model": "bench-model", "stream": True, "input": "hi"}).encode()
+MESSAGES = json.dumps(
+    {"model": "bench-model", "max_tokens": 256, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+).encode()
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,9 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
     )
     await load_at(proc, chat, 16, sizes.many, out)
     await measure_streams(proc, sizes, out, "stream", "/v1/chat/completions", STREAM)
-    if translate:  # Responses streams from a chat-only upstream
+    if translate:  # Responses and Anthropic streams from a chat-only upstream
         await measure_streams(proc, sizes, out, "translated", "/v1/responses", RESPONSES)
+        await measure_streams(proc, sizes, out, "anthropic", "/v1/messages", MESSAGES)
     out["peak_rss_mb"] = memory_mb(proc.pid)[1]
     slow = load.http_request(
         "POST", "/v1/chat/completions", STREAM, {"x-bench-chunks": "3", "x-bench-delay-ms": "3000"}

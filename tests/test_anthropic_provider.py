@@ -117,3 +117,28 @@ async def test_provider_errors_reach_openai_clients_in_their_shape(
             await sdk.chat.completions.create(model="claude/claude-x", messages=[{"role": "user", "content": "hi"}])
     error = caught.value.body
     assert isinstance(error, dict) and "invalid x-api-key" in error["message"] and "sk-wrong-key-123" not in str(error)
+
+
+async def test_thinking_signatures_survive_a_responses_round_trip(
+    sdk: openai.AsyncOpenAI, upstream: FakeUpstream
+) -> None:
+    first = await sdk.responses.create(
+        model="claude/claude-x", input="think", reasoning={"effort": "high"}, max_output_tokens=5000
+    )
+    reasoning = first.output[0]
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content is not None
+    assert reasoning.encrypted_content.endswith("sig-abc")
+    history: Any = [{"role": "user", "content": "think"}, reasoning.model_dump(exclude_none=True),
+                    {"role": "assistant", "content": first.output_text}, {"role": "user", "content": "hi"}]  # fmt: skip
+    again = await sdk.responses.create(
+        model="claude/claude-x", input=history, reasoning={"effort": "high"}, max_output_tokens=5000
+    )
+    assert again.output_text == "Hello! You said: hi"
+    turns = upstream.last.json()["messages"]
+    assert turns[1]["role"] == "assistant"
+    assert turns[1]["content"][0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig-abc"}
+    # OpenAI's own encrypted reasoning never reaches an Anthropic provider as a signature.
+    foreign: Any = [{"role": "user", "content": "think"}, {"type": "reasoning", "id": "rs_x", "summary": [], "encrypted_content": "gAAAA-openai"},
+                    {"role": "assistant", "content": "ok"}, {"role": "user", "content": "hi"}]  # fmt: skip
+    await sdk.responses.create(model="claude/claude-x", input=foreign)
+    assert "gAAAA" not in upstream.last.body.decode()

@@ -112,6 +112,9 @@ def _delta(choice: dict[str, Any]) -> dict[str, Any]:
     for name in _PASSED_MESSAGE_FIELDS:
         if message.get(name) is not None:
             delta[name] = message[name]
+    signed = [b for b in message.get("thinking_blocks") or [] if isinstance(b, dict) and b.get("signature")]
+    if signed:  # an Anthropic provider's signature rides with the reasoning it signed
+        delta["reasoning_signature"] = "".join(str(b["signature"]) for b in signed)
     calls = message.get("tool_calls")
     if calls:
         delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxyd.wires.pivot import END, Item, Malformed, parse
-from proxyd.wires.responses.response import failure_of, new_response, usage_from_chat
+from proxyd.wires.responses.response import SIGNED, failure_of, new_response, usage_from_chat
 from proxyd.wires.responses.tools import custom_input
 from proxyd.wires.think import ThinkSplitter
 from proxyd.wires.turn import ToolName
@@ -103,6 +103,7 @@ class ChatToResponsesStream:
         self._think = ThinkSplitter()
         self._finish: str | None = None
         self._usage: object = None
+        self._signature = ""  # of the open reasoning item (a pivot extension)
         self.terminal: Event | None = None  # the terminal event, once there is one
         self._terminal_taken = False
 
@@ -207,6 +208,9 @@ class ChatToResponsesStream:
             reasoning = _str(delta.get("reasoning_content")) or _str(delta.get("reasoning"))
             if reasoning:
                 self._reasoning(reasoning)
+        signature = delta.get("reasoning_signature")
+        if isinstance(signature, str) and self._open is Open.REASONING:
+            self._signature += signature
         content = delta.get("content")
         if isinstance(content, str) and content:
             for kind, piece in self._think.feed(content):
@@ -296,7 +300,11 @@ class ChatToResponsesStream:
             done = {"type": "summary_text", "text": self._text}
             self._emit("response.reasoning_summary_text.done", **self._where(), summary_index=0, text=self._text)
             self._emit("response.reasoning_summary_part.done", **self._where(), summary_index=0, part=done)
-            self._done_item({**self._item, "summary": [done]})
+            item = {**self._item, "summary": [done]}
+            if self._signature:  # an Anthropic provider's signature, kept for the next turn to send back
+                item["encrypted_content"] = SIGNED + self._signature
+                self._signature = ""
+            self._done_item(item)
         elif kind is Open.TEXT:
             self._emit("response.output_text.done", **self._where(), content_index=0, text=self._text, logprobs=[])
             self._emit("response.content_part.done", **self._where(), content_index=0, part=_text_part(self._text))

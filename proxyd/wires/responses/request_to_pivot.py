@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxyd.wires.errors import TranslationError
+from proxyd.wires.responses.response import SIGNED
 from proxyd.wires.responses.tools import ChatTools, convert_tool_choice, convert_tools
 from proxyd.wires.turn import ToolName
 
@@ -94,6 +95,7 @@ class _Messages:
         self.messages: list[dict[str, Any]] = []
         self.dropped: list[str] = []
         self.call_ids: set[str] = set()
+        self.thinking: list[dict[str, Any]] = []  # signed thinking waiting for its assistant turn
 
     def add(self, message: dict[str, Any]) -> None:
         if message["role"] == "system":
@@ -123,13 +125,26 @@ class _Messages:
         elif kind in ("function_call_output", "custom_tool_call_output"):
             self.output(item, path)
         elif kind == "reasoning":
-            pass  # the model's own earlier thinking: chat servers do not take it back
+            self.reasoning(item)
         elif kind in _HOSTED_ITEMS:
             self.dropped.append(f"{path}: {kind} items mean nothing to a Chat Completions provider")
         elif kind == "item_reference":
             raise TranslationError(f"{path}.type", "item_reference is not supported; send the item itself")
         else:
             raise TranslationError(f"{path}.type", f"unknown input item type {kind!r}")
+
+    def reasoning(self, item: dict[str, Any]) -> None:
+        """Earlier thinking: chat servers do not take it back, but an Anthropic provider takes back
+        the thinking it signed; it rides on the next assistant turn as a pivot thinking block."""
+        signed = item.get("encrypted_content")
+        if isinstance(signed, str) and signed.startswith(SIGNED):
+            text = "".join(str(p.get("text") or "") for p in item.get("summary") or [] if isinstance(p, dict))
+            self.thinking.append({"type": "thinking", "thinking": text, "signature": signed.removeprefix(SIGNED)})
+
+    def _with_thinking(self, assistant: dict[str, Any]) -> dict[str, Any]:
+        if self.thinking:
+            assistant["thinking_blocks"], self.thinking = self.thinking, []
+        return assistant
 
     def message(self, item: dict[str, Any], path: str) -> None:
         role = item.get("role")
@@ -140,7 +155,8 @@ class _Messages:
         if role == "assistant" and previous is not None and not previous.get("tool_calls"):
             previous["content"] = _join(previous.get("content"), content)  # one assistant turn
             return
-        self.add({"role": "system" if role == "developer" else role, "content": content})
+        message = {"role": "system" if role == "developer" else role, "content": content}
+        self.add(self._with_thinking(message) if role == "assistant" else message)
 
     def call(self, item: dict[str, Any], path: str) -> None:
         call_id, name = item.get("call_id"), item.get("name")
@@ -158,6 +174,7 @@ class _Messages:
         if assistant is None:
             assistant = {"role": "assistant", "content": None}
             self.messages.append(assistant)
+        self._with_thinking(assistant)
         call = {"id": call_id, "type": "function", "function": {"name": chat_name, "arguments": arguments}}
         assistant.setdefault("tool_calls", []).append(call)
         self.call_ids.add(call_id)

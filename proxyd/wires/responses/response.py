@@ -26,6 +26,11 @@ _ECHOED_DEFAULTS: dict[str, Any] = {
     "tool_choice": "auto",
 }
 
+# A reasoning item's encrypted_content that proxyd made from an Anthropic provider's thinking
+# signature starts with this; only such content goes back to an Anthropic provider as a
+# signature (OpenAI's own encrypted reasoning must never be sent there).
+SIGNED = "proxyd.anthropic-signature."
+
 
 def new_response(request: dict[str, Any], response_id: str, created_at: int, model: str) -> dict[str, Any]:
     """The object ``response.created`` carries: in progress, no output yet."""
