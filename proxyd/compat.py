@@ -11,6 +11,8 @@ needs nothing is relayed as its original bytes.
 
 from __future__ import annotations
 
+import hashlib
+import string
 from typing import Any
 
 from proxyd.errors import ProxyError, bad_request
@@ -18,6 +20,7 @@ from proxyd.settings import Compat, ModelEntry, Provider
 
 Body = dict[str, Any]
 _AS_SENT = Compat()
+_ALNUM = string.ascii_letters + string.digits
 _TEXT_PARTS = ("text", "input_text", "output_text")
 _IMAGE_PARTS = ("image_url", "input_image", "image")
 
@@ -34,6 +37,8 @@ def adapt_chat(body: Body, provider: Provider, model: ModelEntry | None) -> tupl
     _max_tokens(out, compat, model, notes)
     if compat.developer_role == "system" or compat.content != "parts":
         out["messages"] = _messages(out.get("messages"), provider)
+    if compat.tool_call_ids == "alnum9":
+        out["messages"] = _short_ids(out.get("messages"))
     return (out, notes) if out != body else (None, notes)
 
 
@@ -139,6 +144,29 @@ def _messages(messages: object, provider: Provider) -> object:
                 message = {**message, "content": _flatten(message["content"], provider)}
         out.append(message)
     return out
+
+
+def _short_ids(messages: object) -> object:
+    """Tool-call ids as the 9 letters and digits Mistral takes: the same id always maps to the
+    same short one, so a call and its result still match (the provider's own ids already fit)."""
+    if not isinstance(messages, list):
+        return messages
+    out = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("tool_calls"):
+            calls = [{**c, "id": _short(c.get("id"))} if isinstance(c, dict) else c for c in message["tool_calls"]]
+            message = {**message, "tool_calls": calls}
+        elif isinstance(message, dict) and message.get("role") == "tool":
+            message = {**message, "tool_call_id": _short(message.get("tool_call_id"))}
+        out.append(message)
+    return out
+
+
+def _short(call_id: object) -> object:
+    if not isinstance(call_id, str) or (len(call_id) == 9 and call_id.isalnum() and call_id.isascii()):
+        return call_id
+    digest = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")
+    return "".join(_ALNUM[(digest >> (6 * i)) % 62] for i in range(9))
 
 
 def _flatten(parts: list[Any], provider: Provider) -> str:

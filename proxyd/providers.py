@@ -39,6 +39,7 @@ _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "content": ("parts", "string", "user-parts"),
     "max_tokens_field": ("keep", "max_tokens", "max_completion_tokens"),
     "reasoning": ("openai", "openrouter", "none"),
+    "tool_call_ids": ("keep", "alnum9"),
 }
 _AUTHS = ("bearer", "api-key", "x-api-key", "none")
 
@@ -193,6 +194,7 @@ def _parse_compat(raw: object, path: str, service: Service, errs: Errors) -> Com
         "content": service.content,
         "max_tokens_field": service.max_tokens_field,
         "reasoning": service.reasoning,
+        "tool_call_ids": service.tool_call_ids,
     }
     return Compat(
         **{key: _choice(doc, key, defaults[key], choices, path, errs) for key, choices in _COMPAT_CHOICES.items()}

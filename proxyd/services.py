@@ -35,6 +35,7 @@ class Service:
     content: Content = "parts"  # "string": part arrays flattened to text; "user-parts": all but user messages
     max_tokens_field: MaxTokens = "keep"
     auth: Auth = "bearer"
+    tool_call_ids: Literal["keep", "alnum9"] = "keep"
 
 
 # (host suffix or "", port or None) -> service; the first match wins.
@@ -44,7 +45,7 @@ KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),
     ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
     ("api.together.ai", None, Service("Together", max_tokens_field="max_tokens")),
-    ("api.mistral.ai", None, Service("Mistral", max_tokens_field="max_tokens")),
+    ("api.mistral.ai", None, Service("Mistral", max_tokens_field="max_tokens", tool_call_ids="alnum9")),
     ("api.perplexity.ai", None, Service("Perplexity", api_path="", reasoning="none", max_tokens_field="max_tokens")),
     ("api.fireworks.ai", None, Service("Fireworks", api_path="/inference/v1", max_tokens_field="max_tokens")),
     ("api.deepseek.com", None, Service("DeepSeek", reasoning="none", content="string", max_tokens_field="max_tokens")),

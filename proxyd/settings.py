@@ -68,6 +68,7 @@ class Compat:
     content: Literal["parts", "string", "user-parts"] = "parts"
     max_tokens_field: Literal["keep", "max_tokens", "max_completion_tokens"] = "keep"
     reasoning: Literal["openai", "openrouter", "none"] = "openai"
+    tool_call_ids: Literal["keep", "alnum9"] = "keep"  # alnum9: Mistral takes only 9-character ids
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 from proxyd.compat import adapt_chat, adapt_responses
 from proxyd.config import Compat, ModelEntry, Provider
 from proxyd.errors import ProxyError
-from tests.conftest import FakeUpstream, ProxyClient
+from tests.conftest import FakeUpstream, ProxyClient, make_config
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 PLAIN = Provider(name="p", base_url="http://127.0.0.1:9/v1")
@@ -149,3 +149,19 @@ async def test_models_list_carries_the_declared_metadata(proxy_factory: ProxyFac
     assert big["capabilities"] == {"tools": True, "vision": False} and big["tags"] == ["main", "heavy"]
     assert models["main"]["upstream_id"] == "big" and "context_window_source" not in big
     assert models["p/plain"]["context_window"] == 128000 and models["p/plain"]["context_window_source"] == "default"
+
+
+def test_mistral_gets_nine_character_tool_call_ids_that_still_match() -> None:
+    provider = make_config(
+        {"providers": [{"name": "m", "base_url": "https://api.mistral.ai/v1", "api_key": "k"}]}
+    ).providers[0]
+    assert provider.compat.tool_call_ids == "alnum9"
+    body = {"model": "mistral-large", "messages": [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "toolu_01ABCdefGHI", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                                                          {"id": "abc123XYZ", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "toolu_01ABCdefGHI", "content": "1"}, {"role": "tool", "tool_call_id": "abc123XYZ", "content": "2"}]}  # fmt: skip
+    out, _ = adapt_chat(body, provider, None)
+    assert out is not None
+    first, kept = (c["id"] for c in out["messages"][0]["tool_calls"])
+    assert len(first) == 9 and first.isalnum() and kept == "abc123XYZ"  # a Mistral id passes as it is
+    assert [m["tool_call_id"] for m in out["messages"][1:]] == [first, kept]
