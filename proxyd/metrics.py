@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from itertools import permutations
 from typing import Any, Final
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from proxyd import __version__
+from proxyd.wires.registry import WIRES
 
 # From a 0.5 ms proxy hop to a 20-minute stream.
 LATENCY_BUCKETS = (
@@ -40,7 +42,7 @@ OTHER_MODEL = "other"
 RELOAD_RESULTS = ("success", "failure")
 REFUSAL_REASONS = ("host", "origin", "token")
 UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
-TRANSLATIONS = (("responses", "chat"), ("chat", "responses"))
+TRANSLATIONS = tuple(permutations(WIRES, 2))  # (from, to): every pair of wires proxyd translates between
 
 
 class Metrics:
