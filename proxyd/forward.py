@@ -26,6 +26,7 @@ from aiohttp import web
 from proxyd import jsonbody
 from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
+from proxyd.counting import count
 from proxyd.errors import ProxyError, bad_request, provider_message
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
@@ -40,7 +41,6 @@ from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import (
     WIRES,
-    Counter,
     StreamTranslator,
     TranslationError,
     Wire,
@@ -81,8 +81,13 @@ async def forward(
         parsed["model"] = route.model
     spoken = request.app[RUNTIME].spoken_wire(route.provider)
     counter = counting_wire(target.endpoint)
-    if counter is not None and parsed is not None and spoken != counter.name:
-        return _estimate(counter, parsed, obs)  # only a provider on the counter's own wire can count
+    if counter is not None and parsed is not None:
+        if spoken != counter.name:  # only a provider on the counter's own wire counts it as sent
+            return await count(session, route.provider, route.model, counter, parsed, obs)
+        counted = await _as_sent(call, target, body, parsed)
+        if not counted.prepared:
+            counted.headers["X-Proxyd-Token-Count"] = "provider"
+        return counted
     client = client_wire(target.endpoint) if parsed is not None and request.method == "POST" else None
     if client is None or parsed is None:
         return await _as_sent(call, target, body, parsed)
@@ -92,12 +97,6 @@ async def forward(
     if isinstance(answered, NoRoute):  # wire: auto, and no such endpoint there: the pivot wire takes it
         return await translate(call, parsed, client, WIRES[pivot.WIRE], answered)
     return answered
-
-
-def _estimate(counter: Counter, body: Body, obs: Observation) -> web.Response:
-    obs.status = 200
-    count = counter.count_tokens(body)
-    return web.json_response({"input_tokens": count}, headers={"X-Proxyd-Token-Count": "estimate"})
 
 
 async def send_upstream(

@@ -282,10 +282,25 @@ async def test_stream_a_tool_call_and_send_its_result_back(sdk: anthropic.AsyncA
 
 
 async def test_count_tokens(sdk: anthropic.AsyncAnthropic) -> None:
-    counted = await sdk.messages.count_tokens(
+    raw = await sdk.messages.with_raw_response.count_tokens(
         model="claude-sonnet-4-6", messages=[{"role": "user", "content": "hi " * 400}]
     )
-    assert 100 < counted.input_tokens < 1000
+    assert 100 < (await raw.parse()).input_tokens < 1000
+    assert raw.headers["x-proxyd-token-count"] in ("estimate", "provider")
+
+
+async def test_count_tokens_asks_a_servers_tokenizer(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    async def llama_cpp(request: web.Request) -> web.Response:
+        if request.path != "/tokenize":
+            return web.Response(status=404, text="File Not Found")
+        body = await request.json()
+        return web.json_response({"tokens": list(range(len(body["content"].split())))})
+
+    upstream.handler = llama_cpp
+    client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "wire": "chat"}]})
+    asked = {"model": "p/m", "system": "be brief", "messages": [{"role": "user", "content": "one two three"}]}
+    resp = await client.post("/v1/messages/count_tokens", json=asked)
+    assert (await resp.json()) == {"input_tokens": 5} and resp.headers["X-Proxyd-Token-Count"] == "tokenize"
 
 
 async def test_errors_are_in_anthropics_shape(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:

@@ -73,6 +73,7 @@ class Counter(Protocol):
     count_endpoint: str
 
     def count_tokens(self, body: Body) -> int: ...
+    def prompt_text(self, body: Body) -> str: ...
 
 
 WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES, ANTHROPIC)}

@@ -23,7 +23,7 @@ from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
 from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat
 from proxyd.wires.anthropic.to_pivot import AnthropicDecoder
-from proxyd.wires.anthropic.tokens import estimate
+from proxyd.wires.anthropic.tokens import estimate, prompt_text
 from proxyd.wires.pivot import END, completion_chunks
 from proxyd.wires.turn import Pivoted, Turn
 
@@ -98,6 +98,9 @@ class AnthropicWire:
     def count_tokens(self, body: Body) -> int:
         """An estimate of the request's input tokens, for providers that cannot count them."""
         return estimate(body)
+
+    def prompt_text(self, body: Body) -> str:
+        return prompt_text(body)
 
     def probe_body(self, model: str) -> Body:
         """The smallest real request (``proxyd check``): one streamed token."""

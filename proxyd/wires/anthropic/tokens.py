@@ -16,6 +16,30 @@ _PER_MESSAGE = 3  # the role and framing of each turn
 _PER_IMAGE = 1600  # Anthropic's rough cost of an image of about a megapixel
 
 
+def prompt_text(body: dict[str, Any]) -> str:
+    """The request's text, as a tokenizer that takes one string gets it (a server's /tokenize)."""
+    parts: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        parts.append(system)
+    elif isinstance(system, list):
+        parts += [str(b.get("text") or "") for b in system if isinstance(b, dict)]
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+            continue
+        for block in content or []:
+            if isinstance(block, dict):
+                parts.append(str(block.get("text") or block.get("thinking") or ""))
+                parts.append(json.dumps(block["input"]) if block.get("input") else "")
+                result = block.get("content")
+                parts.append(result if isinstance(result, str) else json.dumps(result) if result else "")
+    if body.get("tools"):
+        parts.append(json.dumps(body["tools"]))
+    return "\n".join(p for p in parts if p)
+
+
 def estimate(body: dict[str, Any]) -> int:
     chars, extra = 0, 0
     system = body.get("system")
