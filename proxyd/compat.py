@@ -12,6 +12,7 @@ needs nothing is relayed as its original bytes.
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from typing import Any
 
@@ -226,6 +227,14 @@ def adapt_anthropic(body: Body, provider: Provider, model: ModelEntry | None) ->
             out["max_tokens"] = limit
             notes.append(f"max_tokens {asked} lowered to the model's max_output_tokens {limit}")
     thinking = _obj(out.get("thinking"))
+    if thinking.get("type") == "enabled" and _adaptive(out.get("model")):  # the newer models think by effort
+        effort = next((name for budget, name in _BUDGET_EFFORTS if thinking.get("budget_tokens", 0) >= budget), "low")
+        out["thinking"], out["output_config"] = (
+            {"type": "adaptive"},
+            {**_obj(out.get("output_config")), "effort": effort},
+        )
+        notes.append(f"thinking made adaptive with effort {effort!r}: model {out.get('model')!r} takes it")
+        thinking = {}
     if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
         budget = min(thinking["budget_tokens"], int(out.get("max_tokens") or 0) - 1)
         if budget < _MIN_BUDGET:
@@ -245,6 +254,16 @@ def adapt_anthropic(body: Body, provider: Provider, model: ModelEntry | None) ->
                 f"tool_choice {choice['type']!r} turned into 'auto': Anthropic forces no tool with thinking on"
             )
     return (out, notes) if out != body else (None, notes)
+
+
+_BUDGET_EFFORTS = ((4096, "high"), (2048, "medium"), (0, "low"))
+_CLAUDE_VERSION = re.compile(r"claude-(?:opus|sonnet|haiku)-(\d+)-(\d+)(?!\d)")
+
+
+def _adaptive(model: object) -> bool:
+    """Claude models from 4.6 on take ``thinking: {type: adaptive}`` with an effort."""
+    found = _CLAUDE_VERSION.search(model) if isinstance(model, str) else None
+    return found is not None and (int(found.group(1)), int(found.group(2))) >= (4, 6)
 
 
 def _anthropic_has_image(messages: object) -> bool:

@@ -165,3 +165,27 @@ def test_mistral_gets_nine_character_tool_call_ids_that_still_match() -> None:
     first, kept = (c["id"] for c in out["messages"][0]["tool_calls"])
     assert len(first) == 9 and first.isalnum() and kept == "abc123XYZ"  # a Mistral id passes as it is
     assert [m["tool_call_id"] for m in out["messages"][1:]] == [first, kept]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("claude-sonnet-4-6", ({"type": "adaptive"}, {"effort": "high"})),
+        ("claude-opus-4-7-20260101", ({"type": "adaptive"}, {"effort": "high"})),
+        ("claude-sonnet-4-5-20250929", ({"type": "enabled", "budget_tokens": 4096}, None)),
+        ("deepseek-chat", ({"type": "enabled", "budget_tokens": 4096}, None)),
+    ],
+)
+def test_anthropic_thinking_is_adaptive_for_the_models_that_take_it(model_id: str, expected: Any) -> None:
+    from proxyd.compat import adapt_anthropic
+
+    body = {
+        "model": model_id,
+        "max_tokens": 8000,
+        "thinking": {"type": "enabled", "budget_tokens": 4096},
+        "temperature": 0.5,
+        "messages": [],
+    }
+    out, notes = adapt_anthropic(body, PLAIN, None)
+    assert out is not None and "temperature" not in out and any("temperature dropped" in n for n in notes)
+    assert (out["thinking"], out.get("output_config")) == expected
