@@ -30,6 +30,7 @@ for an error the provider reported, :data:`END` for the stream's terminal marker
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,6 +39,36 @@ from proxyd.sse import encode_event
 
 WIRE: Final = "chat"  # the pivot is this wire's own form: a chat provider needs no translation
 DONE: Final = b"data: [DONE]\n\n"  # the chat stream's terminal marker
+
+
+# The grammar of a pivot stream, which every client encoder follows (h11 style: one table of
+# legal moves, every input through it)::
+#
+#     START --begin--> STREAMING --finish_reason--> FINISHING --end--> DONE
+#                      (delta, usage)               (delta, usage)     ^
+#                         \------------------end/fail-----------------/
+
+
+class Phase(enum.Enum):
+    START = "start"
+    STREAMING = "streaming"
+    FINISHING = "finishing"  # finish_reason seen; usage may still come
+    DONE = "done"
+
+
+MOVES = {
+    (Phase.START, "begin"): Phase.STREAMING,
+    (Phase.STREAMING, "delta"): Phase.STREAMING,
+    (Phase.FINISHING, "delta"): Phase.FINISHING,  # lax servers send a last piece after finish_reason
+    (Phase.STREAMING, "usage"): Phase.STREAMING,
+    (Phase.FINISHING, "usage"): Phase.FINISHING,
+    (Phase.STREAMING, "finish_reason"): Phase.FINISHING,
+    (Phase.FINISHING, "finish_reason"): Phase.FINISHING,
+    (Phase.STREAMING, "end"): Phase.DONE,
+    (Phase.FINISHING, "end"): Phase.DONE,
+    (Phase.STREAMING, "fail"): Phase.DONE,
+    (Phase.FINISHING, "fail"): Phase.DONE,
+}
 
 
 class End:

@@ -55,10 +55,11 @@ def usage_from_chat(usage: object) -> Body:
     }
 
 
-def message_to_completion(message: Body, model: str) -> Body:
-    """An Anthropic message as a pivot completion."""
-    text, thinking, signed, calls = [], [], [], []
-    for block in message.get("content") or []:
+def assistant_message(blocks: object) -> tuple[Body, list[tuple[int, object]]]:
+    """An assistant turn's content blocks as a pivot message, and the blocks it has no form for
+    (their index and type): text, tool calls, and thinking with its signature."""
+    text, thinking, signed, calls, unknown = [], [], [], [], []
+    for j, block in enumerate(blocks if isinstance(blocks, list) else []):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             text.append(str(block.get("text") or ""))
@@ -72,13 +73,21 @@ def message_to_completion(message: Body, model: str) -> Body:
         elif kind == "tool_use":
             fn = {"name": block.get("name"), "arguments": json.dumps(block.get("input") or {})}
             calls.append({"id": block.get("id"), "type": "function", "function": fn})
+        else:
+            unknown.append((j, kind))
     out: Body = {"role": "assistant", "content": "".join(text) or None}
+    if calls:
+        out["tool_calls"] = calls
     if thinking:
         out["reasoning_content"] = "".join(thinking)
     if signed:
         out["thinking_blocks"] = signed
-    if calls:
-        out["tool_calls"] = calls
+    return out, unknown
+
+
+def message_to_completion(message: Body, model: str) -> Body:
+    """An Anthropic message as a pivot completion."""
+    out, _ = assistant_message(message.get("content"))
     finish = TO_FINISH.get(str(message.get("stop_reason")), "stop")
     return {
         "id": f"chatcmpl-{str(message.get('id') or 'proxyd').removeprefix('msg_')}",

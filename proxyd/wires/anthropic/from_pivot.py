@@ -8,11 +8,8 @@ arrives only through ``input_json_delta`` (Claude Code ignores ``input`` in the 
 no text block is empty; ``stop_reason: tool_use`` only when a tool block was sent; an error ends
 the stream as ``event: error``.
 
-Phase (one table of legal moves, every input through it)::
-
-    START --begin--> STREAMING --finish_reason--> FINISHING --end--> DONE
-                     (delta, usage)               (delta, usage)     ^
-                        \\------------------end/fail-----------------/
+Its phases are the pivot stream's grammar (:data:`proxyd.wires.pivot.MOVES`), every input
+through that table.
 
 Parallel tool calls from a chat provider interleave by index, but only one Anthropic block may
 be open: the first call streams as it comes, later ones are kept and sent whole (start, one
@@ -21,39 +18,16 @@ be open: the first call streams as it comes, later ones are kept and sent whole 
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from proxyd.sse import encode_event
 from proxyd.wires.anthropic.answers import FROM_FINISH, error_type, usage_from_chat
-from proxyd.wires.pivot import END, Item, Malformed
+from proxyd.wires.pivot import END, MOVES, Item, Malformed, Phase
 from proxyd.wires.think import ThinkSplitter
 
 Body = dict[str, Any]
-
-
-class Phase(enum.Enum):
-    START = "start"
-    STREAMING = "streaming"
-    FINISHING = "finishing"
-    DONE = "done"
-
-
-_MOVES = {
-    (Phase.START, "begin"): Phase.STREAMING,
-    (Phase.STREAMING, "delta"): Phase.STREAMING,
-    (Phase.FINISHING, "delta"): Phase.FINISHING,
-    (Phase.STREAMING, "usage"): Phase.STREAMING,
-    (Phase.FINISHING, "usage"): Phase.FINISHING,
-    (Phase.STREAMING, "finish_reason"): Phase.FINISHING,
-    (Phase.FINISHING, "finish_reason"): Phase.FINISHING,
-    (Phase.STREAMING, "end"): Phase.DONE,
-    (Phase.FINISHING, "end"): Phase.DONE,
-    (Phase.STREAMING, "fail"): Phase.DONE,
-    (Phase.FINISHING, "fail"): Phase.DONE,
-}
 
 
 @dataclass
@@ -122,7 +96,7 @@ class AnthropicEncoder:
     # --- phase ---------------------------------------------------------------------------------
 
     def _move(self, step: str) -> None:
-        self.phase = _MOVES[(self.phase, step)]
+        self.phase = MOVES[(self.phase, step)]
 
     def _begin(self) -> None:
         if self.phase is Phase.START:

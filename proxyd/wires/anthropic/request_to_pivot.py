@@ -12,9 +12,9 @@ the client got wrong is a :class:`TranslationError` naming the field.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from proxyd.wires.anthropic.answers import assistant_message
 from proxyd.wires.errors import TranslationError
 from proxyd.wires.turn import Pivoted
 
@@ -78,39 +78,10 @@ def _message(message: object, path: str) -> list[Body]:
 
 
 def _assistant(blocks: list[Any], path: str) -> Body:
-    text, calls, thinking, signed = [], [], [], []
-    for j, block in enumerate(blocks):
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            text.append(str(block.get("text") or ""))
-        elif kind == "tool_use":
-            arguments = json.dumps(block.get("input") or {})
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": arguments},
-                }
-            )
-        elif kind == "thinking":
-            thinking.append(str(block.get("thinking") or ""))
-            signed.append(
-                {"type": "thinking", "thinking": block.get("thinking", ""), "signature": block.get("signature", "")}
-            )
-        elif kind == "redacted_thinking":
-            signed.append({"type": "redacted_thinking", "data": block.get("data", "")})
-        else:
-            raise TranslationError(
-                f"{path}.content[{j}].type", f"{kind!r} is not an assistant block proxyd can send on"
-            )
-    out: Body = {"role": "assistant", "content": "".join(text) or None}
-    if calls:
-        out["tool_calls"] = calls
-    if thinking:
-        out["reasoning_content"] = "".join(thinking)
-    if signed:
-        out["thinking_blocks"] = signed
-    return out
+    message, unknown = assistant_message(blocks)
+    for j, kind in unknown:
+        raise TranslationError(f"{path}.content[{j}].type", f"{kind!r} is not an assistant block proxyd can send on")
+    return message
 
 
 def _user(blocks: list[Any], path: str) -> list[Body]:

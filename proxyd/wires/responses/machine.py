@@ -9,12 +9,9 @@ Responses events to send, numbered by ``sequence_number``. The terminal event
 stored. ``feed``/``finish``/``fail`` give whole transcripts, terminal included. The machine never
 raises: malformed input ends the response with ``response.failed``.
 
-Phase (h11 style: every input moves through one table of legal moves, deltas included)::
-
-    START --begin--> STREAMING --finish_reason--> FINISHING --end--> DONE
-                     (delta, usage)  |  \\        (delta, usage)      ^ (end only after [DONE])
-                        |             \\------------end--------------|
-                        \\---------------fail--------------------------/
+Its phases are the pivot stream's grammar, one table of legal moves that every input goes
+through, deltas included (:data:`proxyd.wires.pivot.MOVES`; ``end`` only after ``[DONE]``, or at
+the upstream's close once a ``finish_reason`` came).
 
 Within STREAMING one kind of output is open at a time: reasoning, a text message, or a group
 of tool calls (parallel calls interleave by their chat ``index``). Opening a kind closes the
@@ -29,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.wires.pivot import END, Item, Malformed, parse
+from proxyd.wires.pivot import END, MOVES, Item, Malformed, Phase, parse
 from proxyd.wires.responses.response import SIGNED, failure_of, new_response, usage_from_chat
 from proxyd.wires.responses.tools import custom_input
 from proxyd.wires.think import ThinkSplitter
@@ -37,28 +34,6 @@ from proxyd.wires.turn import ToolName
 
 Event = dict[str, Any]
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-class Phase(enum.Enum):
-    START = "start"
-    STREAMING = "streaming"
-    FINISHING = "finishing"  # finish_reason seen; usage may still come
-    DONE = "done"
-
-
-_MOVES = {
-    (Phase.START, "begin"): Phase.STREAMING,
-    (Phase.STREAMING, "delta"): Phase.STREAMING,
-    (Phase.FINISHING, "delta"): Phase.FINISHING,  # lax servers send a last piece after finish_reason
-    (Phase.STREAMING, "usage"): Phase.STREAMING,
-    (Phase.FINISHING, "usage"): Phase.FINISHING,
-    (Phase.STREAMING, "finish_reason"): Phase.FINISHING,
-    (Phase.FINISHING, "finish_reason"): Phase.FINISHING,
-    (Phase.STREAMING, "end"): Phase.DONE,
-    (Phase.FINISHING, "end"): Phase.DONE,
-    (Phase.STREAMING, "fail"): Phase.DONE,
-    (Phase.FINISHING, "fail"): Phase.DONE,
-}
 
 
 class Open(enum.Enum):
@@ -162,7 +137,7 @@ class ChatToResponsesStream:
     # --- phase ----------------------------------------------------------------------------------
 
     def _move(self, step: str) -> None:
-        nxt = _MOVES.get((self.phase, step))
+        nxt = MOVES.get((self.phase, step))
         if nxt is None:
             raise _Protocol(f"{step} is not allowed in phase {self.phase.value}")
         self.phase = nxt
