@@ -1,4 +1,4 @@
-"""Command line: ``proxyd serve | validate | check | models``.
+"""Command line: ``proxyd serve | validate | check | models | init``.
 
 Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
 config or usage error. Nothing printed here ever includes a key: providers show where their
@@ -28,6 +28,10 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "init":  # writes a config: needs none to start from
+        from proxyd.onboard.init import run_init
+
+        return run_init(args)
     path, why = find_config(args.config, os.environ)
     key_files: list[Path] = []
     try:
@@ -82,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--offline", action="store_true", help="configured models only; do not ask the providers")
     models.add_argument("--json", action="store_true", help="print JSON for scripts")
     models.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each GET /models")
-    for cmd in (serve, validate, check, models):
+    init = sub.add_parser("init", help="find local servers and provider keys, and write a config for them")
+    init.add_argument("--yes", action="store_true", help="take everything found, asking nothing (for scripts)")
+    init.add_argument("--force", action="store_true", help="replace an existing config (a backup is kept)")
+    init.add_argument("--port", action="append", metavar="SERVER=PORT", help=argparse.SUPPRESS)  # tests: free ports
+    for cmd in (serve, validate, check, models, init):
         cmd.add_argument("--config", help=config_help)
     return parser
 
