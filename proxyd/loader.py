@@ -46,6 +46,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, seen: list[Pat
         raise ConfigError([f"{path}: cannot read: {exc.strerror or type(exc).__name__}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: is not UTF-8 text"]) from None
+    return load_text(text, path, env, seen)
+
+
+def load_text(text: str, path: Path, env: Mapping[str, str], seen: list[Path] | None = None) -> Config:
+    """Check a config's ``text`` as if it were the file at ``path`` (whose folder anchors
+    ``api_key_file`` paths); raise :class:`ConfigError` naming every problem."""
     raw = parse_yaml(text, str(path))
     base = path.parent
 
