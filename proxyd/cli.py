@@ -1,4 +1,4 @@
-"""Command line: ``proxyd serve | validate | check | models | init | add | remove | set``.
+"""Command line: ``proxyd serve | validate | check | models | init | add | remove | set | setup``.
 
 Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
 config or usage error. Nothing printed here ever includes a key: providers show where their
@@ -32,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from proxyd.onboard.init import run_init
 
         return run_init(args)
+    if args.command == "setup":
+        from proxyd.onboard import setup
+
+        return setup.run(args)
     if args.command in ("add", "remove", "set"):  # edits the config as text, checked before writing
         from proxyd.onboard import commands
 
@@ -96,9 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--port", action="append", metavar="SERVER=PORT", help=argparse.SUPPRESS)  # tests: free ports
     for cmd in (serve, validate, check, models, init):
         cmd.add_argument("--config", help=config_help)
-    from proxyd.onboard.commands import register
+    from proxyd.onboard import commands, setup
 
-    register(sub, config_help)
+    commands.register(sub, config_help)
+    setup.register(sub, config_help)
     return parser
 
 
