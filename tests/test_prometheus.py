@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.helpers import WAIT, eventually
+from tests.test_dashboards import dashboard_exprs
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 
@@ -76,6 +77,8 @@ async def test_prometheus_scrapes_proxyd(tmp_path: Path, proxy_factory: ProxyFac
             # Prometheus starts, then scrapes every second: a longer bound than the usual one.
             requests, states = await eventually(scraped, "prometheus to see proxyd's series", every=0.5, wait=2 * WAIT)
             up = await query(session, base, 'up{job="proxyd"}')
+            for expr in dashboard_exprs():  # every panel of the shipped dashboard is a query Prometheus takes
+                await query(session, base, expr.replace("$__rate_interval", "1m"))
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
