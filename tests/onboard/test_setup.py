@@ -111,35 +111,41 @@ async def serving(
     return config, proc, port
 
 
+async def set_up(tmp_path: Path, client: str, config: Path) -> tuple[Path, Path]:
+    """``proxyd setup CLIENT --write`` into a fresh home; (home, an empty work folder)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    code, _, err = await arun("setup", client, "--write", "--home", str(home), "--config", str(config))
+    assert code == 0, err
+    return home, work
+
+
+async def run_client(args: list[str], env: dict[str, str], cwd: Path, wait: float) -> tuple[str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), wait)
+    assert proc.returncode == 0, (stdout.decode()[-2000:], stderr.decode()[-2000:])
+    return stdout.decode(), stderr.decode()
+
+
 async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpstream) -> None:
     from tests.test_codex import MARKER, chat_only, codex_binary
 
     binary = await asyncio.to_thread(codex_binary)
     config, proc, port = await serving(tmp_path, upstream, chat_only, "coder")
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
     try:
-        code, _, err = await arun("setup", "codex", "--write", "--home", str(home), "--config", str(config))
-        assert code == 0, err
+        home, work = await set_up(tmp_path, "codex", config)
         written = tomllib.loads((home / ".codex" / "config.toml").read_text())
-        assert (
-            written["model"] == "coder"
-            and written["model_providers"]["proxyd"]["base_url"] == f"http://127.0.0.1:{port}/v1"
-        )
+        assert written["model"] == "coder"
+        assert written["model_providers"]["proxyd"]["base_url"] == f"http://127.0.0.1:{port}/v1"
         args = [str(binary), "exec", "--skip-git-repo-check", "--ephemeral", "--json", "-c", "analytics.enabled=false",
                 "-c", "check_for_update_on_startup=false", "--dangerously-bypass-approvals-and-sandbox", "-C", str(work),
                 "Run echo and tell me what it printed."]  # fmt: skip
         env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "PROXYD_API_KEY": "x"}
-        codex = await asyncio.create_subprocess_exec(
-            *args,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(codex.communicate(), 180)
-        assert codex.returncode == 0, stderr.decode()[-2000:]
-        assert f"The command printed {MARKER}: saw it." in stdout.decode()
+        stdout, _ = await run_client(args, env, work, 180)
+        assert f"The command printed {MARKER}: saw it." in stdout
     finally:
         proc.terminate()
         await proc.wait()
@@ -150,26 +156,14 @@ async def test_claude_code_runs_on_what_setup_wrote(tmp_path: Path, upstream: Fa
 
     script = await asyncio.to_thread(claude_cli)
     config, proc, _ = await serving(tmp_path, upstream, chat_only, "coder")
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
     try:
-        code, _, err = await arun("setup", "claude-code", "--write", "--home", str(home), "--config", str(config))
-        assert code == 0, err
+        home, work = await set_up(tmp_path, "claude-code", config)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1"}  # fmt: skip
         args = ["node", str(script), "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
                 "--verbose", "--allowedTools", "Bash"]  # fmt: skip
-        claude = await asyncio.create_subprocess_exec(
-            *args,
-            cwd=work,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(claude.communicate(), 240)
-        assert claude.returncode == 0, (stdout.decode()[-2000:], stderr.decode()[-2000:])
-        result = json.loads(stdout.decode().strip().splitlines()[-1])
+        stdout, _ = await run_client(args, env, work, 240)
+        result = json.loads(stdout.strip().splitlines()[-1])
         assert result["result"].endswith(f"The command printed {MARKER}: saw it.")
     finally:
         proc.terminate()
