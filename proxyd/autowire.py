@@ -11,10 +11,9 @@ answer that says the model does not exist makes it remember nothing (:func:`chat
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Literal
 
-from proxyd.errors import names_model
+from proxyd.errors import json_or_none, names_model
 from proxyd.redact import redact_text
 
 MISSING_ROUTE_STATUSES = frozenset({404, 405, 501})
@@ -25,7 +24,7 @@ ChatVerdict = Literal["chat_only", "model_unknown", "no_api"]
 
 def is_error_object(body: bytes) -> bool:
     """A 200 body that holds an error and no Response (some desktop apps answer unknown paths so)."""
-    value = _json(body)
+    value = json_or_none(body)
     return isinstance(value, dict) and bool(value.get("error")) and "output" not in value
 
 
@@ -54,12 +53,3 @@ def reason(status: int, body: bytes, path: str = "/responses") -> str:
     text = " ".join(body[: _REASON_CHARS * 4].decode("utf-8", "replace").split())
     text = redact_text(text, ())[:_REASON_CHARS]
     return f"POST {path} answered {status}" + (f": {text}" if text else " with no body")
-
-
-def _json(body: bytes) -> Any:
-    if body.lstrip()[:1] not in (b"{", b"["):
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None

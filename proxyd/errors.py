@@ -67,7 +67,7 @@ def reshape_upstream_error(status: int, body: bytes, *, provider: str, base_url:
     FastAPI servers, ``{"error": "text"}`` from Ollama, HTML, plain text) are reshaped with the
     same status, and a bare 404 gets the hint users need most: a base_url without ``/v1``.
     """
-    parsed = _json_or_none(body)
+    parsed = json_or_none(body)
     inner = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(inner, dict) and isinstance(inner.get("message"), str):
         return None
@@ -93,7 +93,7 @@ def reshape_upstream_error(status: int, body: bytes, *, provider: str, base_url:
 
 def provider_message(body: bytes) -> str:
     """The message of a provider's error body, whatever its shape (OpenAI, vLLM, Ollama, FastAPI, text)."""
-    parsed = _json_or_none(body)
+    parsed = json_or_none(body)
     return _detail_text(parsed, parsed.get("error") if isinstance(parsed, dict) else None, body)
 
 
@@ -102,7 +102,7 @@ def names_model(status: int, body: bytes, model: str | None = None, path: str = 
     a message quoting the model id, or one saying a model is unknown (Ollama, vLLM, OpenAI...)."""
     if status not in _MODEL_STATUSES:
         return False
-    parsed = _json_or_none(body)
+    parsed = json_or_none(body)
     if isinstance(parsed, dict):
         inner = parsed.get("error")
         code = inner.get("code") if isinstance(inner, dict) else parsed.get("code")
@@ -118,7 +118,8 @@ def names_model(status: int, body: bytes, model: str | None = None, path: str = 
     return bool(_MODEL_COMPLAINT.search(text))
 
 
-def _json_or_none(body: bytes) -> Any:
+def json_or_none(body: bytes) -> Any:
+    """A body parsed as JSON, or ``None`` when it is not JSON."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError):

@@ -93,7 +93,7 @@ async def forward(
         return await _as_sent(call, target, body, parsed)
     if spoken is not None and spoken != client.name:
         return await translate(call, parsed, client, WIRES[spoken])
-    answered = await _same_wire(call, target, body, parsed, client)
+    answered = await _same_wire(call, target, body, parsed, client, learned=spoken is not None)
     if isinstance(answered, NoRoute):  # wire: auto, and no such endpoint there: the pivot wire takes it
         return await translate(call, parsed, client, WIRES[pivot.WIRE], answered)
     return answered
@@ -135,7 +135,7 @@ async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body 
 
 
 async def _same_wire(
-    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, *, learned: bool
 ) -> web.StreamResponse | NoRoute:
     """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
     adapted = adapt(client, parsed, call)
@@ -151,7 +151,6 @@ async def _same_wire(
     resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
     replay = Replay(client.wants_usage(body)) if whole else None
     exchange = Exchange(call.provider, target.rest, call.obs, client, replay)
-    learned = call.request.app[RUNTIME].spoken_wire(call.provider) is not None
     if learned or client.name == pivot.WIRE:
         return await relay(call.request, resp, exchange)
     return await try_own_wire(call.request, resp, exchange, body.get("model"))

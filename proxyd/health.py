@@ -11,7 +11,6 @@ leaves empty. An empty or failing listing keeps what was known and is retried ne
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from contextlib import suppress
 from urllib.parse import quote
@@ -21,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from proxyd.config import Provider
+from proxyd.errors import json_or_none
 from proxyd.headers import upstream_request_headers
 from proxyd.healthstate import ProbeResult, ProviderHealth
 from proxyd.listing import models_in_listing, next_page
@@ -41,12 +41,12 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
         async with asyncio.timeout(timeout_s):
             status, body = await _get_models(session, provider, "")
             latency = time.perf_counter() - started
-            pages = [body] if 200 <= status < 300 else []
-            while pages and len(pages) < MAX_PAGES and (after := next_page(_json(pages[-1]))) is not None:
+            pages = [json_or_none(body)] if 200 <= status < 300 else []
+            while pages and len(pages) < MAX_PAGES and (after := next_page(pages[-1])) is not None:
                 more_status, more = await _get_models(session, provider, f"after_id={quote(after)}&limit=1000")
                 if not 200 <= more_status < 300:
                     break
-                pages.append(more)
+                pages.append(json_or_none(more))
     except TimeoutError as exc:
         took = time.perf_counter() - started
         return ProbeResult(took, error=f"GET /models got no answer within {timeout_s:g} s", failure=exc)
@@ -54,7 +54,7 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
         return ProbeResult(time.perf_counter() - started, error=map_exception(exc, provider).message, failure=exc)
     if not pages:
         return ProbeResult(latency, status=status, body=blank_provider_secrets(body[:4096], provider))
-    listed = [models_in_listing(_json(page)) for page in pages]
+    listed = [models_in_listing(page) for page in pages]
     models = None if listed[0] is None else tuple(m for found in listed for m in found or ())
     return ProbeResult(latency, status=status, models=models)
 
@@ -65,13 +65,6 @@ async def _get_models(session: aiohttp.ClientSession, provider: Provider, query:
     connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)
     async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
         return resp.status, await resp.content.read(MAX_LISTING)
-
-
-def _json(body: bytes) -> object:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
 
 
 def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:

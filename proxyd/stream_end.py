@@ -13,8 +13,20 @@ closes, the check says what the client still needs:
 
 from __future__ import annotations
 
+import re
+
 from proxyd.sse import SSEDecoder, SSEEvent
 from proxyd.usage import Usage, usage_in_event
+
+_TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_.]+)"')
+
+
+def event_type(event: SSEEvent) -> str:
+    """An event's type: its ``event:`` name, else the first ``"type"`` in its data (no parse)."""
+    if event.event:
+        return event.event
+    m = _TYPE_RE.search(event.data)
+    return m.group(1) if m else ""
 
 
 class StreamCheck:

@@ -17,7 +17,7 @@ from typing import Any
 
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, encode_event
-from proxyd.stream_end import StreamCheck
+from proxyd.stream_end import StreamCheck, event_type
 from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
@@ -28,7 +28,6 @@ from proxyd.wires.pivot import END, completion_chunks
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
-_TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_]+)"')
 _USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
 
 
@@ -39,7 +38,7 @@ class AnthropicStreamCheck(StreamCheck):
 
     def see(self, event: SSEEvent) -> None:
         data = event.data
-        kind = event.event or _first_type(data)
+        kind = event_type(event)
         if kind in ("message_stop", "error"):
             self.complete = True
         elif kind == "message_delta" and _USAGE_RE.search(data):
@@ -109,11 +108,6 @@ class AnthropicWire:
 
 def _message_id(turn: Turn) -> str:
     return "msg_" + turn.response_id.removeprefix("resp_")
-
-
-def _first_type(data: str) -> str:
-    m = _TYPE_RE.search(data)
-    return m.group(1) if m else ""
 
 
 def _usage_only(data: str) -> str:

@@ -225,8 +225,7 @@ class AnthropicEncoder:
     def _complete(self) -> None:
         for kind, piece in self._think.flush():
             self._thinking(piece) if kind == "reasoning" else self._text(piece)
-        self._close()
-        self._send_kept_tools()
+        self._close()  # and with it the parallel calls kept back
         self._move("end")
         stop = FROM_FINISH.get(self._s.finish or "stop", "end_turn")
         if stop == "tool_use" and not self._s.sent_tool:

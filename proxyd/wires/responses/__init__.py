@@ -14,7 +14,7 @@ from typing import Any
 
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, encode_event
-from proxyd.stream_end import StreamCheck
+from proxyd.stream_end import StreamCheck, event_type
 from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
 from proxyd.wires.responses.machine import ChatToResponsesStream
 from proxyd.wires.responses.replay import response_to_sse
@@ -25,7 +25,6 @@ from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
-_TYPE_RE = re.compile(r'"type"\s*:\s*"([a-z_.]+)"')
 _SEQ_RE = re.compile(r'"sequence_number"\s*:\s*(\d+)')
 
 
@@ -43,7 +42,7 @@ class ResponsesStreamCheck(StreamCheck):
     def see(self, event: SSEEvent) -> None:
         data = event.data
         self._last_data = data
-        kind = event.event or _first_type(data)
+        kind = event_type(event)
         if kind in TERMINAL:
             self.complete = True
             self._usage_data = data
@@ -109,11 +108,6 @@ class ResponsesWire:
     def probe_body(self, model: str) -> Body:
         """The smallest real request (``proxyd check``): 16 is the least many servers accept."""
         return {"model": model, "input": "Say OK.", "max_output_tokens": 16, "stream": True, "store": False}
-
-
-def _first_type(data: str) -> str:
-    m = _TYPE_RE.search(data)
-    return m.group(1) if m else ""
 
 
 def _response_of(data: str) -> dict[str, Any] | None:
