@@ -26,11 +26,16 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str
         return Path(explicit).expanduser(), "--config"
     if env.get("PROXYD_CONFIG"):
         return Path(env["PROXYD_CONFIG"]).expanduser(), "$PROXYD_CONFIG"
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
-    user = Path(xdg) / "proxyd" / "config.yaml"
+    user = user_config(env)
     if user.is_file():
         return user, "user config"
     return EXAMPLE_CONFIG, "shipped example (no user config found)"
+
+
+def user_config(env: Mapping[str, str]) -> Path:
+    """The user's config path, ``$XDG_CONFIG_HOME/proxyd/config.yaml``, whether it exists or not."""
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(xdg) / "proxyd" / "config.yaml"
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, seen: list[Path] | None = None) -> Config:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxyd.config import ConfigError
-from proxyd.loader import load_config
+from proxyd.loader import EXAMPLE_CONFIG, find_config, load_config, user_config
 from proxyd.onboard.draft import render
 from proxyd.onboard.finds import Found, keys_in
 from proxyd.onboard.scan import local_servers
@@ -27,12 +27,8 @@ Ask = Callable[[str], str]
 
 def config_target(explicit: str | None, env: dict[str, str]) -> Path:
     """Where ``init`` writes: ``--config``, ``$PROXYD_CONFIG``, else the user's config path."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if env.get("PROXYD_CONFIG"):
-        return Path(env["PROXYD_CONFIG"]).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
-    return Path(xdg) / "proxyd" / "config.yaml"
+    path, _ = find_config(explicit, env)
+    return user_config(env) if path == EXAMPLE_CONFIG else path  # never the shipped example
 
 
 def run_init(args: argparse.Namespace, ask: Ask = input) -> int:
