@@ -10,6 +10,7 @@ another failure.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from proxyd.settings import ModelEntry
 
 State = Literal["unknown", "ok", "degraded", "unreachable"]
 TRAFFIC_MEMORY_S = 300.0
+HISTORY = 60  # probes kept per provider for the page's latency history (an hour at the default interval)
 _NO_ANSWER = frozenset({"connect", "tls"})
 _DEGRADING = frozenset({"timeout", "status_5xx", "protocol"})
 
@@ -60,7 +62,7 @@ class ProviderHealth:
     """One provider's record; the health checker and the request observer update it."""
 
     __slots__ = (
-        "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
+        "history", "last_probe", "models", "probe_at", "probe_error", "probe_latency_s", "probe_state",
         "traffic_at", "traffic_error", "traffic_state", "wire", "wire_reason",
     )  # fmt: skip
 
@@ -75,6 +77,9 @@ class ProviderHealth:
         self.models: tuple[ModelEntry, ...] = ()  # the last listing, with what it said of each
         self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
         self.wire_reason: str | None = None  # what made proxyd fall back to chat (status, start of the body)
+        self.last_probe: ProbeResult | None = None  # for the diagnosis the page shows
+        # (when, latency in seconds or None for no answer, state) of the last probes, oldest first
+        self.history: deque[tuple[float, float | None, State]] = deque(maxlen=HISTORY)
 
     @property
     def state(self) -> State:
@@ -88,6 +93,8 @@ class ProviderHealth:
         self.probe_state, self.probe_error = judge_probe(result, degraded_after_s)
         self.probe_latency_s = result.latency_s if result.status is not None else None
         self.probe_at = now
+        self.last_probe = result
+        self.history.append((now, self.probe_latency_s, self.probe_state))
         if result.models:  # an empty or failing listing keeps what was known; the next probe retries
             self.models = result.models
         if self.traffic_state == "unreachable" and result.status is not None:

@@ -22,6 +22,7 @@ from proxyd.errors import ProxyError
 from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
+from proxyd.traffic import ring
 from proxyd.usage import Usage, first_token_pattern
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -128,6 +129,7 @@ class Observer:
         self.metrics = metrics
         self.runtime = runtime
         self.log = structlog.get_logger("proxyd.access")
+        self.recent = ring()  # the page's Traffic view
 
     def routed(self, obs: Observation, provider: str, model: str | None) -> None:
         obs.provider, obs.model = provider, model  # routed: counted in flight until finish()
@@ -154,6 +156,12 @@ class Observer:
         self._count_tokens(obs)
         self._update_health(obs, reason)
         self._log(obs, duration, reason)
+        usage = obs.usage
+        self.recent.append((
+            time.time(), obs.endpoint, obs.wire, obs.translated, p, obs.model[:200] if obs.model else None,
+            obs.status, obs.ttft, duration, usage.prompt if usage else None, usage.completion if usage else None,
+            obs.error_code,
+        ))  # fmt: skip
 
     def _count_tokens(self, obs: Observation) -> None:
         if obs.usage is None:

@@ -107,16 +107,26 @@ async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: 
     return v  # not reached: the last wire always returns
 
 
+def listing_diagnosis(provider: Provider, listing: ProbeResult, timeout_s: float) -> tuple[str, str] | None:
+    """(cause, fix) when a ``GET /models`` probe shows the server down, refusing the key or
+    failing; ``None`` when it answered well enough (the health probe's verdict, in words)."""
+    if listing.status is None:
+        cause, fix = _connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
+        return f"GET /models: {cause}", fix
+    if listing.status in (401, 403, 429) or listing.status >= 500:
+        v = status_verdict(Verdict(provider.name), listing.status, listing.body, provider.key_source)
+        return v.cause or "", v.fix or ""
+    return None
+
+
 def _no_model(v: Verdict, provider: Provider, listing: ProbeResult, timeout_s: float) -> Verdict:
     """Why no model could be found to probe: the server first (down, refusing the key, failing),
     the missing default_model only when the server answered and listed none."""
-    if listing.status is None:
-        failure = listing.failure or TimeoutError()
-        cause, fix = _connection_failure(failure, provider, provider.base_url, timeout_s)
-        return v.failed(f"GET /models: {cause}", fix)
     v.status = listing.status
-    if listing.status in (401, 403, 429) or listing.status >= 500:
-        return status_verdict(v, listing.status, listing.body, provider.key_source)
+    problem = listing_diagnosis(provider, listing, timeout_s)
+    if problem is not None:
+        return v.failed(*problem)
+    assert listing.status is not None
     said = f"answered HTTP {listing.status}" if listing.status >= 300 else "listed none"
     return v.failed(
         f"no model to probe: no default_model, no models, and GET /models {said}",
