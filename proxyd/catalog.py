@@ -1,8 +1,9 @@
 """The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases (pure).
 
-A provider that configures no ``models`` shows what its ``GET /models`` listed (discovered by
-the health probes), marked ``"source": "discovered"``. Metadata the listing gave (context window,
-output limit, capabilities: see :mod:`proxyd.listing`) fills what the config leaves empty;
+A provider that configures no ``models`` (or sets ``list_discovered``) shows what its
+``GET /models`` listed (discovered by the health probes), marked ``"source": "discovered"``.
+Metadata the listing gave (context window, output limit, capabilities: see
+:mod:`proxyd.listing`) fills what the config leaves empty;
 ``context_window_source`` says where a window came from when it was not the config:
 ``"provider"`` (the listing) or ``"default"`` (nobody said; 128k is shown).
 """
@@ -30,14 +31,15 @@ def model_objects(router: Router) -> list[dict[str, Any]]:
 def catalog_of(provider: Provider, router: Router) -> list[tuple[ModelEntry, str, str]]:
     """A provider's models: each entry, where it came from (``config`` or ``discovered``), and
     where its context window came from (``config``, ``provider`` or ``default``)."""
-    if provider.models:
-        out = []
-        for m in provider.models:
-            entry = router.model(provider.name, m.id) or m
-            out.append((entry, "config", "config" if m.context_window else _window_source(entry)))
+    out = []
+    for m in provider.models:
+        entry = router.model(provider.name, m.id) or m
+        out.append((entry, "config", "config" if m.context_window else _window_source(entry)))
+    if provider.models and not provider.list_discovered:
         return out
+    configured = {m.id for m in provider.models}
     listed = router.discovered.get(provider.name, ())
-    return [(m, "discovered", _window_source(m)) for m in listed]
+    return out + [(m, "discovered", _window_source(m)) for m in listed if m.id not in configured]
 
 
 def find_model(router: Router, model_id: str) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ _PASTED_SUFFIXES = ("/chat/completions", "/responses", "/messages")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-encoding"})
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
-    "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path",
+    "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -99,6 +99,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         default_model=_default_model(doc, path, errs),
         headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
         models=_parse_models(doc.get("models"), f"{path}.models", errs),
+        list_discovered=_flag(doc, "list_discovered", False, path, errs),
         streaming=_flag(doc, "streaming", True, path, errs),
         timeouts=_parse_timeouts(doc.get("timeouts"), f"{path}.timeouts", errs),
         service=service.name if service else None,

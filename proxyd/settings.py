@@ -81,6 +81,9 @@ class Provider:
     default_model: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     models: tuple[ModelEntry, ...] = ()
+    # With models configured, GET /v1/models lists only those, unless this also lists what the
+    # provider's GET /models finds (set when a value is edited for one discovered model).
+    list_discovered: bool = False
     streaming: bool = True
     timeouts: Timeouts = Timeouts()
     service: str | None = None  # the known service detected from base_url

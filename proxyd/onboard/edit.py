@@ -86,21 +86,35 @@ def set_value(doc: Any, dotted: str, value: Any) -> None:
     """``NAME.key`` or ``NAME.models.ID.key`` (``capabilities.X``, ``tags``, ``alias``,
     ``context_window``...): one value, set where the config keeps it."""
     name, _, rest = dotted.partition(".")
-    entry = find(doc, name)
+    find(doc, name)  # an unknown provider is the first thing to say
     if not rest:
         raise EditError(f"say what to set: {name}.wire, {name}.models.ID.context_window ...")
     if rest.startswith("models."):
         model_id, _, key = rest[len("models.") :].rpartition(".")
         if key in _CAPABILITIES and model_id.endswith(".capabilities"):
             model_id, key = model_id[: -len(".capabilities")], f"capabilities.{key}"
-        _set_in(_model(entry, model_id), key, value)
+        set_model_value(doc, name, model_id, key, value)
     else:
-        _set_in(entry, rest, value)
+        set_provider_value(doc, name, rest, value)
+
+
+def set_provider_value(doc: Any, name: str, key: str, value: Any) -> None:
+    """One value of a provider's own (``None`` takes it out)."""
+    _set_in(find(doc, name), key, value)
+
+
+def set_model_value(doc: Any, name: str, model_id: str, key: str, value: Any) -> None:
+    """One value of one model (``None`` takes it out); the model gets an entry if it had none."""
+    if not model_id:
+        raise EditError("say which model: NAME.models.ID.KEY")
+    _set_in(_model(find(doc, name), model_id), key, value)
 
 
 def _model(entry: CommentedMap, model_id: str) -> CommentedMap:
     models = entry.get("models")
     if models is None:
+        # The provider listed what it discovered; a value for one model must not hide the others.
+        entry["list_discovered"] = True
         models = entry["models"] = CommentedSeq()
     for i, item in enumerate(models):
         if item == model_id:  # a plain id becomes a mapping, to hold the value
@@ -121,7 +135,10 @@ def _set_in(mapping: CommentedMap, key: str, value: Any) -> None:
         mapping = mapping[part]
     if parts[-1] == "tags" and isinstance(value, str):
         value = [t.strip() for t in value.split(",") if t.strip()]
-    mapping[parts[-1]] = value
+    if value is None:
+        mapping.pop(parts[-1], None)
+    else:
+        mapping[parts[-1]] = value
 
 
 def dump(doc: Any) -> str:
@@ -130,9 +147,11 @@ def dump(doc: Any) -> str:
     return out.getvalue()
 
 
-def write_checked(path: Path, text: str, env: dict[str, str]) -> list[str]:
+def write_checked(path: Path, text: str, env: dict[str, str], *, env_is_proxyds: bool = False) -> list[str]:
     """Check ``text`` as proxyd would load it, then write it atomically; the warnings to show
-    (environment variables this shell lacks, which proxyd serve will need)."""
+    (environment variables this shell lacks, which proxyd serve will need). ``env_is_proxyds``:
+    the edit comes from the running proxyd, whose environment is the one that counts, so a
+    variable it lacks is an error, not a warning."""
     warnings: list[str] = []
     try:
         load_text(text, path, env)
@@ -141,6 +160,11 @@ def write_checked(path: Path, text: str, env: dict[str, str]) -> list[str]:
         real = [line for line in exc.errors if not _UNSET_RE.search(line)]
         if real:
             raise EditError("the edited config would not load:\n  " + "\n  ".join(real)) from None
+        if unset and env_is_proxyds:
+            raise EditError(
+                f"proxyd's environment has no ${unset[0]}: set it where proxyd is started (systemd: "
+                "Environment= or EnvironmentFile=) and restart proxyd, or give the key another way"
+            ) from None
         warnings = [f"${var} is not set here: proxyd serve needs it in its environment" for var in dict.fromkeys(unset)]
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     tmp = path.with_name(f".{path.name}.tmp")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import aiohttp
 
-from proxyd.loader import load_config
+from proxyd.config import Config
+from proxyd.loader import load_config, load_text
+from proxyd.onboard.edit import dump, read, set_value
 from tests.conftest import FakeUpstream
 from tests.helpers import STATE, arun, eventually, start_serve
 
@@ -128,3 +130,20 @@ async def test_a_running_proxyd_picks_up_an_add(tmp_path: Path, upstream: FakeUp
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_null_takes_a_value_out_and_one_discovered_model_keeps_the_others_listed(tmp_path: Path) -> None:
+    path = tmp_path / "proxyd.yaml"
+    path.write_text("providers:\n  - name: local  # mine\n    base_url: http://127.0.0.1:11434/v1\n")
+    doc = read(path)
+    set_value(doc, "local.models.qwen3.context_window", 32768)
+    set_value(doc, "local.models.qwen3.alias", "fast")
+    set_value(doc, "local.models.qwen3.alias", None)
+    text = dump(doc)
+    assert "# mine" in text and "list_discovered: true" in text and "alias" not in text
+    provider = load_config_text(text).providers[0]
+    assert provider.list_discovered and [(m.id, m.context_window) for m in provider.models] == [("qwen3", 32768)]
+
+
+def load_config_text(text: str) -> Config:
+    return load_text(text, Path("/tmp/proxyd.yaml"), {})
