@@ -9,7 +9,8 @@ send no ``Origin`` and no ``Sec-Fetch-Site``. So three checks, in order, before 
 1. ``Host`` must name a loopback address or a name in ``listen.allowed_hosts``: a rebinding page
    reaches proxyd under its own name, so its requests carry it.
 2. A request a browser sent for a web page (an ``Origin`` header, or ``Sec-Fetch-Site`` saying
-   another site) is served only if its origin is in ``listen.allowed_origins``; a CORS preflight
+   another site) is served only if its origin is proxyd's own page (the ``Host`` it was sent to)
+   or in ``listen.allowed_origins``; a CORS preflight
    from such an origin is answered here with that origin, never with ``*``.
 3. With ``listen.token`` set, clients send it as their API key (``Authorization: Bearer``, or
    ``x-api-key``/``api-key``), compared in constant time; ``/healthz`` and ``/readyz`` need none.
@@ -28,8 +29,10 @@ from urllib.parse import urlsplit
 
 from proxyd.settings import LOOPBACK_NAMES, Access
 
-# Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a token.
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+# Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a
+# token; and the browser page's own files, which hold no data (a browser cannot send a token when
+# it opens a page): the page asks for the token and sends it with every call for data.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/ui/page.js", "/ui/page.css"})
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 
@@ -111,8 +114,7 @@ class Policy:
         # Browsers always send Host; only a hand-made HTTP/1.0 request can lack it.
         if header is None or self._any_host:
             return None
-        name = host_name(header)
-        if name in self._hosts or (self._suffixes and name.endswith(self._suffixes)):
+        if self._named(host_name(header)):
             return None
         return Refusal(
             403,
@@ -122,7 +124,13 @@ class Policy:
             f"{header[:100]!r}; to reach proxyd under that name, add it to listen.allowed_hosts",
         )
 
-    def check_browser(self, origin: str | None, fetch_site: str | None) -> Refusal | None:
+    def _named(self, name: str) -> bool:
+        return name in self._hosts or bool(self._suffixes and name.endswith(self._suffixes))
+
+    def check_browser(self, origin: str | None, fetch_site: str | None, host: str | None = None) -> Refusal | None:
+        """``host``: the request's ``Host``, already checked. An origin naming it is proxyd's own
+        page, when that host is loopback or listed by name (under ``allowed_hosts: ["*"]`` a
+        rebinding page's own name would pass as well)."""
         if origin is None:
             if fetch_site is not None and fetch_site.lower() in _CROSS_SITE:
                 return Refusal(
@@ -133,7 +141,7 @@ class Policy:
                     f"{fetch_site[:20]}), so that web pages cannot spend your API keys",
                 )
             return None
-        if self.origin_allowed(origin):
+        if self.origin_allowed(origin) or (host is not None and self._own_page(origin, host)):
             return None
         return Refusal(
             403,
@@ -142,6 +150,9 @@ class Policy:
             f"proxyd refuses browser requests from {origin[:100]!r}, so that web pages cannot spend your API keys; "
             "if this page is yours, add its origin to listen.allowed_origins",
         )
+
+    def _own_page(self, origin: str, host: str) -> bool:
+        return same_origin(origin, host) and self._named(host_name(host))
 
     def origin_allowed(self, origin: str) -> bool:
         return normalize_origin(origin) in self._origins
@@ -160,6 +171,12 @@ class Policy:
             f"proxyd requires its token ({why}): set the client's API key to the value of listen.token "
             "(it is sent as Authorization: Bearer ...)",
         )
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` is the page proxyd itself served under ``host``."""
+    parts = urlsplit(origin.strip().lower())
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc == host.strip().lower()
 
 
 def client_token(headers: Mapping[str, str]) -> str | None:

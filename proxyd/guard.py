@@ -78,7 +78,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     policy = request.app[RUNTIME].current.policy
     headers = request.headers
     origin = headers.get("Origin")
-    refusal = policy.check_host(headers.get("Host")) or policy.check_browser(origin, headers.get("Sec-Fetch-Site"))
+    host = headers.get("Host")
+    refusal = policy.check_host(host) or policy.check_browser(origin, headers.get("Sec-Fetch-Site"), host)
     if refusal is None and origin is not None:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in headers:
             return _preflight(request, origin)

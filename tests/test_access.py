@@ -58,6 +58,27 @@ def test_host_rule(allowed: tuple[str, ...], header: str | None, served: bool) -
 
 
 @pytest.mark.parametrize(
+    ("hosts", "origin", "host", "served"),
+    [
+        ((), "http://127.0.0.1:8787", "127.0.0.1:8787", True),  # proxyd's own page
+        ((), "http://localhost:8787", "LOCALHOST:8787", True),
+        ((), "http://[::1]:8787", "[::1]:8787", True),
+        ((), "http://127.0.0.1:8788", "127.0.0.1:8787", False),  # another port is another site
+        ((), "http://evil.example", "127.0.0.1:8787", False),
+        ((), "https://127.0.0.1:8787.evil.example", "127.0.0.1:8787", False),
+        (("proxyd.lan",), "http://proxyd.lan:8787", "proxyd.lan:8787", True),
+        # "*" lets any Host in, so a rebinding page's own name would pass as its own origin
+        (("*",), "http://evil.example:8787", "evil.example:8787", False),
+        (("*",), "http://127.0.0.1:8787", "127.0.0.1:8787", True),
+    ],
+)
+def test_own_page_rule(hosts: tuple[str, ...], origin: str, host: str, served: bool) -> None:
+    policy = Policy(Access(allowed_hosts=hosts))
+    refusal = policy.check_host(host) or policy.check_browser(origin, "same-origin", host)
+    assert (refusal is None) is served
+
+
+@pytest.mark.parametrize(
     ("allowed", "origin", "fetch_site", "served"),
     [
         ((), None, None, True),  # editors, CLIs, SDKs
