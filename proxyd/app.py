@@ -30,6 +30,8 @@ from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
 from proxyd.own_endpoints import serve_local
+from proxyd.page import csrf
+from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
 from proxyd.protocol import expect_handler
 from proxyd.reload import RELOADS
 from proxyd.routing import Target, parse_target
@@ -53,6 +55,7 @@ def create_app(config: Config, source: str = "", *, metrics_dir: str | None = No
     app[CONFIG_SOURCE] = source
     app[CODECS] = available_codecs()
     app[METRICS] = Metrics(metrics_dir)
+    app[PAGE] = PageState(csrf.secret_from(os.environ, secrets.token_bytes(32)))
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_reloading)
@@ -160,7 +163,7 @@ def _error_response(status: int, body: dict[str, Any]) -> web.Response:
 async def _handle(request: web.Request) -> web.StreamResponse:
     target = parse_target(request.raw_path)
     if target is None:
-        return serve_local(request)
+        return await serve_page(request) if is_page(request.path) else serve_local(request)
     if target.pinned is None and target.endpoint == "models" and request.method in ("GET", "HEAD"):
         return _models(request, target)
     if target.rest == "/responses" and request.method == "HEAD":

@@ -1,4 +1,5 @@
-"""proxyd's own endpoints: ``/healthz``, ``/readyz``, ``/status`` and ``/metrics``.
+"""proxyd's own endpoints: ``/healthz``, ``/readyz``, ``/status`` and ``/metrics`` (the
+browser page at ``/`` is :mod:`proxyd.page`).
 
 None of them calls an upstream: ``/status`` reports what the health checker and real traffic
 last saw. Nothing here shows a key: providers show where their key comes from.
@@ -38,7 +39,8 @@ def _unknown(request: web.Request) -> ProxyError:
     return ProxyError(
         404,
         f"unknown path {request.path[:200]}: proxyd serves the OpenAI API under /v1/... "
-        "(and /providers/{name}/v1/... to pick a provider); its own pages are /status, /healthz, /readyz, /metrics",
+        "(and /providers/{name}/v1/... to pick a provider); its own pages are / (in a browser), /status, "
+        "/healthz, /readyz, /metrics",
         code="unknown_path",
     )
 

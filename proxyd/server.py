@@ -204,6 +204,7 @@ async def serve(
     log.info(
         "listening",
         url=running.url,
+        page=running.url.removesuffix("/v1") + "/",
         version=__version__,
         config=source,
         providers=[p.name for p in config.providers],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,7 @@ import structlog
 from proxyd.access import exposure_problem
 from proxyd.config import Listen
 from proxyd.notify import Notifier, watchdog_interval
+from proxyd.page.csrf import SECRET_ENV
 
 RESTART_DELAY_S = 1.0
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -100,6 +102,7 @@ class Supervisor:
             inbox = _inbox(state / "notify")
             env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_WORKERS}
             env.update(PROMETHEUS_MULTIPROC_DIR=str(state / "metrics"), NOTIFY_SOCKET=str(state / "notify"))
+            env[SECRET_ENV] = secrets.token_hex(32)  # a page served by one worker is good at all
             run = _Run(self, [*self.command, "--port", str(port), "--reuse-port"], env, inbox, state / "metrics")
             log.info("workers_starting", workers=self.count, port=port)
             return await run.until_stopped()

@@ -73,6 +73,7 @@ def test_every_module_the_readme_calls_pure_is_checked() -> None:
         "config", "providers", "services", "compat", "listing", "settings", "routing", "catalog",
         "headers", "jsonbody", "sse", "errors", "usage", "healthstate", "redact",
         "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
+        "traffic", "page.view", "page.forms", "page.csrf",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
         "wires.responses.machine", "wires.responses.from_pivot", "wires.responses.to_pivot", "wires.responses.tools",
         "wires.responses.request_to_pivot", "wires.responses.request_from_pivot", "wires.responses.response",

@@ -95,7 +95,7 @@ def _next_steps(path: Path, picked: list[Found]) -> None:
     model = next((f"{f.name}/{f.models[0]}" for f in picked if f.models), "ollama/llama3.2")
     print(f"wrote {path} ({len(picked)} provider{'s' if len(picked) != 1 else ''})")
     print("next:")
-    print("  proxyd serve                      # listens on http://127.0.0.1:8787/v1")
+    print("  proxyd serve                      # API at http://127.0.0.1:8787/v1, page at http://127.0.0.1:8787/")
     print("  proxyd check                      # a one-token probe of each provider")
     print(f"  curl -sS http://127.0.0.1:8787/v1/chat/completions -H 'Content-Type: application/json' "
           f"-d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}]}}'")  # fmt: skip

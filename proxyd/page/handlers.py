@@ -1,0 +1,150 @@
+"""Answers the page's requests: its three files, its data (``GET /ui/api/state``), and its
+buttons (``POST``/``DELETE /ui/api/...``).
+
+The guard has already applied the Host, Origin and token rules of the API. A request that
+changes something (or spends a provider's tokens, as Test does) must also come from proxyd's
+own page: an ``Origin`` naming the host it was sent to, and the page's anti-CSRF value
+(:mod:`proxyd.page.csrf`) in a header. The page's files carry a strict Content-Security-Policy:
+nothing but proxyd itself is ever loaded or called.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from proxyd import __version__, jsonbody
+from proxyd.access import same_origin
+from proxyd.checkup.run import listing_diagnosis
+from proxyd.errors import ProxyError
+from proxyd.loader import EXAMPLE_CONFIG
+from proxyd.observe import OBSERVER
+from proxyd.page import actions, csrf
+from proxyd.page.forms import provider_form, set_form
+from proxyd.page.view import Diagnosis, document
+from proxyd.reload import RELOADS, Reloader
+from proxyd.runtime import RUNTIME
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+_FILES = {"/": ("index.html", "text/html"), "/ui/page.js": ("page.js", "text/javascript"),
+          "/ui/page.css": ("page.css", "text/css")}  # fmt: skip
+_SAFE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class PageState:
+    """The page's secret, the last Test of each provider, and its files once read."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.tests: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, bytes] = {}
+
+    def file(self, name: str) -> bytes:
+        if name not in self._files:
+            self._files[name] = resources.files("proxyd.page").joinpath("assets", name).read_bytes()
+        return self._files[name]
+
+
+PAGE = web.AppKey("page", PageState)
+
+
+def is_page(path: str) -> bool:
+    return path == "/" or path.startswith("/ui/")
+
+
+async def serve_page(request: web.Request) -> web.StreamResponse:
+    path, method = request.path, request.method
+    if path in _FILES and method in ("GET", "HEAD"):
+        return _file(request, path)
+    if path == "/ui/api/state" and method in ("GET", "HEAD"):
+        return web.json_response(_state(request), headers=_SAFE_HEADERS)
+    if path.startswith("/ui/api/") and method in ("POST", "DELETE"):
+        _from_own_page(request)
+        return web.json_response(await _change(request, path[len("/ui/api/") :], method), headers=_SAFE_HEADERS)
+    raise ProxyError(404, f"the page has no {method} {path[:100]}", code="unknown_path")
+
+
+def _file(request: web.Request, path: str) -> web.Response:
+    name, ctype = _FILES[path]
+    body = request.app[PAGE].file(name)
+    if name == "index.html":  # a fresh anti-CSRF value for each page load
+        value = csrf.sign(request.app[PAGE].secret, secrets.token_hex(16))
+        body = body.replace(b"{{csrf}}", value.encode()).replace(b"{{version}}", __version__.encode())
+    return web.Response(body=body, content_type=ctype, charset="utf-8", headers=_SAFE_HEADERS)
+
+
+def _from_own_page(request: web.Request) -> None:
+    origin, host = request.headers.get("Origin"), request.headers.get("Host", "")
+    if origin is None or not same_origin(origin, host):
+        raise ProxyError(403, "changes are made only from proxyd's own page (open it at /)", code="not_own_page")
+    if not csrf.valid(request.app[PAGE].secret, request.headers.get(csrf.HEADER)):
+        raise ProxyError(403, "the page's anti-CSRF value is missing or stale: reload the page", code="stale_page")
+
+
+def _state(request: web.Request) -> dict[str, Any]:
+    runtime = request.app[RUNTIME]
+    gen = runtime.current
+    timeout = gen.config.health.timeout_s
+    problems: dict[str, Diagnosis | None] = {}
+    for p in gen.config.providers:
+        health = runtime.health.get(p.name)
+        last = health.last_probe if health is not None else None
+        problems[p.name] = listing_diagnosis(p, last, timeout) if last is not None else None
+    doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
+                   request.app[OBSERVER].recent, time.time())  # fmt: skip
+    path, why = _config_file(request)
+    doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why)
+    return doc
+
+
+def _config_file(request: web.Request) -> tuple[Path | None, str | None]:
+    """The file the page edits, or why there is none to edit."""
+    reloader = request.app.get(RELOADS)
+    if reloader is None:
+        return None, "proxyd was started without a config file: the page shows it but cannot change it"
+    if reloader.path == EXAMPLE_CONFIG:
+        return reloader.path, "proxyd runs on its example config: run proxyd init, then proxyd serve, to edit yours"
+    return reloader.path, None
+
+
+def _reloader(request: web.Request) -> tuple[Path, Reloader]:
+    path, why = _config_file(request)
+    if why is not None or path is None:
+        raise ProxyError(409, why or "no config file", code="not_editable")
+    return path, request.app[RELOADS]
+
+
+async def _change(request: web.Request, action: str, method: str) -> dict[str, Any]:
+    if method == "DELETE" and action.startswith("providers/"):
+        path, reloader = _reloader(request)
+        return await actions.remove(action[len("providers/") :], path, reloader)
+    body = jsonbody.parse_object(await request.read()) if method == "POST" else None
+    config = request.app[RUNTIME].current.config
+    if action == "test":
+        name = body.get("provider") if body else None
+        verdict = await actions.test(config, name if isinstance(name, str) else "")
+        request.app[PAGE].tests[verdict["provider"]] = {**verdict, "at": time.time()}
+        return verdict
+    if action == "catalog":
+        where, _ = _config_file(request)  # relative key files are read from the config's folder
+        return await actions.catalog(provider_form(body), where or Path.cwd() / "proxyd.yaml", config)
+    if action == "providers":
+        return await actions.add(provider_form(body), *_reloader(request))
+    if action == "set":
+        return await actions.set_value(set_form(body), *_reloader(request))
+    raise ProxyError(404, f"the page has no {method} /ui/api/{action[:100]}", code="unknown_path")

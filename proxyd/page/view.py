@@ -1,0 +1,96 @@
+"""What the page shows, as JSON (pure).
+
+One document per poll: each provider's card (state, latency history, detected wire, the last
+problem in words with its fix, the last Test), its model rows, and the traffic. Keys never
+appear: a provider shows where its key comes from. Model rows are what ``GET /v1/models``
+lists, plus what discovery found beyond it, so a value can be set for any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from proxyd.catalog import catalog_of
+from proxyd.config import Config, ModelEntry, Provider
+from proxyd.healthstate import ProviderHealth
+from proxyd.routing import Router
+from proxyd.settings import DEFAULT_CONTEXT_WINDOW
+from proxyd.traffic import Record, as_rows, summarize
+
+BADGES = ("vision", "tools", "reasoning")  # shown as VISION / TOOLS / THINKING
+Diagnosis = tuple[str, str]  # (cause, fix)
+
+
+def document(
+    config: Config,
+    router: Router,
+    health: Mapping[str, ProviderHealth],
+    problems: Mapping[str, Diagnosis | None],
+    tests: Mapping[str, dict[str, Any]],
+    traffic: Iterable[Record],
+    now: float,
+) -> dict[str, Any]:
+    records = list(traffic)
+    return {
+        "now": now,
+        "providers": [
+            card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name)) for p in config.providers
+        ],
+        "default_provider": config.default_provider,
+        "traffic": {"recent": as_rows(records), "by_provider": summarize(records, now)},
+    }
+
+
+def card(
+    provider: Provider,
+    router: Router,
+    health: ProviderHealth | None,
+    problem: Diagnosis | None,
+    test: dict[str, Any] | None,
+) -> dict[str, Any]:
+    state = health.as_json() if health is not None else {"state": "unknown", "error": None, "probe": {}}
+    detected = state.get("detected_wire") or (provider.wire if provider.wire != "auto" else None)
+    latency = state["probe"].get("latency_s")
+    return {
+        "name": provider.name,
+        "base_url": provider.base_url,
+        "key": provider.key_source,
+        "wire": provider.wire,
+        "detected_wire": detected,
+        "detected_wire_reason": state.get("detected_wire_reason"),
+        "state": state["state"],
+        "error": state["error"],
+        "cause": problem[0] if problem else None,
+        "fix": problem[1] if problem else None,
+        "latency_ms": None if latency is None else round(latency * 1000, 1),
+        "probed_at": state["probe"].get("at"),
+        "history": [[at, None if s is None else round(s * 1000, 1), st] for at, s, st in health.history]
+        if health is not None
+        else [],
+        "default_model": provider.default_model,
+        "test": test,
+        "models": model_rows(provider, router),
+    }
+
+
+def model_rows(provider: Provider, router: Router) -> list[dict[str, Any]]:
+    rows = [row(entry, source, window) for entry, source, window in catalog_of(provider, router)]
+    shown = {r["id"] for r in rows}
+    for entry in router.discovered.get(provider.name, ()):
+        if entry.id not in shown:  # found by discovery, not listed while models are configured
+            rows.append(row(entry, "unlisted", "provider" if entry.context_window else "default"))
+    return rows
+
+
+def row(entry: ModelEntry, source: str, window: str) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "alias": entry.alias,
+        "source": source,  # config, discovered, or unlisted (discovered, not in /v1/models)
+        "context_window": entry.context_window or DEFAULT_CONTEXT_WINDOW,
+        "context_window_source": window,  # config, provider, or default (the 128k guess)
+        "max_output_tokens": entry.max_output_tokens,
+        "capabilities": {name: entry.capability(name) for name in BADGES},
+        "tags": list(entry.tags),
+    }

@@ -1,0 +1,65 @@
+"""What the page shows: cards, model rows and traffic, and never a key."""
+
+from __future__ import annotations
+
+import json
+
+from proxyd.healthstate import ProbeResult, ProviderHealth
+from proxyd.page.view import document, model_rows
+from proxyd.routing import Router
+from proxyd.settings import ModelEntry
+from tests.conftest import make_config
+
+SECRET = "sk-page-view-secret-1234"
+
+
+def config_with_models(list_discovered: bool = False) -> Router:
+    config = make_config({"providers": [
+        {"name": "local", "base_url": "http://127.0.0.1:11434/v1"},
+        {"name": "cloud", "base_url": "https://api.example.com/v1", "api_key": SECRET, "list_discovered": list_discovered,
+         "models": [{"id": "big", "context_window": 200000, "capabilities": {"vision": True}, "tags": ["main"]}]},
+    ]})  # fmt: skip
+    listed = (ModelEntry("big", capabilities=(("tools", True),), listed=frozenset({"tools"})), ModelEntry("extra"))
+    return Router(config, {"local": (ModelEntry("llama3.2", context_window=131072),), "cloud": listed})
+
+
+def test_cards_show_state_history_and_where_the_key_comes_from_never_the_key() -> None:
+    router = config_with_models()
+    health = {"local": ProviderHealth(), "cloud": ProviderHealth()}
+    health["local"].probed(ProbeResult(0.012, status=200), 3.0, now=100.0)
+    health["local"].probed(ProbeResult(0.020, status=200), 3.0, now=160.0)
+    health["cloud"].probed(ProbeResult(1.0, error="refused"), 3.0, now=160.0)
+    problems = {"cloud": ("GET /models: connection refused", "start it")}
+    doc = document(router.config, router, health, problems, {}, [], now=170.0)
+    local, cloud = doc["providers"]
+    assert (local["state"], local["latency_ms"], local["history"]) == (
+        "ok",
+        20.0,
+        [[100.0, 12.0, "ok"], [160.0, 20.0, "ok"]],
+    )
+    assert (cloud["state"], cloud["cause"], cloud["fix"], cloud["history"]) == (
+        "unreachable",
+        "GET /models: connection refused",
+        "start it",
+        [[160.0, None, "unreachable"]],
+    )
+    assert cloud["key"] == "literal" and SECRET not in json.dumps(doc)  # fmt: skip
+
+
+def test_model_rows_mark_the_guessed_window_and_show_what_discovery_found_beyond_the_list() -> None:
+    router = config_with_models()
+    local = model_rows(router.config.providers[0], router)
+    assert [(r["id"], r["source"], r["context_window_source"]) for r in local] == [
+        ("llama3.2", "discovered", "provider")
+    ]
+    cloud = {r["id"]: r for r in model_rows(router.config.providers[1], router)}
+    assert cloud["big"]["capabilities"] == {"vision": True, "tools": True, "reasoning": None}  # config + listing
+    assert (cloud["big"]["source"], cloud["big"]["context_window"], cloud["big"]["tags"]) == (
+        "config",
+        200000,
+        ["main"],
+    )
+    assert (cloud["extra"]["source"], cloud["extra"]["context_window"], cloud["extra"]["context_window_source"]) == (
+        "unlisted", 128000, "default")  # fmt: skip
+    listed = model_rows(config_with_models(list_discovered=True).config.providers[1], config_with_models(True))
+    assert [(r["id"], r["source"]) for r in listed] == [("big", "config"), ("extra", "discovered")]
