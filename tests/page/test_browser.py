@@ -1,0 +1,261 @@
+"""The page in a real headless Chromium (Debian's, driven by playwright), against a real
+``proxyd serve`` process and real fake servers on loopback. Screenshots go to
+``.artifacts/page/``."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+
+from proxyd.onboard.finds import LOCAL_SERVERS
+from tests.conftest import FakeUpstream
+from tests.helpers import WAIT, arun, eventually, start_serve
+from tests.page.fakes import ollama_like
+
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "page"
+# As the machine's notes say: without the background-networking flags Chromium keeps dialling
+# Google on a machine with no internet.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def config_text(local: FakeUpstream) -> str:
+    return f"""# proxyd on my laptop
+health: {{interval_s: 1, timeout_s: 2}}
+default_provider: ollama
+providers:
+  - name: ollama   # started by systemd
+    base_url: {local.base_url}
+    wire: chat
+  - name: lmstudio   # only when I start it
+    base_url: http://127.0.0.1:9/v1
+    wire: chat
+"""
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed, so the page cannot be driven (.ci/run installs it)")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        await launched.close()
+
+
+async def serving(path: Path) -> tuple[asyncio.subprocess.Process, str, asyncio.Task[bytes]]:
+    """``proxyd serve`` on ``path``: the process, the page's URL, and the task reading its log."""
+    proc, api = await start_serve(path)
+    assert proc.stderr is not None
+    return proc, api.removesuffix("/v1"), asyncio.create_task(proc.stderr.read())  # the log must not fill the pipe
+
+
+async def stop(proc: asyncio.subprocess.Process, drain: asyncio.Task[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.wait(), WAIT)
+    drain.cancel()
+
+
+@pytest.fixture
+async def serve(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[tuple[str, Path, FakeUpstream]]:
+    upstream.handler = ollama_like()
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(config_text(upstream))
+    proc, url, drain = await serving(path)
+    yield url, path, upstream
+    await stop(proc, drain)
+
+
+async def open_page(browser: Browser, url: str) -> tuple[Page, list[str]]:
+    page = await browser.new_page(viewport={"width": 1280, "height": 860})
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(url + "/")
+    return page, problems
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def state(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.get(url + "/ui/api/state") as resp:
+        return await resp.json()  # type: ignore[no-any-return]
+
+
+def card(name: str, at_state: str | None = None) -> str:
+    return f'article[data-provider="{name}"]' + (f'[data-state="{at_state}"]' if at_state else "")
+
+
+async def test_dots_test_button_and_a_provider_going_down(browser: Browser, serve: Any) -> None:
+    url, _, local = serve
+    page, problems = await open_page(browser, url)
+    await page.wait_for_selector(card("ollama", "ok") + " .dot.ok", timeout=WAIT * 1000)
+    await page.wait_for_selector(card("lmstudio", "unreachable") + " .dot.unreachable", timeout=WAIT * 1000)
+    assert "connection refused" in await page.inner_text(card("lmstudio") + ' [data-field="problem"]')
+
+    await page.click(card("ollama") + ' button[data-action="test"]')
+    await page.wait_for_selector(card("ollama") + ' [data-field="test"]', timeout=WAIT * 1000)
+    text = await page.inner_text(card("ollama") + ' [data-field="test"]')
+    assert "answered in" in text and " ms " in text and "curl -sS" in text
+    await shot(page, "providers")
+
+    probes_before = len((await state(url))["providers"][0]["history"])
+    assert local.server is not None
+    await local.server.close()  # the provider goes down
+    await page.wait_for_selector(card("ollama", "unreachable") + " .dot.unreachable", timeout=WAIT * 1000)
+    history = (await state(url))["providers"][0]["history"]
+    first_red = next(i for i, (_, _, st) in enumerate(history) if st == "unreachable")
+    assert first_red <= probes_before, "it turned red at the first probe after it went down"
+    await shot(page, "provider-down")
+    assert problems == []
+
+
+async def test_add_provider_and_a_badge_toggle_reach_the_config(browser: Browser, serve: Any) -> None:
+    url, path, local = serve
+    page, problems = await open_page(browser, url)
+    await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
+
+    await page.click("#add-open")
+    await page.fill('#add-form input[name="name"]', "desk")
+    await page.fill('#add-form input[name="base_url"]', local.base_url)
+    await page.select_option('#add-form select[name="wire"]', "chat")
+    await page.fill('#add-form textarea[name="headers"]', "X-Title=proxyd")
+    await page.click("#add-check")
+    await page.wait_for_selector("#add-result .pick input[value='qwen2.5-coder:7b']", timeout=WAIT * 1000)
+    await page.check("#add-result .pick input[value='qwen2.5-coder:7b']")
+    await shot(page, "add-provider")
+    await page.click("#add-save")
+    await page.wait_for_selector(card("desk"), timeout=WAIT * 1000)
+    written = path.read_text()
+    assert (
+        "# proxyd on my laptop" in written and "# started by systemd" in written and "# only when I start it" in written
+    )
+    desk = yaml.safe_load(written)["providers"][2]
+    assert desk == {"name": "desk", "base_url": local.base_url, "wire": "chat", "headers": {"X-Title": "proxyd"},
+                    "default_model": "llama3.2", "models": [{"id": "llama3.2"}, {"id": "qwen2.5-coder:7b"}]}  # fmt: skip
+    code, out, err = await arun("validate", "--config", str(path))
+    assert code == 0, out + err
+
+    await page.click('button[data-tab="models"]')
+    badge = '[data-models-of="desk"] tr[data-model="qwen2.5-coder:7b"] button[data-capability="vision"]'
+    await page.click(badge)
+    await eventually(lambda: _read(path, "vision: true"), "the toggle written to the config")
+    await page.wait_for_selector(badge + '[aria-pressed="true"]', timeout=WAIT * 1000)
+    window = '[data-models-of="desk"] tr[data-model="llama3.2"] input.window'
+    await page.fill(window, "32768")
+    await page.press(window, "Enter")
+    await eventually(lambda: _read(path, "context_window: 32768"), "the context window written to the config")
+    await shot(page, "models")
+    entry = yaml.safe_load(path.read_text())["providers"][2]["models"]
+    assert entry == [{"id": "llama3.2", "context_window": 32768},
+                     {"id": "qwen2.5-coder:7b", "capabilities": {"vision": True}}]  # fmt: skip
+
+    async with aiohttp.ClientSession() as session:
+        chat = {"model": "desk/llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+        async with session.post(url + "/v1/chat/completions", json=chat) as resp:
+            assert resp.status == 200
+    await page.click('button[data-tab="traffic"]')
+    await page.wait_for_selector('[data-traffic-of="desk"]', timeout=WAIT * 1000)
+    await shot(page, "traffic")
+    assert problems == []
+
+
+async def _read(path: Path, text: str) -> bool:
+    return text in await asyncio.to_thread(path.read_text)
+
+
+EVIL = """<!doctype html><title>cat pictures</title><body><form id="f" method="POST" target="sink"
+ enctype="text/plain"><input name='{"provider": "ollama", "key": "wire", "value": "auto", "x": "' value='"}'></form>
+<iframe name="sink"></iframe><div id="log"></div><script>
+const proxyd = "PROXYD";
+const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
+async function attack() {
+  const set = JSON.stringify({provider: "ollama", key: "wire", value: "auto"});
+  for (const mode of ["cors", "no-cors"]) {
+    try {
+      const r = await fetch(proxyd + "/ui/api/set", {method: "POST", mode, body: set,
+        headers: mode === "cors" ? {"Content-Type": "application/json", "X-Proxyd-Page": "guess.guess"} : {}});
+      log(mode + " set: " + r.status + " " + r.type);
+    } catch (e) { log(mode + " set: blocked"); }
+  }
+  try { await fetch(proxyd + "/ui/api/providers/lmstudio", {method: "DELETE"}); log("delete: sent"); }
+  catch (e) { log("delete: blocked"); }
+  try { const r = await fetch(proxyd + "/ui/api/state"); log("read state: " + (await r.text()).length); }
+  catch (e) { log("read state: blocked"); }
+  try { const r = await fetch(proxyd + "/", {mode: "no-cors"}); log("read page: " + r.type); }
+  catch (e) { log("read page: blocked"); }
+  const f = document.getElementById("f");
+  f.action = proxyd + "/ui/api/set";
+  f.submit();
+  setTimeout(() => { document.title = "done"; }, 1500);
+}
+attack();
+</script></body>"""
+
+
+async def test_a_cross_site_page_cannot_change_or_read_anything(
+    browser: Browser, serve: Any, aiohttp_server: Any
+) -> None:
+    url, path, local = serve
+    before = path.read_text()
+
+    async def cats(_: web.Request) -> web.Response:
+        return web.Response(text=EVIL.replace("PROXYD", url), content_type="text/html")
+
+    evil = web.Application()
+    evil.router.add_get("/", cats)
+    server = await aiohttp_server(evil)  # another port: another origin
+    page = await browser.new_page()
+    await page.goto(str(server.make_url("/")))
+    await page.wait_for_function("document.title === 'done'", timeout=WAIT * 1000)
+    log = await page.inner_text("#log")
+    assert "read state: blocked" in log and "cors set: blocked" in log and "read page: opaque" in log
+    await shot(page, "cross-site")
+    assert path.read_text() == before
+    after = await state(url)
+    assert [p["name"] for p in after["providers"]] == ["ollama", "lmstudio"] and after["providers"][0]["wire"] == "chat"
+    assert not any(s.method == "POST" for s in local.seen)  # nothing spent a token either
+    assert "ollama" not in log  # nothing of the state leaked into the page
+
+
+async def test_the_first_five_minutes_init_then_serve_shows_ollama_green(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.handler = ollama_like()
+    assert upstream.server is not None
+    with socket.socket() as closed:  # bound, never listening: every other usual server is absent
+        closed.bind(("127.0.0.1", 0))
+        ports = {name: closed.getsockname()[1] for name, _, _ in LOCAL_SERVERS} | {"ollama": upstream.server.port}
+        port_args = [arg for name, port in ports.items() for arg in ("--port", f"{name}={port}")]
+        config = tmp_path / "config.yaml"
+        code, out, err = await arun("init", "--yes", "--config", str(config), *port_args, env={"HOME": str(tmp_path)})
+    assert code == 0 and "http://127.0.0.1:8787/" in out, err  # it tells where the page is
+    proc, url, drain = await serving(config)
+    try:
+        page, problems = await open_page(browser, url)
+        await page.wait_for_selector(card("ollama", "ok") + " .dot.ok", timeout=WAIT * 1000)
+        await shot(page, "after-init")
+        assert problems == []
+    finally:
+        await stop(proc, drain)
