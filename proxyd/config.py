@@ -33,6 +33,7 @@ import ipaddress
 from typing import Any
 
 from proxyd.access import exposure_problem, origin_problem
+from proxyd.group_config import parse_failover, parse_groups
 from proxyd.keys import LISTEN_TOKEN, Env, ReadFile, expand_env, parse_secret
 from proxyd.providers import normalize_base_url, parse_providers
 from proxyd.settings import (
@@ -59,7 +60,8 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     """Check a parsed YAML document and build a :class:`Config`, or raise :class:`ConfigError`."""
     errs = Errors()
     doc = section(raw, "(top level)", errs)
-    top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s"}
+    top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s",
+           "failover", "groups"}  # fmt: skip
     check_keys(doc, top, "", errs)
     listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
@@ -72,6 +74,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     elif default is not None and providers and default not in names:
         errs.add("default_provider", f"{default!r} is not a configured provider (have: {', '.join(names)})")
     _check_uniqueness(providers, errs)
+    groups = parse_groups(doc.get("groups"), providers, parse_failover(doc.get("failover"), "failover", errs), errs)
     store = _parse_store(doc.get("store"), errs)
     health = _parse_health(doc.get("health"), errs)
     grace = doc.get("shutdown_grace_s", Config.shutdown_grace_s)
@@ -88,6 +91,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         store=store,
         health=health,
         shutdown_grace_s=grace,
+        groups=groups,
     )
 
 

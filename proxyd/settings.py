@@ -146,6 +146,49 @@ class Health:
     timeout_s: float = 10.0  # no answer within this: unreachable
 
 
+STRATEGIES: tuple[str, ...] = ("ordered", "weighted", "least-busy")
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """A target that failed ``failures`` times within ``window_s`` is skipped for ``base_s``,
+    doubled at each cooldown in a row up to ``max_s``."""
+
+    failures: int = 3
+    window_s: float = 60.0
+    base_s: float = 10.0
+    max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Failover:
+    retries: int = 1  # more tries of the same target: connect failures, 429/503 with a short Retry-After
+    deadline_s: float = 30.0  # no attempt starts this long after the request arrived
+    retry_after_max_s: float = 10.0  # a longer Retry-After cools the target down instead
+    cooldown: Cooldown = Cooldown()
+
+
+@dataclass(frozen=True)
+class GroupTarget:
+    provider: str
+    model: str
+    weight: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A model name (or a pattern) served by any of several targets, tried in turn."""
+
+    alias: str
+    targets: tuple[GroupTarget, ...]
+    strategy: str = "ordered"
+    failover: Failover = Failover()
+
+
 @dataclass(frozen=True)
 class Config:
     listen: Listen
@@ -155,6 +198,7 @@ class Config:
     store: Store = Store()
     health: Health = Health()
     shutdown_grace_s: float = 30.0  # on SIGTERM, requests in flight get this long to finish
+    groups: tuple[Group, ...] = ()
 
     def provider(self, name: str) -> Provider | None:
         return next((p for p in self.providers if p.name == name), None)
