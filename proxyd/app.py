@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.attempts import serve_group
 from proxyd.catalog import find_model, model_objects
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
@@ -28,7 +29,7 @@ from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
-from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, observe_requests
+from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, name_the_target, observe_requests
 from proxyd.own_endpoints import serve_local
 from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
@@ -50,6 +51,7 @@ def create_app(config: Config, source: str = "", *, metrics_dir: str | None = No
     middlewares = [guard, observe_requests, _error_boundary]
     app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=middlewares)
     app.on_response_prepare.append(add_cors_headers)
+    app.on_response_prepare.append(name_the_target)
     app[DRAIN] = Drain()
     app[STARTUP_CONFIG] = config
     app[CONFIG_SOURCE] = source
@@ -195,6 +197,8 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     runtime = request.app[RUNTIME]
     gen = runtime.current  # this request keeps this config to its end, reloads or not
     route = gen.router.route(_model_of(parsed), target.pinned)
+    if route.group is not None:
+        return await serve_group(request, target, route, gen, body, parsed, obs)
     request.app[OBSERVER].routed(obs, route.provider.name, route.model)
     pool = runtime.lease(gen, route.provider.name)
     try:

@@ -1,4 +1,5 @@
-"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases (pure).
+"""The merged model list served at ``GET /v1/models``: ids ``provider/model`` plus aliases and
+model groups (pure).
 
 A provider that configures no ``models`` (or sets ``list_discovered``) shows what its
 ``GET /models`` listed (discovered by the health probes), marked ``"source": "discovered"``.
@@ -25,6 +26,11 @@ def model_objects(router: Router) -> list[dict[str, Any]]:
             out.append(_model_object(f"{provider.name}/{entry.id}", provider, entry, source, window))
             if entry.alias:
                 out.append(_model_object(entry.alias, provider, entry, source, window))
+    for group in router.config.groups:
+        if "*" not in group.alias and "?" not in group.alias:  # a pattern is not a model id
+            targets = [t.key for t in group.targets]
+            out.append({"id": group.alias, "object": "model", "created": 0, "owned_by": "proxyd",
+                        "source": "group", "group": {"strategy": group.strategy, "targets": targets}})  # fmt: skip
     return out
 
 

@@ -23,11 +23,12 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from proxyd import jsonbody
+from proxyd import failover, jsonbody
 from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
 from proxyd.counting import count
 from proxyd.errors import ProxyError, bad_request, provider_message
+from proxyd.failover import TryNext
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
@@ -61,6 +62,7 @@ class Call:
     route: Route
     session: aiohttp.ClientSession
     obs: Observation
+    fail_over: bool = False  # a model group may try another target: failures before an answer say so
 
     @property
     def provider(self) -> Provider:
@@ -75,8 +77,12 @@ async def forward(
     body: bytes | None,
     parsed: Body | None,
     obs: Observation,
+    *,
+    fail_over: bool = False,
 ) -> web.StreamResponse:
-    call = Call(request, route, session, obs)
+    """``fail_over``: another attempt may follow, so a failure before any answer raises
+    :class:`~proxyd.failover.TryNext` instead of answering the client."""
+    call = Call(request, route, session, obs, fail_over)
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
     spoken = request.app[RUNTIME].spoken_wire(route.provider)
@@ -106,8 +112,17 @@ async def send_upstream(
     provider = call.provider
     headers = upstream_request_headers(call.request.headers.items(), provider)
     call.obs.upstream(wire, translated)
-    resp = await send(call.session, provider, method, upstream_url(provider, path, query), headers, body)
+    try:
+        resp = await send(call.session, provider, method, upstream_url(provider, path, query), headers, body)
+    except ProxyError as exc:
+        if call.fail_over and exc.code in failover.ERRORS:
+            raise TryNext(failover.ERRORS[exc.code], detail=exc.message) from None
+        raise
     call.obs.answered(resp.status)
+    if call.fail_over and resp.status in failover.STATUSES:
+        wait = failover.retry_after_s(resp.headers.get("Retry-After"), time.time())
+        release(resp)
+        raise TryNext(f"status_{resp.status}", wait, f"HTTP {resp.status} from provider {provider.name!r}")
     return resp
 
 

@@ -122,6 +122,16 @@ class Metrics:
             ["provider"],
             registry=r,
         )
+        self.failovers = Counter(
+            "proxyd_failovers",
+            "Model-group requests moved from one target to the next, by the first one's failure",
+            ["group", "from", "to", "reason"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "proxyd_retries", "Model-group attempts made again on the same target, by the failure",
+            ["provider", "reason"], registry=r,
+        )  # fmt: skip
         self.upstream_errors = Counter(
             "proxyd_upstream_errors",
             "Upstream failures by reason (connect, tls, timeout, status_5xx, status_4xx, protocol)",

@@ -44,6 +44,7 @@ _TOKEN_RES = {wire: first_token_pattern(wire) for wire in ("chat", "responses")}
 class Observation:
     __slots__ = (
         "_token_re",
+        "attempts",
         "chunks",
         "disconnected",
         "endpoint",
@@ -84,6 +85,7 @@ class Observation:
         self.error_code: str | None = None
         self.error: str | None = None
         self._token_re: re.Pattern[bytes] | None = None
+        self.attempts: list[dict[str, object]] | None = None  # a model group's tries, in order
 
     def upstream(self, wire: str, translated: str | None = None) -> None:
         """A request is about to go upstream on ``wire``."""
@@ -135,6 +137,26 @@ class Observer:
         obs.provider, obs.model = provider, model  # routed: counted in flight until finish()
         self.metrics.child(self.metrics.inflight, provider).inc()
 
+    def rerouted(self, obs: Observation, provider: str, model: str) -> None:
+        """A model group moves the request to another target: it is that one's in flight now."""
+        if obs.provider != provider:
+            self.metrics.child(self.metrics.inflight, obs.provider).dec()
+            self.metrics.child(self.metrics.inflight, provider).inc()
+        obs.provider, obs.model = provider, model
+        obs.ttfb = obs.upstream_status = obs.error_code = obs.error = None
+
+    def attempt(self, obs: Observation, target: str, outcome: str, seconds: float, status: int | None) -> None:
+        """One try of a model group's target, for the access line; a failed one also tells the
+        provider's health what it saw (as a finished request does)."""
+        if obs.attempts is None:
+            obs.attempts = []
+        obs.attempts.append({"target": target, "outcome": outcome, "ms": round(seconds * 1000, 1)})
+        if outcome != "ok":
+            reason = outcome if outcome in ("connect", "tls", "timeout") else None
+            if status is not None and status >= 500:
+                reason = "status_5xx"
+            self._health(obs.provider, reason, status or 0, f"{outcome} (a model group's attempt)")
+
     def finish(self, obs: Observation) -> None:
         duration = time.perf_counter() - obs.started
         m, p = self.metrics, obs.provider
@@ -174,15 +196,21 @@ class Observer:
                 m.child(m.tokens, obs.provider, label, kind).inc(count)
 
     def _update_health(self, obs: Observation, reason: str | None) -> None:
-        health = self.runtime.health.get(obs.provider)
-        if health is None or (obs.upstream_status is None and reason is None):
+        if obs.upstream_status is None and reason is None:
             return  # it never reached the provider: says nothing about it
         status = obs.upstream_status or 0
-        error = obs.error or (f"HTTP {status} from the provider" if status >= 400 else None)
+        self._health(
+            obs.provider, reason, status, obs.error or (f"HTTP {status} from the provider" if status >= 400 else None)
+        )
+
+    def _health(self, provider: str, reason: str | None, status: int, error: str | None) -> None:
+        health = self.runtime.health.get(provider)
+        if health is None:
+            return
         before = health.state
         health.traffic(reason, status, error, time.time())
         if health.state != before:
-            publish_state(self.metrics, obs.provider, health, by="traffic")
+            publish_state(self.metrics, provider, health, by="traffic")
 
     def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
         self.log.info(
@@ -203,6 +231,7 @@ class Observer:
             client_disconnected=obs.disconnected,
             upstream_error=reason,
             error_code=obs.error_code,
+            **({"attempts": obs.attempts} if obs.attempts else {}),
         )
 
 
@@ -226,3 +255,14 @@ async def observe_requests(request: web.Request, handler: Handler) -> web.Stream
         obs.status = response.status
         request.app[OBSERVER].finish(obs)
     return response
+
+
+async def name_the_target(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: say which provider and model answered (a model group's pick)."""
+    obs = request.get(OBS)
+    if obs is None or obs.provider == NO_PROVIDER:
+        return
+    response.headers["x-proxyd-provider"] = obs.provider  # a configured name: a safe header value
+    model = obs.model
+    if model and model.isprintable() and model.isascii() and len(model) <= 200:
+        response.headers["x-proxyd-model"] = model

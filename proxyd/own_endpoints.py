@@ -8,12 +8,14 @@ last saw. Nothing here shows a key: providers show where their key comes from.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from aiohttp import web
 
 from proxyd import __version__
 from proxyd.errors import ProxyError
+from proxyd.failover import group_report
 from proxyd.metrics import METRICS
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME, Generation, Runtime
@@ -64,6 +66,7 @@ def status_document(app: web.Application) -> dict[str, Any]:
             "allowed_origins": list(gen.config.listen.access.allowed_origins),
         },
         "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
+        "groups": group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, time.time()),
     }
 
 

@@ -221,8 +221,9 @@ def _unfinished(fingerprint: Fingerprint, config: Path) -> bool:
 
 
 def _changed(old: Config, new: Config) -> set[str]:
-    before = {p.name: p for p in old.providers}
-    after = {p.name: p for p in new.providers}
+    """The providers, and the model groups (``group main``), that the reload changed."""
+    before = {p.name: p for p in old.providers} | {f"group {g.alias}": g for g in old.groups}
+    after = {p.name: p for p in new.providers} | {f"group {g.alias}": g for g in new.groups}
     return {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
 
 

@@ -6,8 +6,9 @@ one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
 
 1. ``/providers/{name}/v1/...`` pins the provider; the model passes as sent (its own aliases resolve).
 2. A model ``"{provider}/{rest}"`` whose prefix names a provider goes there and sends ``rest``.
-3. An alias from a provider's ``models`` list, else a model id listed in a provider's catalog,
-   else an alias pattern (``alias: "claude-*haiku*"``), in config order.
+3. A model group's alias (or pattern), else an alias from a provider's ``models`` list, else a
+   model id listed in a provider's catalog, else an alias pattern (``alias: "claude-*haiku*"``),
+   in config order. A group routes to its first target; :mod:`proxyd.attempts` takes it from there.
 4. Else ``default_provider``; a missing model becomes that provider's ``default_model``.
 5. Else 404, naming the configured providers.
 """
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 from proxyd.config import Config, ModelEntry, Provider
 from proxyd.errors import ProxyError, bad_request
 from proxyd.listing import merged
+from proxyd.settings import Group, GroupTarget
 
 _PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:/.*)?)$")
 _SEGMENT_SPLIT_RE = re.compile(r"[/\\]")
@@ -61,6 +63,7 @@ class Route:
     model: str | None  # what goes upstream
     rewritten: bool  # the body's model must be replaced with ``model``
     entry: ModelEntry | None = None  # what config and the provider's listing say of ``model``
+    group: Group | None = None  # a model group: ``provider``/``model`` are its first target
 
 
 def parse_target(raw_target: str) -> Target | None:
@@ -111,7 +114,7 @@ class Router:
         self._patterns: list[tuple[re.Pattern[str], Provider, str]] = []  # aliases with * or ?
         for p in config.providers:
             for m in p.models:
-                if m.alias and ("*" in m.alias or "?" in m.alias):
+                if m.alias and _is_pattern(m.alias):
                     self._patterns.append((_glob(m.alias), p, m.id))
                 elif m.alias:
                     self._aliases.setdefault(m.alias, (p, m.id))
@@ -124,6 +127,8 @@ class Router:
                 self._ids.setdefault(model_id, p)
                 self._entries.setdefault((p.name, model_id), m)
         self._default = self._by_name.get(config.default_provider or "")
+        self._groups = {g.alias: g for g in config.groups if not _is_pattern(g.alias)}
+        self._group_patterns = [(_glob(g.alias), g) for g in config.groups if _is_pattern(g.alias)]
 
     def known(self, provider: str, model: str | None) -> bool:
         """Is ``model`` in the provider's catalog (configured or discovered)? Bounds metric labels."""
@@ -147,6 +152,9 @@ class Router:
             prefix, slash, rest = model.partition("/")
             if slash and rest and prefix in self._by_name:
                 return self._within(self._by_name[prefix], rest, rewritten=True)
+            group = self._groups.get(model) or next((g for p, g in self._group_patterns if p.fullmatch(model)), None)
+            if group is not None:
+                return self.to_target(group.targets[0], group)
             if model in self._aliases:
                 provider, model_id = self._aliases[model]
                 return self._to(provider, model_id, rewritten=True)
@@ -169,6 +177,11 @@ class Router:
                 return self._to(provider, m.id, rewritten=True)
         return self._to(provider, model, rewritten=rewritten)
 
+    def to_target(self, target: GroupTarget, group: Group) -> Route:
+        """The route to one target of a model group."""
+        provider = self._by_name[target.provider]  # config checks guarantee it
+        return Route(provider, target.model, True, self._entries.get((provider.name, target.model)), group)
+
     def _to(self, provider: Provider, model: str | None, *, rewritten: bool) -> Route:
         entry = self._entries.get((provider.name, model)) if model is not None else None
         return Route(provider, model, rewritten, entry)
@@ -184,6 +197,10 @@ class Router:
             code="model_not_found",
             param="model",
         )
+
+
+def _is_pattern(alias: str) -> bool:
+    return "*" in alias or "?" in alias
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from proxyd.access import Policy
 from proxyd.config import Config, Provider, Tls
+from proxyd.failover import TargetState
 from proxyd.healthstate import ProviderHealth
 from proxyd.routing import Router
 from proxyd.upstream import create_session
@@ -62,6 +64,24 @@ class Runtime:
         self.ready = False  # the server accepts connections (GET /readyz)
         self.exposed = False  # listening on a non-loopback address: the token cannot be dropped
         self._closing: set[asyncio.Task[None]] = set()
+        # Model groups: each target's failures and rest, and its requests in flight (by
+        # "provider/model"); kept across reloads for the targets that stay.
+        self.targets: dict[str, TargetState] = {}
+        self.busy: dict[str, int] = {}
+        self.rng = random.Random()
+
+    def target(self, key: str) -> TargetState:
+        """A group target's record; a request still on a group a reload dropped gets a throwaway one."""
+        state = self.targets.get(key)
+        if state is None:
+            state = TargetState()
+            if any(t.key == key for g in self.current.config.groups for t in g.targets):
+                self.targets[key] = state
+        return state
+
+    def down(self) -> frozenset[str]:
+        """The providers the health checker (or real traffic) finds unreachable now."""
+        return frozenset(name for name, h in self.health.items() if h.state == "unreachable")
 
     def lease(self, generation: Generation, name: str) -> Pool:
         pool = generation.pools[name]
@@ -104,6 +124,9 @@ class Runtime:
                 health.wire = health.wire_reason = None  # e.g. its wire setting changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
+        kept = {t.key for g in config.groups for t in g.targets}
+        for gone in set(self.targets) - kept:
+            del self.targets[gone]
         for pool in by_key.values():
             pool.retired = True
             if pool.leases == 0:
