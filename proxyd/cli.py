@@ -49,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.errors:
             print(f"  {line}", file=sys.stderr)
         return EXIT_CONFIG
-    unknown = [n for n in getattr(args, "providers", []) if config.provider(n) is None]
+    groups = {g.alias for g in config.groups} if args.command == "check" else set()
+    unknown = [n for n in getattr(args, "providers", []) if config.provider(n) is None and n not in groups]
     if unknown:
-        names = ", ".join(p.name for p in config.providers)
+        names = ", ".join([p.name for p in config.providers] + sorted(groups))
         print(f"proxyd: no provider named {', '.join(unknown)} (configured: {names})", file=sys.stderr)
         return EXIT_CONFIG
     loose = readable_secrets(path, config)
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each worker
     validate = sub.add_parser("validate", help="check the config and show what it configures")
     check = sub.add_parser("check", help="send each provider a 1-token probe and explain failures")
-    check.add_argument("providers", nargs="*", metavar="PROVIDER", help="only these providers")
+    check.add_argument("providers", nargs="*", metavar="NAME", help="only these providers or model groups")
     check.add_argument("--json", action="store_true", help="print JSON for scripts")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
     models = sub.add_parser("models", help="list each provider's models (configured and discovered)")

@@ -36,6 +36,7 @@ from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
 from proxyd.healthstate import ProbeResult
 from proxyd.redact import blank_provider_secrets
+from proxyd.settings import GroupTarget
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
 
@@ -53,7 +54,28 @@ class Outcome:
 
 
 async def check_providers(config: Config, names: list[str], timeout_s: float) -> list[Verdict]:
-    return list((await _each(config, names, lambda session, p: _check(session, p, timeout_s))).values())
+    """Each named provider (all when none are named), then every target of each model group
+    (the named groups, or the groups holding a named provider), labelled ``group: target``."""
+    aliases = {g.alias for g in config.groups}
+    providers = [n for n in names if n not in aliases]
+    verdicts: list[Verdict] = []
+    if providers or not names:
+        verdicts = list((await _each(config, providers, lambda session, p: _check(session, p, timeout_s))).values())
+    targets = [(g.alias, t) for g in config.groups for t in g.targets
+               if not names or g.alias in names or t.provider in names]  # fmt: skip
+    return verdicts + list(await asyncio.gather(*(_check_target(config, alias, t, timeout_s) for alias, t in targets)))
+
+
+async def _check_target(config: Config, alias: str, target: GroupTarget, timeout_s: float) -> Verdict:
+    provider = config.provider(target.provider)
+    assert provider is not None  # config checks guarantee it
+    session = create_session(config.tcp_keepalive, provider.tls)
+    try:
+        verdict = await _check(session, provider, timeout_s, target.model)
+    finally:
+        await session.close()
+    verdict.provider = f"{alias}: {target.key}"
+    return verdict
 
 
 async def discover(config: Config, names: list[str], timeout_s: float) -> dict[str, tuple[ModelEntry, ...] | None]:
@@ -80,10 +102,12 @@ async def _each(
     return {p.name: r for p, r in zip(providers, results, strict=True)}
 
 
-async def _check(session: aiohttp.ClientSession, provider: Provider, timeout_s: float) -> Verdict:
+async def _check(
+    session: aiohttp.ClientSession, provider: Provider, timeout_s: float, model: str | None = None
+) -> Verdict:
     v = Verdict(provider.name)
     wires = ["responses", "chat"] if provider.wire == "auto" else [provider.wire]
-    model = provider.default_model or (provider.models[0].id if provider.models else None)
+    model = model or provider.default_model or (provider.models[0].id if provider.models else None)
     if model is None:
         listing = await probe_models(session, provider, timeout_s)
         if not listing.models:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.conftest import FakeUpstream
 from tests.helpers import arun, write
+from tests.page.fakes import ollama_like
 from tests.test_upstream import self_signed  # noqa: F401  (a fixture)
 
 KEY = "sk-check-secret-key-987654321"
@@ -292,3 +293,24 @@ async def test_an_anthropic_provider_is_probed_on_its_own_wire(tmp_path: Path, u
     assert code == 0 and v["ok"] and v["wire"] == "anthropic", v
     assert upstream.last.path == "/v1/messages" and upstream.last.json()["max_tokens"] == 1
     assert '"x-api-key: $KEY"' in v["curl"] and "sk-ant-test" not in v["curl"]
+
+
+async def test_check_probes_every_target_of_a_model_group(tmp_path: Path, upstream: FakeUpstream) -> None:
+    upstream.handler = ollama_like(("qwen3", "llama3.2"))
+    config = write(
+        tmp_path / "c.yaml",
+        f"""providers:
+  - {{name: local, base_url: "{upstream.base_url}", wire: chat, default_model: llama3.2}}
+  - {{name: down, base_url: "http://127.0.0.1:9/v1", wire: chat}}
+groups:
+  - {{alias: main, targets: [local/qwen3, down/qwen3]}}
+""",
+    )
+    code, verdicts = await check(config, "main")
+    assert code == 1
+    assert [(v["provider"], v["ok"], v["model"]) for v in verdicts] == [
+        ("main: local/qwen3", True, "qwen3"), ("main: down/qwen3", False, "qwen3")]  # fmt: skip
+    assert "connection refused" in verdicts[1]["cause"]
+    code, verdicts = await check(config, "local")  # a provider, and the group targets it serves
+    assert [v["provider"] for v in verdicts] == ["local", "main: local/qwen3"] and code == 0
+    assert verdicts[0]["model"] == "llama3.2"
