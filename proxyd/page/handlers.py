@@ -22,6 +22,7 @@ from proxyd import __version__, jsonbody
 from proxyd.access import same_origin
 from proxyd.checkup.run import listing_diagnosis
 from proxyd.errors import ProxyError
+from proxyd.failover import group_report
 from proxyd.loader import EXAMPLE_CONFIG
 from proxyd.observe import OBSERVER
 from proxyd.page import actions, csrf
@@ -105,8 +106,10 @@ def _state(request: web.Request) -> dict[str, Any]:
         health = runtime.health.get(p.name)
         last = health.last_probe if health is not None else None
         problems[p.name] = listing_diagnosis(p, last, timeout) if last is not None else None
+    now = time.time()
+    groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
-                   request.app[OBSERVER].recent, time.time())  # fmt: skip
+                   request.app[OBSERVER].recent, now, groups)  # fmt: skip
     path, why = _config_file(request)
     doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why)
     return doc

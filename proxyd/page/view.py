@@ -30,9 +30,12 @@ def document(
     tests: Mapping[str, dict[str, Any]],
     traffic: Iterable[Record],
     now: float,
+    groups: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """``groups``: :func:`proxyd.failover.group_report` of the model groups."""
     records = list(traffic)
     return {
+        "groups": groups or [],
         "now": now,
         "providers": [
             card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name)) for p in config.providers

@@ -22,6 +22,7 @@ from proxyd.onboard.finds import LOCAL_SERVERS
 from tests.conftest import FakeUpstream
 from tests.helpers import WAIT, arun, eventually, start_serve
 from tests.page.fakes import ollama_like
+from tests.test_attempts import failing
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "page"
@@ -256,6 +257,36 @@ async def test_the_first_five_minutes_init_then_serve_shows_ollama_green(
         page, problems = await open_page(browser, url)
         await page.wait_for_selector(card("ollama", "ok") + " .dot.ok", timeout=WAIT * 1000)
         await shot(page, "after-init")
+        assert problems == []
+    finally:
+        await stop(proc, drain)
+
+
+async def test_a_resting_group_target_shows_with_its_time_left(
+    browser: Browser, tmp_path: Path, upstream_factory: Any
+) -> None:
+    limited, good = await upstream_factory(), await upstream_factory()
+    limited.handler, good.handler = failing(429, {"Retry-After": "120"}), ollama_like(("qwen3",))
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(f"""health: {{interval_s: 0}}
+providers:
+  - {{name: limited, base_url: "{limited.base_url}", wire: chat}}
+  - {{name: good, base_url: "{good.base_url}", wire: chat}}
+groups:
+  - {{alias: main, targets: [limited/qwen3, good/qwen3]}}
+""")
+    proc, url, drain = await serving(path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            chat = {"model": "main", "messages": [{"role": "user", "content": "hi"}]}
+            async with session.post(url + "/v1/chat/completions", json=chat) as resp:
+                assert resp.headers["x-proxyd-provider"] == "good"
+        page, problems = await open_page(browser, url)
+        resting = '[data-group="main"] [data-target="limited/qwen3"][data-resting="yes"]'
+        await page.wait_for_selector(resting, timeout=WAIT * 1000)
+        text = await page.inner_text(resting)
+        assert "resting 1" in text and "status_429" in text  # 120 s or a little less
+        await shot(page, "group-resting")
         assert problems == []
     finally:
         await stop(proc, drain)

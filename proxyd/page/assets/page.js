@@ -75,6 +75,7 @@ function draw() {
   document.getElementById("config-path").textContent = s.editable ? "editing " + s.config : s.not_editable;
   document.getElementById("add-open").disabled = !s.editable;
   if (!typing(document.getElementById("cards"))) drawCards(s);
+  drawGroups(s.groups);
   drawModels(s);
   drawTraffic(s.traffic);
 }
@@ -195,6 +196,19 @@ function editForm(event, p) {
   });
   at.append(form);
   inputs[0].focus();
+}
+
+function drawGroups(groups) {
+  const blocks = groups.map((g) => h("div", { class: "panel", "data-group": g.alias },
+    h("h3", {}, g.alias + " ", h("span", { class: "muted" }, g.strategy + " model group")),
+    h("div", { class: "targets" }, ...g.targets.map((t) => h("div", {
+      class: "target", "data-target": t.target, "data-resting": t.resting_s > 0 ? "yes" : "no" },
+      h("span", { class: "dot " + (t.resting_s > 0 ? "degraded" : t.provider_state) }),
+      h("span", {}, t.target),
+      t.resting_s > 0 && h("span", { class: "muted" }, " resting " + Math.ceil(t.resting_s) + " s (" + t.last_failure + ")"),
+      t.in_flight > 0 && h("span", { class: "muted" }, " · " + t.in_flight + " in flight"))))));
+  document.getElementById("groups").replaceChildren(
+    ...(blocks.length ? [h("h2", {}, "Model groups"), ...blocks] : []));
 }
 
 // --- add a provider ------------------------------------------------------------------------------
