@@ -156,6 +156,8 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
     if translate:  # Responses and Anthropic streams from a chat-only upstream
         await measure_streams(proc, sizes, out, "translated", "/v1/responses", RESPONSES)
         await measure_streams(proc, sizes, out, "anthropic", "/v1/messages", MESSAGES)
+    if proc.name == "proxyd":
+        await group_vs_alias(proc, sizes, out)
     out["peak_rss_mb"] = memory_mb(proc.pid)[1]
     slow = load.http_request(
         "POST", "/v1/chat/completions", STREAM, {"x-bench-chunks": "3", "x-bench-delay-ms": "3000"}
@@ -167,6 +169,22 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
             conn.transport.close()
     await asyncio.gather(*futures, return_exceptions=True)
     return out
+
+
+async def group_vs_alias(proc: Proc, sizes: Sizes, out: dict[str, float]) -> None:
+    """A model group of three whose first target answers, against a plain alias to the same
+    model: CPU per request at c=16, in interleaved rounds (the median counts)."""
+    seen: dict[str, list[float]] = {"alias": [], "group": []}
+    for _ in range(ROUNDS):
+        for name in seen:
+            body = json.dumps({"model": f"bench-{name}", "messages": [{"role": "user", "content": "hi"}]}).encode()
+            one: dict[str, float] = {}
+            await load_at(
+                proc, load.http_request("POST", "/v1/chat/completions", body), 16, max(sizes.many // 4, 1), one
+            )
+            seen[name].append(one["c16_cpu_us"])
+    for name, runs in seen.items():
+        out[f"{name}_cpu_us"] = statistics.median(runs)
 
 
 async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, float]) -> None:
@@ -223,7 +241,13 @@ def proxyd_config(directory: Path, mock_port: int) -> Path:
         "default_provider: mock\n"
         f"store: {{path: '{directory / 'responses.sqlite3'}'}}\n"
         "providers:\n"
-        f"  - {{name: mock, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
+        f"  - {{name: mock, base_url: '{base}', api_key: bench-key, wire: chat,"
+        " models: [{id: bench-model, alias: bench-alias}]}\n"
+        # Two more names for the same mock: the targets of a model group whose first one answers.
+        f"  - {{name: mock2, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
+        f"  - {{name: mock3, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
+        "groups:\n"
+        "  - {alias: bench-group, targets: [mock/bench-model, mock2/bench-model, mock3/bench-model]}\n"
     )
     return path
 
