@@ -91,7 +91,7 @@ async def _try_target(
         except TryNext as failure:
             observer.attempt(obs, chosen.key, failure.reason, time.perf_counter() - started, obs.upstream_status)
             step = next_step(failure, retries_left, settings, tries.time_left(time.monotonic()))
-            state = runtime.target(chosen.key)
+            state = runtime.failing(chosen.key)
             state.failed(time.time(), failure.reason, None if step.retry else failure.retry_after_s, settings.cooldown)
             if not step.retry:
                 tries.failures.append((chosen, failure))
@@ -104,7 +104,9 @@ async def _try_target(
         finally:
             runtime.busy[chosen.key] -= 1
             runtime.release(pool)
-        runtime.target(chosen.key).succeeded()
+        known = runtime.target(chosen.key)
+        if known is not None:
+            known.succeeded()
         observer.attempt(obs, chosen.key, "ok", time.perf_counter() - started, obs.upstream_status)
         return answer
 

@@ -127,6 +127,8 @@ def plan(
     """The targets in the order to try them. Resting targets and those of providers the health
     checker finds unreachable are left out; when that leaves none, the target whose rest ends
     first is tried (a dead group still gets one real attempt, not an instant error)."""
+    if group.strategy == "ordered" and not down and not states:  # the usual case: nothing has failed
+        return list(group.targets)
     ready = [t for t in group.targets if t.provider not in down and not _resting(states, t, now)]
     if not ready:
         waits = sorted(group.targets, key=lambda t: (_rest_left(states, t, now), t.provider in down))

@@ -231,7 +231,8 @@ class Observer:
             client_disconnected=obs.disconnected,
             upstream_error=reason,
             error_code=obs.error_code,
-            **({"attempts": obs.attempts} if obs.attempts else {}),
+            # A first try that answered says nothing provider and model do not: rendered only when there were more.
+            **({"attempts": obs.attempts} if obs.attempts and len(obs.attempts) > 1 else {}),
         )
 
 

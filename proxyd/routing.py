@@ -128,6 +128,7 @@ class Router:
                 self._entries.setdefault((p.name, model_id), m)
         self._default = self._by_name.get(config.default_provider or "")
         self._groups = {g.alias: g for g in config.groups if not _is_pattern(g.alias)}
+        self._target_routes: dict[tuple[str, str], Route] = {}
         self._group_patterns = [(_glob(g.alias), g) for g in config.groups if _is_pattern(g.alias)]
 
     def known(self, provider: str, model: str | None) -> bool:
@@ -178,9 +179,13 @@ class Router:
         return self._to(provider, model, rewritten=rewritten)
 
     def to_target(self, target: GroupTarget, group: Group) -> Route:
-        """The route to one target of a model group."""
-        provider = self._by_name[target.provider]  # config checks guarantee it
-        return Route(provider, target.model, True, self._entries.get((provider.name, target.model)), group)
+        """The route to one target of a model group (made once per routing table)."""
+        route = self._target_routes.get((group.alias, target.key))
+        if route is None:
+            provider = self._by_name[target.provider]  # config checks guarantee it
+            entry = self._entries.get((provider.name, target.model))
+            route = self._target_routes[(group.alias, target.key)] = Route(provider, target.model, True, entry, group)
+        return route
 
     def _to(self, provider: Provider, model: str | None, *, rewritten: bool) -> Route:
         entry = self._entries.get((provider.name, model)) if model is not None else None

@@ -70,8 +70,13 @@ class Runtime:
         self.busy: dict[str, int] = {}
         self.rng = random.Random()
 
-    def target(self, key: str) -> TargetState:
-        """A group target's record; a request still on a group a reload dropped gets a throwaway one."""
+    def target(self, key: str) -> TargetState | None:
+        """A group target's record, None when it never failed (most never do: nothing is kept for them)."""
+        return self.targets.get(key)
+
+    def failing(self, key: str) -> TargetState:
+        """A group target's record, made at its first failure; a request still on a group a
+        reload dropped gets a throwaway one."""
         state = self.targets.get(key)
         if state is None:
             state = TargetState()

@@ -173,10 +173,10 @@ class GroupTarget:
     provider: str
     model: str
     weight: float = 1.0
+    key: str = field(init=False, compare=False)  # "provider/model", made once: it is looked up per request
 
-    @property
-    def key(self) -> str:
-        return f"{self.provider}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def test_a_stream_past_the_grace_period_ends_with_an_error_event(
     tmp_path: Path, upstream: FakeUpstream, session: aiohttp.ClientSession, endpoint: str
 ) -> None:
-    upstream.handler = paced_stream(300, 0.1, finish=False)  # 30 s: past any grace here
+    upstream.handler = paced_stream(900, 0.1, finish=False)  # 90 s: past any grace, and any slow VM, here
     config = provider_config(tmp_path / "c.yaml", upstream, "shutdown_grace_s: 0.5\n", ", wire: chat")
     proc, url = await start_serve(config)
     request = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}], "input": "hi"}
@@ -116,7 +116,7 @@ async def test_a_stream_past_the_grace_period_ends_with_an_error_event(
 async def test_a_second_signal_cuts_the_grace_short(
     tmp_path: Path, upstream: FakeUpstream, session: aiohttp.ClientSession
 ) -> None:
-    upstream.handler = paced_stream(300, 0.1, finish=False)  # 30 s: past any grace here
+    upstream.handler = paced_stream(900, 0.1, finish=False)  # 90 s: past any grace, and any slow VM, here
     config = provider_config(tmp_path / "c.yaml", upstream, "shutdown_grace_s: 600\n")
     proc, url = await start_serve(config)
     request = {"model": "m", "stream": True}
