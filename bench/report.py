@@ -30,6 +30,7 @@ ROWS: list[tuple[str, str | tuple[str, str], int]] = [
     ("proxy CPU per translated Anthropic stream (µs)", "anthropic_cpu_us", 0),
     ("CPU per request at c=16 via a plain alias (µs)", "alias_cpu_us", 0),
     ("CPU per request at c=16 via a model group of three, first healthy (µs)", "group_cpu_us", 0),
+    ("CPU per request at c=16 via the model id itself, a control (µs)", "model_cpu_us", 0),
     ("peak RSS (MB)", "peak_rss_mb", 1),
     ("RSS with the slow streams open (MB)", "open_streams_rss_mb", 1),
 ]
@@ -77,6 +78,8 @@ def targets(r: Results) -> list[tuple[str, str, str, bool | None]]:
     claude = _ratio(get(x, "anthropic_cpu_us"), get(x, "stream_cpu_us"))
     add("CPU, translated Anthropic vs untranslated stream", "≤ 1.5x", claude, claude is not None and claude <= 1.5,
         f"{_num(claude, 2)}x")  # fmt: skip
+    control = _ratio(get(x, "model_cpu_us"), get(x, "alias_cpu_us"))
+    add("control: model id (less work) vs plain alias", "the noise", control, None, f"{_num(control, 2)}x")
     group = _ratio(get(x, "group_cpu_us"), get(x, "alias_cpu_us"))
     add("CPU per request, model group (first healthy) vs plain alias", "≤ 1.1x (noise)", group,
         group is not None and group <= 1.1, f"{_num(group, 2)}x")  # fmt: skip
