@@ -12,6 +12,18 @@ import json
 import re
 from typing import Any
 
+# Error codes proxyd gives upstream failures, as the reasons the metrics count.
+ERROR_REASONS = {
+    "upstream_unreachable": "connect",
+    "upstream_disconnected": "connect",
+    "upstream_tls_error": "tls",
+    "upstream_timeout": "timeout",
+    "upstream_protocol_error": "protocol",
+    "upstream_redirect": "protocol",
+    "stream_incomplete": "protocol",
+    "upstream_error": "protocol",
+}
+
 _MODEL_STATUSES = frozenset({400, 404, 422})
 _MODEL_COMPLAINT = re.compile(
     r"(?i)model.{0,80}(not found|does not exist|doesn't exist|unknown|no such|not available|invalid|not loaded)"

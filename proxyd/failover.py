@@ -19,17 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proxyd.errors import ERROR_REASONS
 from proxyd.healthstate import ProviderHealth
 from proxyd.settings import Cooldown, Failover, Group, GroupTarget
 
 STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 # proxyd's own error codes for a request that got no answer head, as failover reasons
-ERRORS = {
-    "upstream_unreachable": "connect",
-    "upstream_disconnected": "connect",
-    "upstream_tls_error": "tls",
-    "upstream_timeout": "timeout",
-}
+ERRORS = {code: reason for code, reason in ERROR_REASONS.items() if reason in ("connect", "tls", "timeout")}
 _SAME_TARGET = frozenset({"connect", "status_429", "status_503"})
 
 
@@ -129,7 +125,7 @@ def plan(
     first is tried (a dead group still gets one real attempt, not an instant error)."""
     if group.strategy == "ordered" and not down and not states:  # the usual case: nothing has failed
         return list(group.targets)
-    ready = [t for t in group.targets if t.provider not in down and not _resting(states, t, now)]
+    ready = [t for t in group.targets if t.provider not in down and _rest_left(states, t, now) == 0]
     if not ready:
         waits = sorted(group.targets, key=lambda t: (_rest_left(states, t, now), t.provider in down))
         return waits[:1]
@@ -146,10 +142,6 @@ def _weighted_order(targets: Sequence[GroupTarget], rng: random.Random) -> list[
         pick = rng.choices(range(len(left)), weights=[t.weight for t in left])[0]
         out.append(left.pop(pick))
     return out
-
-
-def _resting(states: Mapping[str, TargetState], target: GroupTarget, now: float) -> bool:
-    return _rest_left(states, target, now) > 0
 
 
 def _rest_left(states: Mapping[str, TargetState], target: GroupTarget, now: float) -> float:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from proxyd.errors import ProxyError
+from proxyd.errors import ERROR_REASONS, ProxyError
 from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
@@ -27,17 +27,6 @@ from proxyd.usage import Usage, first_token_pattern
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Error codes proxyd gives upstream failures, as the reasons the metrics count.
-ERROR_REASONS = {
-    "upstream_unreachable": "connect",
-    "upstream_disconnected": "connect",
-    "upstream_tls_error": "tls",
-    "upstream_timeout": "timeout",
-    "upstream_protocol_error": "protocol",
-    "upstream_redirect": "protocol",
-    "stream_incomplete": "protocol",
-    "upstream_error": "protocol",
-}
 _TOKEN_RES = {wire: first_token_pattern(wire) for wire in ("chat", "responses")}
 
 

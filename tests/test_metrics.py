@@ -14,8 +14,8 @@ import structlog
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from proxyd.errors import ERROR_REASONS
 from proxyd.metrics import UPSTREAM_REASONS
-from proxyd.observe import ERROR_REASONS
 from tests.conftest import FakeUpstream, ProxyClient
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
