@@ -153,7 +153,9 @@ class Router:
             prefix, slash, rest = model.partition("/")
             if slash and rest and prefix in self._by_name:
                 return self._within(self._by_name[prefix], rest, rewritten=True)
-            group = self._groups.get(model) or next((g for p, g in self._group_patterns if p.fullmatch(model)), None)
+            group = self._groups.get(model)
+            if group is None and self._group_patterns:  # no generator per request unless patterns exist
+                group = next((g for p, g in self._group_patterns if p.fullmatch(model)), None)
             if group is not None:
                 return self.to_target(group.targets[0], group)
             if model in self._aliases:
