@@ -36,6 +36,7 @@ from proxyd.relay import Exchange, Replay, open_sse, pump, read_error_body, read
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
+from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
 from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
@@ -155,6 +156,7 @@ async def _same_wire(
     """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
     adapted = adapt(client, parsed, call)
     body = adapted or parsed
+    tools = _tool_check(call, client.offered_tools(body), client, body) if body.get("tools") else None
     whole = _wants_whole(call, target, body)
     data: bytes | None
     if whole:
@@ -165,10 +167,24 @@ async def _same_wire(
         data = raw  # nothing changed: the client's own bytes pass untouched
     resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
     replay = Replay(client.wants_usage(body)) if whole else None
-    exchange = Exchange(call.provider, target.rest, call.obs, client, replay)
+    exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools)
     if learned or client.name == pivot.WIRE:
+        if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
+            translator = StreamTranslator(client.decoder(tools.turn), client.encoder(tools.turn), tools.watch())
+            return await _pump_translated(call, resp, translator, _Keeper(call, None), tools)
         return await relay(call.request, resp, exchange)
     return await try_own_wire(call.request, resp, exchange, body.get("model"))
+
+
+def _is_stream(resp: aiohttp.ClientResponse) -> bool:
+    return resp.status < 300 and resp.content_type == "text/event-stream"
+
+
+def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> ToolCheck | None:
+    """The request's tool-call check, when its offer (in the pivot's form) holds tools."""
+    if not offer.body.get("tools"):
+        return None
+    return tool_check(call.request.app[RUNTIME].schemas, call.route, call.obs, offer, client, body)
 
 
 def _wants_whole(call: Call, target: Target, parsed: Body) -> bool:
@@ -194,6 +210,7 @@ async def translate(
     request.app[METRICS].translations.labels(client.name, provider.name).inc()
     full = await with_history(request, body) if client.stateful else body
     pivoted, sent = _outbound(call, full, client, provider)
+    tools = _tool_check(call, pivoted, client, body)
     streaming = sent.get("stream") is True
     if streaming and streaming_off(call.provider, call.route.entry):
         sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
@@ -220,11 +237,12 @@ async def translate(
     keep = _Keeper(call, full if client.stateful else None)
     try:
         if streaming:
-            return await _translate_stream(call, resp, provider, client, turn, keep)
+            return await _translate_stream(call, resp, (provider, client), turn, keep, tools)
         answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
     finally:
         release(resp)
-    out = client.answer_from_pivot(provider.answer_to_pivot(answer, turn), turn)
+    completion = provider.answer_to_pivot(answer, turn)
+    out = client.answer_from_pivot(tools.completion(completion) if tools else completion, turn)
     call.obs.usage = usage_of(out.get("usage"))
     await keep(out)
     return web.json_response(out)
@@ -266,11 +284,20 @@ class _Keeper:
 
 
 async def _translate_stream(
-    call: Call, resp: aiohttp.ClientResponse, provider: Wire, client: Wire, turn: Turn, keep: _Keeper
+    call: Call,
+    resp: aiohttp.ClientResponse,
+    wires: tuple[Wire, Wire],
+    turn: Turn,
+    keep: _Keeper,
+    tools: ToolCheck | None,
 ) -> web.StreamResponse:
-    translator = StreamTranslator(provider.decoder(turn), client.encoder(turn))
+    """``wires``: the provider's and the client's."""
+    provider, client = wires
     if resp.content_type == "text/event-stream":
-        return await _pump_translated(call, resp, translator, keep)
+        watch = tools.watch() if tools is not None else None
+        translator = StreamTranslator(provider.decoder(turn), client.encoder(turn), watch)
+        return await _pump_translated(call, resp, translator, keep, tools)
+    translator = StreamTranslator(provider.decoder(turn), client.encoder(turn))
     # A whole answer (streaming off, or a server that ignores stream: true): replayed as the
     # client's stream. A stream is opened once there is something to send, so a failure before
     # that is an error answer, and one after it the stream's own error event.
@@ -287,6 +314,8 @@ async def _translate_stream(
         await out.write_eof()
         return out
     completion = provider.answer_to_pivot(answer, turn)
+    if tools is not None:
+        completion = tools.completion(completion)
     items = [*pivot.completion_chunks(completion, include_usage=True), pivot.END]
     body = translator.feed_items(items)
     if out is None:
@@ -301,7 +330,7 @@ async def _translate_stream(
 
 
 async def _pump_translated(
-    call: Call, resp: aiohttp.ClientResponse, translator: StreamTranslator, keep: _Keeper
+    call: Call, resp: aiohttp.ClientResponse, translator: StreamTranslator, keep: _Keeper, tools: ToolCheck | None
 ) -> web.StreamResponse:
     """Relay an upstream stream through ``translator``; a broken upstream ends in the client
     wire's failure. The turn is stored before the last event goes out."""
@@ -313,6 +342,8 @@ async def _pump_translated(
     if failure is not None:
         call.obs.failed(failure)
     tail = translator.fail(failure.message) if failure else translator.finish()
+    if tools is not None and translator.watch is not None:
+        tools.done(translator.watch)
     call.obs.usage = usage_of(translator.usage)
     await keep(translator.encoder.answer)
     await out.write(tail)

@@ -132,6 +132,13 @@ class Metrics:
             "proxyd_retries", "Model-group attempts made again on the same target, by the failure",
             ["provider", "reason"], registry=r,
         )  # fmt: skip
+        self.tool_calls = Counter(
+            "proxyd_tool_calls",
+            "Tool calls in answers to requests that offered tools, by what proxyd found "
+            "(ok, invalid_json, schema_mismatch, unknown_tool, in_text, repaired)",
+            ["provider", "model", "result"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "proxyd_upstream_errors",
             "Upstream failures by reason (connect, tls, timeout, status_5xx, status_4xx, protocol)",

@@ -22,6 +22,7 @@ from proxyd.errors import ERROR_REASONS, ProxyError
 from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
+from proxyd.toolcalls.findings import Findings
 from proxyd.traffic import ring
 from proxyd.usage import Usage, first_token_pattern
 
@@ -45,6 +46,7 @@ class Observation:
         "request_id",
         "started",
         "status",
+        "tools",
         "translated",
         "ttfb",
         "ttft",
@@ -75,6 +77,7 @@ class Observation:
         self.error: str | None = None
         self._token_re: re.Pattern[bytes] | None = None
         self.attempts: list[dict[str, object]] | None = None  # a model group's tries, in order
+        self.tools: Findings | None = None  # the answer's tool calls, when the request offered tools
 
     def upstream(self, wire: str, translated: str | None = None) -> None:
         """A request is about to go upstream on ``wire``."""
@@ -165,6 +168,8 @@ class Observer:
         if obs.disconnected:
             m.child(m.disconnects, p).inc()
         self._count_tokens(obs)
+        if obs.tools is not None:
+            self._tool_calls(obs, obs.tools)
         self._update_health(obs, reason)
         self._log(obs, duration, reason)
         usage = obs.usage
@@ -174,15 +179,31 @@ class Observer:
             obs.error_code,
         ))  # fmt: skip
 
+    def _model_label(self, obs: Observation) -> str:
+        """The model as a label: a configured or listed name, never raw client input."""
+        known = self.runtime.current.router.known(obs.provider, obs.model)
+        return obs.model if known and obs.model is not None else OTHER_MODEL
+
     def _count_tokens(self, obs: Observation) -> None:
         if obs.usage is None:
             return
-        m = self.metrics
-        known = self.runtime.current.router.known(obs.provider, obs.model)
-        label = obs.model if known and obs.model is not None else OTHER_MODEL
+        m, label = self.metrics, self._model_label(obs)
         for kind, count in obs.usage.items():
             if count:
                 m.child(m.tokens, obs.provider, label, kind).inc(count)
+
+    def _tool_calls(self, obs: Observation, findings: Findings) -> None:
+        m, label = self.metrics, self._model_label(obs)
+        for record in findings.records:
+            m.child(m.tool_calls, obs.provider, label, record.result).inc()
+        self.runtime.tool_health.add(obs.provider, label, findings, time.time())
+        for record in findings.problems():
+            judged = record.judged
+            self.log.warning(
+                "tool_call_problem", request_id=obs.request_id, provider=obs.provider, model=label,
+                tool=judged.tool[:80], result=judged.result, detail=judged.detail, repaired=record.repaired,
+                arguments_head=judged.arguments[:200],
+            )  # fmt: skip
 
     def _update_health(self, obs: Observation, reason: str | None) -> None:
         if obs.upstream_status is None and reason is None:
@@ -220,6 +241,7 @@ class Observer:
             client_disconnected=obs.disconnected,
             upstream_error=reason,
             error_code=obs.error_code,
+            **({"tool_calls": obs.tools.counts()} if obs.tools is not None else {}),
             # A first try that answered says nothing provider and model do not: rendered only when there were more.
             **({"attempts": obs.attempts} if obs.attempts and len(obs.attempts) > 1 else {}),
         )

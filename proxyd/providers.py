@@ -22,7 +22,7 @@ from proxyd.services import (
     detect,
     plain_http_problem,
 )
-from proxyd.settings import CAPABILITIES, EFFORTS, WIRES, Compat, ModelEntry, Provider, Timeouts, Tls
+from proxyd.settings import CAPABILITIES, EFFORTS, WIRES, Compat, ModelEntry, Provider, Timeouts, Tls, ToolCalls
 from proxyd.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -33,6 +33,7 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
     "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
+    "tool_calls",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -115,6 +116,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         tls=_parse_tls(doc.get("tls"), f"{path}.tls", read_file, errs),
         allow_insecure_http=insecure,
         compat=_parse_compat(doc.get("compat"), f"{path}.compat", known, errs),
+        tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs) or ToolCalls(),
     )
 
 
@@ -239,7 +241,8 @@ def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...
     return tuple(out)
 
 
-_MODEL_KEYS = {"id", "alias", "context_window", "max_output_tokens", "capabilities", "tags", "reasoning_effort"}
+_MODEL_KEYS = {"id", "alias", "context_window", "max_output_tokens", "capabilities", "tags", "reasoning_effort",
+               "tool_calls"}  # fmt: skip
 
 
 def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
@@ -268,7 +271,16 @@ def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
         capabilities=_capabilities(doc.get("capabilities"), f"{path}.capabilities", errs),
         tags=_tags(doc.get("tags"), f"{path}.tags", errs),
         reasoning_effort=effort,
+        tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs),
     )
+
+
+def _parse_tool_calls(raw: object, path: str, errs: Errors) -> ToolCalls | None:
+    if raw is None:
+        return None
+    doc = section(raw, path, errs)
+    check_keys(doc, {"repair"}, path, errs)
+    return ToolCalls(repair=_flag(doc, "repair", False, path, errs))
 
 
 def _tokens(doc: dict[str, Any], key: str, path: str, errs: Errors) -> int | None:

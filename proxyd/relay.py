@@ -29,6 +29,7 @@ from proxyd.headers import downstream_response_headers
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
 from proxyd.stream_end import StreamCheck
+from proxyd.toolcheck import ToolCheck
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
 from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
 from proxyd.wires.registry import Wire
@@ -56,6 +57,7 @@ class Exchange:
     obs: Observation
     wire: Wire | None = None  # whose stream rules the answer follows, when proxyd knows them
     replay: Replay | None = None
+    tools: ToolCheck | None = None  # the request offered tools: the answer's calls are checked
 
 
 async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
@@ -71,6 +73,8 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
             # events, say) pass as they are, and are cut off visibly if the upstream breaks.
             check = ex.wire.check() if ex.wire is not None else None
             return await _relay_body(request, resp, ex, check, sse=True)
+        if ex.tools is not None and _is_json(resp):  # its calls are judged on the whole answer
+            return await relay_read(request, resp, await read_whole(resp, ex.provider), ex)
         if _small(resp):
             return await _relay_whole(resp, ex)
         return await _relay_body(request, resp, ex, None, sse=False)
@@ -198,6 +202,8 @@ async def relay_read(
     try:
         if ex.replay is not None:
             return await _replay(request, body, ex)
+        if ex.tools is not None and ex.wire is not None and _is_json(resp):
+            body = ex.tools.answer_bytes(ex.wire, body)
         ex.obs.relayed(body)
         if _is_json(resp):
             ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:])
@@ -215,6 +221,8 @@ async def _replay(request: web.Request, body: bytes, ex: Exchange) -> web.Stream
     wire, replay = ex.wire, ex.replay
     assert wire is not None and replay is not None  # a replay is asked only on a known wire
     answer = parse_answer(body, ex.provider, wire.answer_key, wire.answer_kind)
+    if ex.tools is not None:
+        answer = ex.tools.answer(wire, answer) or answer
     ex.obs.usage = usage_of(answer.get("usage"))
     stream = wire.replay(answer, replay.include_usage)
     out = await open_sse(request, ex.obs)
@@ -248,7 +256,8 @@ async def _relay_body(
         obs.streaming()
     tail = _Tail() if not sse and _is_json(resp) else None
     convert = check.observe if check is not None else (tail.add if tail is not None else None)
-    failure = await pump(resp, out, ex.provider, obs, convert)
+    watch = ex.tools.observer(ex.wire, check) if ex.tools is not None and ex.wire and check else None
+    failure = await pump(resp, out, ex.provider, obs, watch or convert)
     if failure is None and check is not None:
         tail_bytes = check.closing()
         if tail_bytes is None:
@@ -264,6 +273,8 @@ async def _relay_body(
     elif tail is not None and failure is None:
         obs.usage = usage_in_tail(tail.data)
     if failure is None:
+        if watch is not None:
+            watch.close()
         await out.write_eof()
     else:
         await _end_broken(request, out, check, failure, obs)

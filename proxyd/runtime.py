@@ -24,6 +24,8 @@ from proxyd.config import Config, Provider, Tls
 from proxyd.failover import TargetState
 from proxyd.healthstate import ProviderHealth
 from proxyd.routing import Router
+from proxyd.toolcalls.health import ToolHealth
+from proxyd.toolcalls.schemas import Schemas
 from proxyd.upstream import create_session
 
 PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...], Tls]
@@ -69,6 +71,9 @@ class Runtime:
         self.targets: dict[str, TargetState] = {}
         self.busy: dict[str, int] = {}
         self.rng = random.Random()
+        # Tool calls: argument schemas compiled once, and each model's recent tool calling.
+        self.schemas = Schemas()
+        self.tool_health = ToolHealth()
 
     def target(self, key: str) -> TargetState | None:
         """A group target's record, None when it never failed (most never do: nothing is kept for them)."""
@@ -129,6 +134,7 @@ class Runtime:
                 health.wire = health.wire_reason = None  # e.g. its wire setting changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
+        self.tool_health.keep(set(pools))
         kept = {t.key for g in config.groups for t in g.targets}
         for gone in set(self.targets) - kept:
             del self.targets[gone]

@@ -31,6 +31,13 @@ DEFAULT_CONTEXT_WINDOW = 128_000  # shown for models nobody gave a window
 
 
 @dataclass(frozen=True)
+class ToolCalls:
+    """What proxyd does with the tool calls of a provider's or a model's answers."""
+
+    repair: bool = False  # rewrite calls written as text and arguments that are almost JSON
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     id: str
     alias: str | None = None
@@ -42,6 +49,7 @@ class ModelEntry:
     # What the provider's GET /models filled in ("context_window", "max_output_tokens", or a
     # capability's name), so a 400 can say where a "no" came from (proxyd.listing).
     listed: frozenset[str] = frozenset()
+    tool_calls: ToolCalls | None = None  # None: the provider's setting
 
     def capability(self, name: str) -> bool | None:
         return next((flag for cap, flag in self.capabilities if cap == name), None)
@@ -92,6 +100,7 @@ class Provider:
     tls: Tls = Tls()
     allow_insecure_http: bool = False
     compat: Compat = Compat()
+    tool_calls: ToolCalls = ToolCalls()
 
 
 @dataclass(frozen=True)

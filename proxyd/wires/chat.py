@@ -81,13 +81,13 @@ class ChatDecoder:
 class ChatEncoder:
     """Pivot items as a chat client's stream bytes."""
 
-    __slots__ = ("_include_usage", "ended")
-    usage = None  # the provider's decoder has it
+    __slots__ = ("_include_usage", "ended", "usage")
     answer = None
 
     def __init__(self, include_usage: bool) -> None:
         self._include_usage = include_usage
         self.ended = False
+        self.usage: object = None  # from the usage chunk, when one passed (else the decoder may have it)
 
     def start(self) -> bytes:
         return b""
@@ -104,8 +104,10 @@ class ChatEncoder:
             if isinstance(item, dict):
                 if "error" in item:
                     self.ended = True
-                elif not self._include_usage and "usage" in item and not item.get("choices"):
-                    continue  # the usage chunk, which this client did not ask for
+                elif item.get("usage") is not None and not item.get("choices"):
+                    self.usage = item["usage"]
+                    if not self._include_usage:
+                        continue  # the usage chunk, which this client did not ask for
             out.append(encode_event(json.dumps(item)))
         return b"".join(out)
 
@@ -132,6 +134,9 @@ class ChatWire:
 
     def to_pivot(self, body: Body) -> Pivoted:
         return Pivoted(body)
+
+    def offered_tools(self, body: Body) -> Pivoted:
+        return Pivoted({"tools": body.get("tools")})
 
     def from_pivot(self, body: Body) -> Body:
         """The pivot request as sent to a chat server: without the thinking blocks only an

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from proxyd.errors import ProxyError
 from proxyd.stream_end import StreamCheck
+from proxyd.toolcalls.watch import ToolWatch
 from proxyd.wires.anthropic import ANTHROPIC
 from proxyd.wires.chat import CHAT
 from proxyd.wires.errors import TranslationError
@@ -53,6 +54,10 @@ class Wire(Protocol):
     errors: str  # the family of its error bodies: a relayed error crosses unchanged within one
 
     def to_pivot(self, body: Body) -> Pivoted: ...
+    def offered_tools(self, body: Body) -> Pivoted:
+        """Just the request's tools, in the pivot's form (``body["tools"]``) with their names."""
+        ...
+
     def from_pivot(self, body: Body) -> Body: ...
     def whole(self, body: Body) -> Body: ...
     def wants_usage(self, body: Body) -> bool: ...
@@ -98,12 +103,13 @@ def stream_wire(endpoint: str) -> Wire | None:
 
 
 class StreamTranslator:
-    """A provider's stream on one wire as a client's stream on another, through the pivot."""
+    """A provider's stream on one wire as a client's stream on another, through the pivot;
+    a ``watch`` in between checks (and may rewrite) the answer's tool calls."""
 
-    __slots__ = ("decoder", "encoder")
+    __slots__ = ("decoder", "encoder", "watch")
 
-    def __init__(self, decoder: Decoder, encoder: Encoder) -> None:
-        self.decoder, self.encoder = decoder, encoder
+    def __init__(self, decoder: Decoder, encoder: Encoder, watch: ToolWatch | None = None) -> None:
+        self.decoder, self.encoder, self.watch = decoder, encoder, watch
 
     @property
     def ended(self) -> bool:
@@ -120,13 +126,20 @@ class StreamTranslator:
         return self.encoder.start()
 
     def feed(self, chunk: bytes) -> bytes:
-        return self.encoder.feed(self.decoder.feed(chunk))
+        return self.feed_items(self.decoder.feed(chunk))
 
     def feed_items(self, items: list[Item]) -> bytes:
-        return self.encoder.feed(items)
+        return self.encoder.feed(items if self.watch is None else self.watch.feed(items))
 
     def finish(self) -> bytes:
-        return self.encoder.feed(self.decoder.flush()) + self.encoder.finish()
+        out = self.feed_items(self.decoder.flush())
+        return out + self._held() + self.encoder.finish()
 
     def fail(self, message: str) -> bytes:
-        return self.encoder.fail(message)
+        return self._held() + self.encoder.fail(message)
+
+    def _held(self) -> bytes:
+        """Text a watch held back, when the answer broke off before it was settled."""
+        if self.watch is None or self.encoder.ended:
+            return b""
+        return self.encoder.feed(self.watch.close())

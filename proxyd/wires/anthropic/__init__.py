@@ -21,7 +21,7 @@ from proxyd.stream_end import StreamCheck, event_type
 from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
-from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat
+from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat, pivot_tools
 from proxyd.wires.anthropic.to_pivot import AnthropicDecoder
 from proxyd.wires.anthropic.tokens import estimate, prompt_text
 from proxyd.wires.pivot import END, completion_chunks
@@ -59,6 +59,9 @@ class AnthropicWire:
 
     def to_pivot(self, body: Body) -> Pivoted:
         return anthropic_to_chat(body)
+
+    def offered_tools(self, body: Body) -> Pivoted:
+        return Pivoted({"tools": pivot_tools(body.get("tools"))})
 
     def from_pivot(self, body: Body) -> Body:
         return chat_to_anthropic(body)

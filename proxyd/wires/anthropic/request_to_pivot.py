@@ -136,14 +136,21 @@ def _image(source: object, path: str) -> Body:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+def pivot_tools(tools: object) -> list[Body]:
+    """Anthropic tools as chat function tools."""
+    if not isinstance(tools, list):
+        return []
+    return [
+        {"type": "function", "function": {"name": t.get("name"), "description": t.get("description", ""),
+                                          "parameters": t.get("input_schema") or {"type": "object"}}}
+        for t in tools if isinstance(t, dict) and t.get("name")
+    ]  # fmt: skip
+
+
 def _tools(body: Body, chat: Body) -> None:
-    tools = body.get("tools")
-    if isinstance(tools, list) and tools:
-        chat["tools"] = [
-            {"type": "function", "function": {"name": t.get("name"), "description": t.get("description", ""),
-                                              "parameters": t.get("input_schema") or {"type": "object"}}}
-            for t in tools if isinstance(t, dict) and t.get("name")
-        ]  # fmt: skip
+    tools = pivot_tools(body.get("tools"))
+    if tools:
+        chat["tools"] = tools
     choice = body.get("tool_choice")
     if not isinstance(choice, dict) or not chat.get("tools"):
         return

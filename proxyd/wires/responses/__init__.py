@@ -15,12 +15,14 @@ from typing import Any
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, encode_event
 from proxyd.stream_end import StreamCheck, event_type
+from proxyd.wires.errors import TranslationError
 from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
 from proxyd.wires.responses.machine import ChatToResponsesStream
 from proxyd.wires.responses.replay import response_to_sse
 from proxyd.wires.responses.request_from_pivot import chat_to_responses
 from proxyd.wires.responses.request_to_pivot import responses_to_chat
 from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion
+from proxyd.wires.responses.tools import convert_tools
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
@@ -73,6 +75,13 @@ class ResponsesWire:
     def to_pivot(self, body: Body) -> Pivoted:
         chat = responses_to_chat(body)
         return Pivoted(chat.body, chat.tool_names, tuple(chat.dropped))
+
+    def offered_tools(self, body: Body) -> Pivoted:
+        try:
+            tools = convert_tools(body.get("tools"))
+        except TranslationError:
+            return Pivoted({})  # the provider answers for a broken tool list; nothing to check against
+        return Pivoted({"tools": tools.tools}, tools.names)
 
     def from_pivot(self, body: Body) -> Body:
         return chat_to_responses(body)
