@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="send each provider a 1-token probe and explain failures")
     check.add_argument("providers", nargs="*", metavar="NAME", help="only these providers or model groups")
     check.add_argument("--json", action="store_true", help="print JSON for scripts")
+    check.add_argument(
+        "--tools", action="store_true", help="ask each model to call a tool: does it call tools well, in text, or not?"
+    )
     check.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
     models = sub.add_parser("models", help="list each provider's models (configured and discovered)")
     models.add_argument("providers", nargs="*", metavar="PROVIDER", help="only these providers")
@@ -182,8 +185,10 @@ def _supervise(config: Config, args: argparse.Namespace, path: Path) -> int:
 
 def _check(config: Config, args: argparse.Namespace) -> int:
     from proxyd.checkup.run import check_providers
+    from proxyd.checkup.tool_run import check_tools
 
-    verdicts = asyncio.run(check_providers(config, args.providers, args.timeout))
+    check = check_tools if args.tools else check_providers
+    verdicts = asyncio.run(check(config, args.providers, args.timeout))
     if args.json:
         print(json.dumps([dataclasses.asdict(v) for v in verdicts], indent=2))
     else:
@@ -197,6 +202,8 @@ def _check(config: Config, args: argparse.Namespace) -> int:
             if not v.ok:
                 print(f"    cause: {v.cause}")
                 print(f"    fix:   {v.fix}")
+            if v.set:
+                print(f"    set:   {v.set}")
             if v.curl:
                 print(f"    curl:  {v.curl}")
     return EXIT_OK if verdicts and all(v.ok for v in verdicts) else EXIT_RUNTIME

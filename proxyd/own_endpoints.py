@@ -86,6 +86,8 @@ def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
             "configured": [m.id for m in provider.models],
             "discovered": [m.id for m in health.models],
         },
+        # Per model, what its answers' tool calls say: well, in text, invalid arguments, never.
+        "tool_calls": runtime.tool_health.of(name),
     }
 
 

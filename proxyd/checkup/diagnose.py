@@ -46,6 +46,8 @@ class Verdict:
     fix: str | None = None
     notes: list[str] = field(default_factory=list)
     curl: str | None = None
+    tool_calls: str | None = None  # check --tools: well, in_text, invalid, never or refused
+    set: str | None = None  # check --tools: the proxyd set line that acts on it
 
     def failed(self, cause: str, fix: str) -> Verdict:
         self.ok, self.cause, self.fix = False, cause, fix

@@ -135,7 +135,7 @@ def listing_diagnosis(provider: Provider, listing: ProbeResult, timeout_s: float
     """(cause, fix) when a ``GET /models`` probe shows the server down, refusing the key or
     failing; ``None`` when it answered well enough (the health probe's verdict, in words)."""
     if listing.status is None:
-        cause, fix = _connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
+        cause, fix = connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
         return f"GET /models: {cause}", fix
     if listing.status in (401, 403, 429) or listing.status >= 500:
         v = status_verdict(Verdict(provider.name), listing.status, listing.body, provider.key_source)
@@ -210,7 +210,7 @@ async def _attempt(
                 base_url + probe.path, json=probe.body, headers=headers, allow_redirects=False, timeout=timeout
             )
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        return Outcome(failure=_connection_failure(exc, provider, base_url, timeout_s))
+        return Outcome(failure=connection_failure(exc, provider, base_url, timeout_s))
     async with resp:
         if resp.status >= 300 or resp.content_type != "text/event-stream":
             body = blank_provider_secrets(await resp.content.read(TAIL_BYTES), provider)
@@ -239,7 +239,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, timeout_s: float) -> float 
     return None
 
 
-def _connection_failure(exc: BaseException, provider: Provider, base_url: str, timeout_s: float) -> tuple[str, str]:
+def connection_failure(exc: BaseException, provider: Provider, base_url: str, timeout_s: float) -> tuple[str, str]:
     parts = urlsplit(base_url)
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

@@ -24,6 +24,7 @@ from proxyd.loader import load_text
 
 _UNSET_RE = re.compile(r"environment variable (\w+) is not set")
 _CAPABILITIES = ("tools", "vision", "reasoning", "streaming")
+_MODEL_SECTIONS = {"capabilities": _CAPABILITIES, "tool_calls": ("repair",)}
 
 
 class EditError(Exception):
@@ -91,8 +92,9 @@ def set_value(doc: Any, dotted: str, value: Any) -> None:
         raise EditError(f"say what to set: {name}.wire, {name}.models.ID.context_window ...")
     if rest.startswith("models."):
         model_id, _, key = rest[len("models.") :].rpartition(".")
-        if key in _CAPABILITIES and model_id.endswith(".capabilities"):
-            model_id, key = model_id[: -len(".capabilities")], f"capabilities.{key}"
+        for section, keys in _MODEL_SECTIONS.items():  # a model id may hold dots: its nested keys do not
+            if key in keys and model_id.endswith(f".{section}"):
+                model_id, key = model_id[: -len(section) - 1], f"{section}.{key}"
         set_model_value(doc, name, model_id, key, value)
     else:
         set_provider_value(doc, name, rest, value)

@@ -108,8 +108,9 @@ def _state(request: web.Request) -> dict[str, Any]:
         problems[p.name] = listing_diagnosis(p, last, timeout) if last is not None else None
     now = time.time()
     groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
+    tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
-                   request.app[OBSERVER].recent, now, groups)  # fmt: skip
+                   request.app[OBSERVER].recent, now, groups, tool_calls)  # fmt: skip
     path, why = _config_file(request)
     doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why)
     return doc

@@ -31,15 +31,21 @@ def document(
     traffic: Iterable[Record],
     now: float,
     groups: list[dict[str, Any]] | None = None,
+    tool_calls: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """``groups``: :func:`proxyd.failover.group_report` of the model groups."""
+    """``groups``: :func:`proxyd.failover.group_report` of the model groups; ``tool_calls``: per
+    provider, each model's tool-call report (:class:`proxyd.toolcalls.health.ToolHealth`)."""
     records = list(traffic)
+    cards = [card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name)) for p in config.providers]
+    for one in cards:
+        reports = (tool_calls or {}).get(one["name"], {})
+        for model in one["models"]:
+            model["tool_calls"] = reports.get(model["id"])
+        one["tool_calls_other"] = reports.get("other")  # models outside the catalog, counted together
     return {
         "groups": groups or [],
         "now": now,
-        "providers": [
-            card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name)) for p in config.providers
-        ],
+        "providers": cards,
         "default_provider": config.default_provider,
         "traffic": {"recent": as_rows(records), "by_provider": summarize(records, now)},
     }

@@ -151,6 +151,9 @@ def normalize(text: str) -> str:
             end, literal = _string_at(text, i)
             out.append(literal)
             i = end
+        elif ch == "\\" and text[i + 1 : i + 2] in ("n", "r", "t"):
+            out.append(" ")  # an escape written outside any string: whitespace was meant (Qwen3.5, OpenHands#2488)
+            i += 2
         elif ch == ",":
             if not _TRAILING_RE.match(text, i):
                 out.append(ch)

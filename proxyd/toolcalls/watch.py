@@ -71,9 +71,11 @@ class Judge:
         found = find_calls(sent + held, self.offered) if not calls else None
         if found is not None:
             # Repaired only when all of it was held: text already sent cannot be taken back.
-            repairable = self.repair and found.calls == (find_calls(held, self.offered) or _NONE).calls
+            in_held = find_calls(held, self.offered) if self.repair else None
+            repairable = in_held is not None and in_held.calls == found.calls
             self._in_text(found, records, out if repairable else [], repairable)
-            text = found.text if repairable else text
+            if in_held is not None and repairable:
+                text = in_held.text
         return Settled(Findings(tuple(records)), text, out if self.repair else [])
 
     def _in_text(self, found: Found, records: list[Record], out: list[Body], repairable: bool) -> None:
@@ -82,9 +84,6 @@ class Judge:
             flagged = Judged("in_text", verdict.tool, verdict.arguments, f"a call written as text ({found.form})")
             records.append(Record(flagged, repaired=repairable, form=found.form))
             out.append(_Call().as_pivot(index, *(verdict.fixed or (name, arguments)), self.ids))
-
-
-_NONE = Found((), "", "")
 
 
 class ToolWatch:
@@ -204,7 +203,7 @@ def check_completion(completion: Body, judge_: Judge) -> tuple[Body, Findings]:
     content = message.get("content")
     text = content if isinstance(content, str) else ""
     settled = judge_.settle(calls, "", text[:MAX_TEXT])
-    if not judge_.repair or (settled.text == text and not calls and not settled.calls):
+    if not any(r.repaired for r in settled.findings.records):
         return completion, settled.findings
     fixed = {**message, "content": settled.text or None}
     if settled.calls:

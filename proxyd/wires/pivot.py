@@ -79,6 +79,12 @@ class End:
     def __repr__(self) -> str:
         return "END"
 
+    def __copy__(self) -> End:
+        return self
+
+    def __deepcopy__(self, memo: object) -> End:
+        return self  # one END: streams compare their items with ``is``
+
 
 END: Final = End()
 

@@ -274,7 +274,7 @@ function drawModels(s) {
 }
 
 function modelTable(p, editable) {
-  const head = h("tr", {}, ...["model", "alias", "context window", "max output", "capabilities", "tags", "listed"].map(
+  const head = h("tr", {}, ...["model", "alias", "context window", "max output", "capabilities", "tags", "tool calls", "listed"].map(
     (t, i) => h("th", { class: i === 2 || i === 3 ? "num" : null }, t)));
   const rows = p.models.map((m) => {
     const set = (key, value) => change("POST", "/ui/api/set", { provider: p.name, model: m.id, key, value });
@@ -296,9 +296,22 @@ function modelTable(p, editable) {
       h("td", { class: "num" }, m.max_output_tokens === null ? "–" : m.max_output_tokens),
       h("td", {}, ...badges),
       h("td", {}, input("tags", m.tags.join(", "), "tags", (v) => v)),
+      h("td", {}, toolHealth(m.tool_calls)),
       h("td", { class: "muted" }, m.source));
   });
-  return h("table", {}, h("thead", {}, head), h("tbody", {}, ...rows));
+  const other = p.tool_calls_other
+    ? h("p", { class: "muted", "data-tool-calls-other": "" }, "Models outside the catalog: ", toolHealth(p.tool_calls_other))
+    : null;
+  return h("div", {}, h("table", {}, h("thead", {}, head), h("tbody", {}, ...rows)), other);
+}
+
+// What a model's recent answers say about its tool calls; the fix is in the title and below.
+function toolHealth(report) {
+  if (!report) return h("span", { class: "muted" }, "–");
+  const tone = { well: "ok", in_text: "warn", invalid: "warn", never: "bad", unknown: "muted" }[report.verdict];
+  const counts = Object.entries(report.calls).map(([k, v]) => k + " " + v).join(", ");
+  return h("span", { class: "tool-health " + tone, "data-tool-verdict": report.verdict, title: report.fix || counts },
+    report.says, report.fix ? h("small", { class: "tool-fix" }, report.fix) : null);
 }
 
 // --- traffic -------------------------------------------------------------------------------------
