@@ -108,7 +108,7 @@ def test_text_before_a_proper_call_is_not_held() -> None:
 
 def test_a_broken_stream_sends_the_held_text_and_judges_nothing() -> None:
     w = watch(repair=True)
-    sent = replay(w.feed([chunk({"content": "Sure.\n<tool_call>\n{\"name\": \"get_"})]))["text"]
+    sent = replay(w.feed([chunk({"content": 'Sure.\n<tool_call>\n{"name": "get_'})]))["text"]
     rest = replay(w.feed([{"error": {"message": "cut", "code": "upstream_error"}}]))
     assert sent + rest["text"] == 'Sure.\n<tool_call>\n{"name": "get_'
     assert w.findings is None
