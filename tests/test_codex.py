@@ -83,14 +83,13 @@ async def codex_proxy(proxy_factory: Any, upstream: FakeUpstream) -> ProxyClient
     return client
 
 
-async def test_codex_exec_runs_a_tool_through_proxyd(
-    codex_proxy: ProxyClient, upstream: FakeUpstream, tmp_path: Path
-) -> None:
+async def run_codex(origin: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """``codex exec`` through proxyd; its JSON events, after checking it exited cleanly."""
     binary = await asyncio.to_thread(codex_binary)
     home, work = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
-    provider = f'{{name="proxyd", base_url="{codex_proxy.origin}/v1", wire_api="responses", env_key="PROXYD_API_KEY"}}'
+    provider = f'{{name="proxyd", base_url="{origin}/v1", wire_api="responses", env_key="PROXYD_API_KEY"}}'
     args = [
         str(binary), "exec", "--skip-git-repo-check", "--ephemeral", "--json",
         "-c", 'model_provider="proxyd"', "-c", 'model="local/qwen3-coder"', "-c", f"model_providers.proxyd={provider}",
@@ -104,13 +103,53 @@ async def test_codex_exec_runs_a_tool_through_proxyd(
         *args, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(proc.communicate(), 180)
-    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
     assert proc.returncode == 0, err.decode()[-2000:]
+    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+
+
+def ran_echo_and_answered(events: list[dict[str, Any]]) -> None:
     items = [e["item"] for e in events if e.get("type") == "item.completed"]
     commands = [i for i in items if i["type"] == "command_execution"]
     assert commands and commands[0]["exit_code"] == 0 and MARKER in commands[0]["aggregated_output"]
     answer = [i["text"] for i in items if i["type"] == "agent_message"]
     assert answer == [f"The command printed {MARKER}: saw it."]
     assert events[-1]["type"] == "turn.completed"
+
+
+async def test_codex_exec_runs_a_tool_through_proxyd(
+    codex_proxy: ProxyClient, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    ran_echo_and_answered(await run_codex(codex_proxy.origin, tmp_path))
     paths = [s.path for s in upstream.seen]
     assert paths == ["/v1/responses", "/v1/chat/completions", "/v1/chat/completions"]  # probed once, then remembered
+
+
+async def chat_template_model(request: web.Request) -> web.StreamResponse:
+    """A chat server without its tool parser: the model's call arrives as Hermes text, token by token."""
+    if not request.path.endswith("/chat/completions"):
+        return web.Response(status=404, text="404 page not found")
+    body = await request.json()
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        return await chat_only(request)
+    call = json.dumps({"name": "exec_command", "arguments": {"cmd": f"echo {MARKER}"}})
+    text = f"<tool_call>\n{call}\n</tool_call>"
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for i in range(0, len(text), 3):
+        await resp.write(chunk({"content": text[i : i + 3]}))
+    await resp.write(chunk({}, "stop") + b"data: [DONE]\n\n")
+    return resp
+
+
+async def test_codex_works_with_a_model_that_writes_its_calls_as_text(
+    proxy_factory: Any, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    upstream.handler = chat_template_model
+    client = await proxy_factory(
+        {"providers": [{"name": "local", "base_url": upstream.base_url, "wire": "chat",
+                        "tool_calls": {"repair": True}}]}
+    )  # fmt: skip
+    ran_echo_and_answered(await run_codex(client.origin, tmp_path))
+    metrics = await (await client.get("/metrics")).text()
+    assert 'proxyd_tool_calls_total{model="other",provider="local",result="repaired"} 1.0' in metrics
