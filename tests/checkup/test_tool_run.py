@@ -38,7 +38,7 @@ async def models(request: web.Request) -> web.StreamResponse:
         "well": lambda: answer(call('{"city": "Paris"}')),
         "hermes": lambda: answer(
             {"content": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'}
-        ),  # fmt: skip
+        ),
         "sloppy": lambda: answer(call("{'city': 'Paris',}")),
         "silent": lambda: answer({"content": "I cannot check the weather, but Paris is often mild."}),
         "gemma3:4b": lambda: web.json_response(OLLAMA, status=400),
