@@ -93,13 +93,13 @@ class ResponsesWire:
         return True  # a Response always carries its usage
 
     def answer_to_pivot(self, answer: Body, turn: Turn) -> Body:
-        return response_to_completion(answer, turn.model)
+        return response_to_completion(answer, turn.model, turn.tool_names)
 
     def answer_from_pivot(self, completion: Body, turn: Turn) -> Body:
         return chat_to_response(completion, turn.request, response_id=turn.response_id, tool_names=turn.tool_names)
 
     def decoder(self, turn: Turn) -> ResponsesDecoder:
-        return ResponsesDecoder(model=turn.model, created=turn.created)
+        return ResponsesDecoder(model=turn.model, created=turn.created, names=turn.tool_names)
 
     def encoder(self, turn: Turn) -> ResponsesEncoder:
         machine = ChatToResponsesStream(turn.request, response_id=turn.response_id, tool_names=turn.tool_names)

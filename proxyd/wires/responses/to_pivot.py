@@ -10,11 +10,13 @@ a usage chunk, then ``END``. A failed or cut stream ends with an error item.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from proxyd.sse import SSEDecoder
 from proxyd.wires.pivot import END, Item, error_item
+from proxyd.wires.responses.tools import flat_name
+from proxyd.wires.turn import ToolName
 
 _FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
@@ -24,9 +26,9 @@ class ResponsesDecoder:
     responses`` providers. One handler per event type (a table); events it does not need
     (item and part bookkeeping) make nothing."""
 
-    __slots__ = ("_base", "_sse", "_tools", "ended", "usage")
+    __slots__ = ("_base", "_names", "_sse", "_tools", "ended", "usage")
 
-    def __init__(self, *, model: str, created: int) -> None:
+    def __init__(self, *, model: str, created: int, names: Mapping[str, ToolName] | None = None) -> None:
         self._base: dict[str, Any] = {
             "id": "chatcmpl-proxyd",
             "object": "chat.completion.chunk",
@@ -35,6 +37,7 @@ class ResponsesDecoder:
         }
         self._sse = SSEDecoder()
         self._tools: dict[str, int] = {}  # item id -> tool_calls index
+        self._names = pivot_names(names)
         self.ended = False
         self.usage: object = None  # the provider's usage, once the response ended
 
@@ -71,10 +74,12 @@ class ResponsesDecoder:
 
     def _item_added(self, event: dict[str, Any]) -> list[Item]:
         item = event.get("item") or {}
-        if item.get("type") != "function_call":
+        kind = item.get("type")
+        if kind not in ("function_call", "custom_tool_call"):
             return []
         index = self._tools[str(item.get("id"))] = len(self._tools)
-        fn = {"name": item.get("name"), "arguments": ""}
+        # A custom tool's free text crosses as the pivot's {"input": ...} arguments, built as it streams.
+        fn = {"name": pivot_name(item, self._names), "arguments": '{"input": "' if kind == "custom_tool_call" else ""}
         return [
             self._chunk(
                 {"tool_calls": [{"index": index, "id": item.get("call_id"), "type": "function", "function": fn}]}
@@ -86,6 +91,19 @@ class ResponsesDecoder:
         if index is None:
             return []
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": str(event.get("delta", ""))}}]})]
+
+    def _custom_input(self, event: dict[str, Any]) -> list[Item]:
+        index = self._tools.get(str(event.get("item_id")))
+        if index is None:
+            return []
+        escaped = json.dumps(str(event.get("delta", "")))[1:-1]
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": escaped}}]})]
+
+    def _custom_done(self, event: dict[str, Any]) -> list[Item]:
+        index = self._tools.get(str(event.get("item_id")))
+        if index is None:
+            return []
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": '"}'}}]})]
 
     def _end(self, event: dict[str, Any]) -> list[Item]:
         response = event.get("response") or {}
@@ -114,6 +132,8 @@ _HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any]], list[Item]]] =
     "response.reasoning_text.delta": ResponsesDecoder._reasoning,
     "response.output_item.added": ResponsesDecoder._item_added,
     "response.function_call_arguments.delta": ResponsesDecoder._arguments,
+    "response.custom_tool_call_input.delta": ResponsesDecoder._custom_input,
+    "response.custom_tool_call_input.done": ResponsesDecoder._custom_done,
     "response.completed": ResponsesDecoder._end,
     "response.incomplete": ResponsesDecoder._end,
     "response.failed": ResponsesDecoder._failed,
@@ -121,8 +141,10 @@ _HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any]], list[Item]]] =
 }
 
 
-def response_to_completion(response: dict[str, Any], model: str) -> dict[str, Any]:
-    text, reasoning, calls = "", "", []
+def response_to_completion(
+    response: dict[str, Any], model: str, names: Mapping[str, ToolName] | None = None
+) -> dict[str, Any]:
+    text, reasoning, calls, known = "", "", [], pivot_names(names)
     for item in response.get("output") or []:
         kind = item.get("type")
         if kind == "message":
@@ -130,7 +152,10 @@ def response_to_completion(response: dict[str, Any], model: str) -> dict[str, An
         elif kind == "reasoning":
             reasoning += "".join(p.get("text", "") for p in (item.get("summary") or []) + (item.get("content") or []))
         elif kind == "function_call":
-            fn = {"name": item.get("name"), "arguments": item.get("arguments", "")}
+            fn = {"name": pivot_name(item, known), "arguments": item.get("arguments", "")}
+            calls.append({"id": item.get("call_id"), "type": "function", "function": fn})
+        elif kind == "custom_tool_call":
+            fn = {"name": pivot_name(item, known), "arguments": json.dumps({"input": str(item.get("input", ""))})}
             calls.append({"id": item.get("call_id"), "type": "function", "function": fn})
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if reasoning:
@@ -145,6 +170,22 @@ def response_to_completion(response: dict[str, Any], model: str) -> dict[str, An
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(response, bool(calls))}],
         "usage": chat_usage(response.get("usage")),
     }
+
+
+Names = dict[tuple[str, str | None], str]
+
+
+def pivot_names(names: Mapping[str, ToolName] | None) -> Names:
+    """(Responses name, namespace) -> the pivot's name, from a request's tools."""
+    return {(tool.name, tool.namespace): chat for chat, tool in (names or {}).items()}
+
+
+def pivot_name(item: dict[str, Any], known: Names) -> str:
+    """A call's tool as the pivot names it: as the request's tools were named, else a namespace's
+    member flattened the same way."""
+    name, namespace = str(item.get("name") or ""), item.get("namespace")
+    space = namespace if isinstance(namespace, str) and namespace else None
+    return known.get((name, space)) or (flat_name(name, space) if space else name)
 
 
 def finish_reason(response: dict[str, Any], called_tools: bool) -> str:

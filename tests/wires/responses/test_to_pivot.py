@@ -134,7 +134,8 @@ def test_parallel_calls_come_back_as_indexed_tool_calls() -> None:
             entry["arguments"] += call["function"].get("arguments", "")
     assert calls == {
         0: {"id": "call_a", "name": "exec_command", "arguments": '{"cmd":"ls"}'},
-        1: {"id": "call_b", "name": "read", "arguments": '{"path":"a"}'},
+        # A namespace member's call carries the pivot's flattened name, as its tool would have.
+        1: {"id": "call_b", "name": "mcp_fs__read", "arguments": '{"path":"a"}'},
     }
     assert [c for c in chunks if c["choices"]][-1]["choices"][0]["finish_reason"] == "tool_calls"
 
@@ -167,3 +168,55 @@ def test_json_response_to_completion() -> None:
     message = completion["choices"][0]["message"]
     assert message["content"] == "Running both." and [c["id"] for c in message["tool_calls"]] == ["call_a", "call_b"]
     assert completion["choices"][0]["finish_reason"] == "tool_calls" and completion["usage"]["prompt_tokens"] == 12
+
+
+def _events(*events: dict[str, Any]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def test_custom_and_namespaced_calls_cross_under_the_requests_names() -> None:
+    """A Responses provider's custom (free-form) call and a namespace member's call, named as the
+    request's tools are in the pivot, so checks and chat clients see the calls that were offered."""
+    from proxyd.wires.responses.tools import convert_tools
+
+    tools = convert_tools([{"type": "custom", "name": "apply_patch"},
+                           {"type": "namespace", "name": "fs", "tools": [{"type": "function", "name": "read"}]}])  # fmt: skip
+    names = tools.names
+    patch = 'Begin "patch"\n+x'
+    stream = _events(
+        {"type": "response.created", "response": {"id": "resp_1"}},
+        {
+            "type": "response.output_item.added",
+            "item": {"id": "ct_1", "type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": ""},
+        },
+        {"type": "response.custom_tool_call_input.delta", "item_id": "ct_1", "delta": patch[:6]},
+        {"type": "response.custom_tool_call_input.delta", "item_id": "ct_1", "delta": patch[6:]},
+        {"type": "response.custom_tool_call_input.done", "item_id": "ct_1", "input": patch},
+        {
+            "type": "response.output_item.added",
+            "item": {
+                "id": "fc_1",
+                "type": "function_call",
+                "call_id": "c2",
+                "name": "read",
+                "namespace": "fs",
+                "arguments": "",
+            },
+        },
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": "{}"},
+        {"type": "response.completed", "response": {"status": "completed", "usage": {}}},
+    )
+    items = ResponsesDecoder(model="m", created=1, names=names).feed(stream)
+    calls: dict[int, dict[str, str]] = {}
+    for item in items:
+        for choice in item.get("choices") or [] if isinstance(item, dict) else []:
+            for piece in choice["delta"].get("tool_calls") or []:
+                call = calls.setdefault(piece["index"], {"name": "", "arguments": ""})
+                call["name"] += piece["function"].get("name") or ""
+                call["arguments"] += piece["function"].get("arguments") or ""
+    assert calls[0]["name"] == "apply_patch" and json.loads(calls[0]["arguments"]) == {"input": patch}
+    assert calls[1] == {"name": "fs__read", "arguments": "{}"}
+    whole = response_to_completion(
+        {"output": [{"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": patch}]}, "m", names
+    )
+    assert json.loads(whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]) == {"input": patch}
