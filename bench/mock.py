@@ -4,6 +4,8 @@
   ``x-bench-chunks`` chunks (default 20), ``x-bench-delay-ms`` apart (default 0). Each chunk
   carries ``"t"``, the ``CLOCK_MONOTONIC`` nanoseconds at which it was written, so the load
   driver on the same machine can tell how long the chunk spent in whatever sits between.
+  With ``x-bench-tool: 1`` the stream is one tool call instead, its arguments spread over the
+  chunks, as an agent's file write arrives.
 - ``GET .../models``: a model list.
 
 It is deliberately cheap so that the proxy under test, not the mock, sets the pace.
@@ -34,8 +36,12 @@ def response(status: str, ctype: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-def chunk_event(i: int, content: str, finish: str | None = None) -> bytes:
-    delta = {"content": content} if content else {}
+def chunk_event(i: int, content: str, finish: str | None = None, tool: str | None = None) -> bytes:
+    delta: dict[str, object] = {"content": content} if content else {}
+    if tool is not None:  # a piece of a tool call's arguments (the first piece names the call)
+        fn = {"name": "read_file", "arguments": tool} if i == 0 else {"arguments": tool}
+        delta = {"tool_calls": [{"index": 0, **({"id": "call_bench", "type": "function"} if i == 0 else {}),
+                                 "function": fn}]}  # fmt: skip
     body = {
         "id": "chatcmpl-bench",
         "object": "chat.completion.chunk",
@@ -82,13 +88,14 @@ class Mock(asyncio.Protocol):
             self.busy = True
             chunks = int(headers.get("x-bench-chunks", "20"))
             delay = float(headers.get("x-bench-delay-ms", "0")) / 1000
-            asyncio.get_running_loop().create_task(self.stream(chunks, delay))
+            tool = headers.get("x-bench-tool") == "1"
+            asyncio.get_running_loop().create_task(self.stream(chunks, delay, tool))
         elif path.endswith("/chat/completions"):
             self.transport.write(response("200 OK", "application/json", COMPLETION))
         else:
             self.transport.write(response("404 Not Found", "application/json", b'{"error": {"message": "no"}}'))
 
-    async def stream(self, chunks: int, delay: float) -> None:
+    async def stream(self, chunks: int, delay: float, tool: bool = False) -> None:
         assert self.transport is not None
         self.transport.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -96,13 +103,17 @@ class Mock(asyncio.Protocol):
         for i in range(chunks):
             if self.transport.is_closing():
                 return
-            self.transport.write(chunk_event(i, "tok "))
+            if tool:
+                piece = '{"path": "src/' if i == 0 else ("tok/" if i < chunks - 1 else 'tok.py"}')
+                self.transport.write(chunk_event(i, "", tool=piece))
+            else:
+                self.transport.write(chunk_event(i, "tok "))
             if delay:
                 await asyncio.sleep(delay)
         usage = {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": 5 + chunks}
         final = json.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
                             "model": "bench-model", "choices": [], "usage": usage})  # fmt: skip
-        self.transport.write(chunk_event(chunks, "", "stop"))
+        self.transport.write(chunk_event(chunks, "", "tool_calls" if tool else "stop"))
         tail = b"data: " + final.encode() + b"\n\ndata: [DONE]\n\n"
         self.transport.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
         self.busy = False

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 Results = dict[str, dict[str, float]]
 
-ROWS: list[tuple[str, str | tuple[str, str], int]] = [
+
+ROWS: list[tuple[str, str | tuple[str, ...], int]] = [
     ("start to ready (s)", "startup_s", 3),
     ("idle RSS (MB)", "idle_rss_mb", 1),
     ("non-streaming c=1: p50 / p99 (ms)", ("c1_p50_ms", "c1_p99_ms"), 3),
@@ -31,6 +32,18 @@ ROWS: list[tuple[str, str | tuple[str, str], int]] = [
     ("CPU per request at c=16 via a plain alias (µs)", "alias_cpu_us", 0),
     ("CPU per request at c=16 via a model group of three, first healthy (µs)", "group_cpu_us", 0),
     ("CPU per request at c=16 via the model id itself, a control (µs)", "model_cpu_us", 0),
+    (
+        "tool-call stream of 20 / 200 chunks, no tools offered: CPU per stream (µs)",
+        ("tools_off_20_cpu_us", "tools_off_200_cpu_us"),
+        0,
+    ),
+    ("the same, five tools offered, checked (µs)", ("tools_checked_20_cpu_us", "tools_checked_200_cpu_us"), 0),
+    ("the same, checked and repair on (µs)", ("tools_repair_20_cpu_us", "tools_repair_200_cpu_us"), 0),
+    (
+        "tool-call stream: chunk delay, not checked / checked / repair on (ms)",
+        ("tools_off_chunk_delay_ms", "tools_checked_chunk_delay_ms", "tools_repair_chunk_delay_ms"),
+        3,
+    ),
     ("peak RSS (MB)", "peak_rss_mb", 1),
     ("RSS with the slow streams open (MB)", "open_streams_rss_mb", 1),
 ]
@@ -42,7 +55,7 @@ def _num(value: float | None, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _cell(result: dict[str, float], key: str | tuple[str, str], digits: int) -> str:
+def _cell(result: dict[str, float], key: str | tuple[str, ...], digits: int) -> str:
     if isinstance(key, tuple):
         return " / ".join(_num(result.get(k), digits) for k in key)
     return _num(result.get(key), digits)
@@ -83,6 +96,18 @@ def targets(r: Results) -> list[tuple[str, str, str, bool | None]]:
     group = _ratio(get(x, "group_cpu_us"), get(x, "alias_cpu_us"))
     add("CPU per request, model group (first healthy) vs plain alias", "≤ 1.1x (noise)", group,
         group is not None and group <= 1.1, f"{_num(group, 2)}x")  # fmt: skip
+    per_chunk = get(x, "tools_per_chunk_us")
+    add("checking tool calls: CPU per chunk (timed in-process)", "≤ 0.02 ms", per_chunk,
+        per_chunk is not None and per_chunk <= 20, f"{_num(per_chunk and per_chunk / 1000, 4)} ms")  # fmt: skip
+    once = get(x, "tools_per_stream_us")
+    add("checking tool calls: CPU once per stream (offer, judge, schema)", "-", once, None, f"{_num(once, 0)} µs")
+    none = get(x, "tools_none_us")
+    add("a request without tools: what finding none costs", "≈ 0", none, None, f"{_num(none, 3)} µs")
+    delay = None
+    if get(x, "tools_checked_chunk_delay_ms") is not None and get(x, "tools_off_chunk_delay_ms") is not None:
+        delay = x["tools_checked_chunk_delay_ms"] - x["tools_off_chunk_delay_ms"]
+    add("checking tool calls: chunk delay, checked minus not", "≤ 0.02 ms", delay, delay is not None and delay <= 0.02,
+        f"{_num(delay, 4)} ms")  # fmt: skip
     idle = get(x, "idle_rss_mb")
     add("idle RSS", "≤ 60 MB", idle, idle is not None and idle <= 60, f"{_num(idle, 1)} MB")
     held = get(x, "open_streams_rss_mb")

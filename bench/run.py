@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import load
+from bench import load, toolcost
 from bench.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,22 @@ RESPONSES = json.dumps({"model": "bench-model", "stream": True, "input": "hi"}).
 MESSAGES = json.dumps(
     {"model": "bench-model", "max_tokens": 256, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 ).encode()
+
+
+# An agent's tool list (five tools with schemas), and the same stream request with and without it.
+TOOLS = [
+    {"type": "function", "function": {"name": name, "description": f"{name} in the workspace", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"},
+                                         "limit": {"type": "integer"}},
+        "required": ["path"], "additionalProperties": False}}}
+    for name in ("read_file", "write_file", "list_dir", "search", "exec_command")
+]  # fmt: skip
+
+
+def tool_stream(model: str, tools: bool) -> bytes:
+    """Without tools, the same bytes under a key nobody reads: only the checking differs."""
+    body: dict[str, object] = {"model": model, "stream": True, "messages": [{"role": "user", "content": "read it"}]}
+    return json.dumps({**body, "tools" if tools else "x_unread": TOOLS}).encode()
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,7 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
         await measure_streams(proc, sizes, out, "anthropic", "/v1/messages", MESSAGES)
     if proc.name == "proxyd":
         await group_vs_alias(proc, sizes, out)
+        await tool_checking(proc, sizes, out)
     out["peak_rss_mb"] = memory_mb(proc.pid)[1]
     slow = load.http_request(
         "POST", "/v1/chat/completions", STREAM, {"x-bench-chunks": "3", "x-bench-delay-ms": "3000"}
@@ -187,6 +204,32 @@ async def group_vs_alias(proc: Proc, sizes: Sizes, out: dict[str, float]) -> Non
             seen[name].append(one["c16_cpu_us"])
     for name, runs in seen.items():
         out[f"{name}_cpu_us"] = statistics.median(runs)
+
+
+async def tool_checking(proc: Proc, sizes: Sizes, out: dict[str, float]) -> None:
+    """A 20-chunk stream of one tool call: the request without tools (the same bytes under a key
+    nobody reads: nothing to check), with an agent's five tools (every call checked), and with
+    repair on (the answer goes through the pivot, its call held to the end). CPU per stream at
+    c=16 in rounds that take turns (the median counts), and the chunk delay on paced streams.
+    The cost per chunk, too small for this VM's drift, is :mod:`bench.toolcost`'s to time."""
+    bodies = {"off": tool_stream("bench-model", False), "checked": tool_stream("bench-model", True),
+              "repair": tool_stream("mockfix/bench-model", True)}  # fmt: skip
+    seen: dict[str, list[float]] = {name: [] for name in bodies}
+    for turn in range(ROUNDS * 2):
+        for name in sorted(bodies, reverse=turn % 2 == 1):
+            raw = load.http_request("POST", "/v1/chat/completions", bodies[name], {"x-bench-tool": "1"})
+            before = cpu_s(proc.pid)
+            samples, _ = await load.run(proc.port, raw, concurrency=16, total=max(sizes.streams // 4, 1))
+            check(proc, samples)
+            seen[name].append((cpu_s(proc.pid) - before) / len(samples) * 1e6)
+    for name, body in bodies.items():
+        out[f"tools_{name}_cpu_us"] = statistics.median(seen[name])
+        paced = load.http_request("POST", "/v1/chat/completions", body, {"x-bench-tool": "1", "x-bench-delay-ms": "5"})
+        samples, _ = await load.run(proc.port, paced, concurrency=1, total=sizes.timed_streams)
+        check(proc, samples)
+        delays = [d for s in samples for d in s.chunk_delays_ns]
+        out[f"tools_{name}_chunk_delay_ms"] = statistics.fmean(delays) / 1e6 if delays else float("nan")
+    out.update(toolcost.costs(TOOLS, number=300 if sizes is FULL else 5))
 
 
 async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, float]) -> None:
@@ -248,6 +291,9 @@ def proxyd_config(directory: Path, mock_port: int) -> Path:
         # Two more names for the same mock: the targets of a model group whose first one answers.
         f"  - {{name: mock2, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
         f"  - {{name: mock3, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model]}}\n"
+        # The same mock with tool-call repair on.
+        f"  - {{name: mockfix, base_url: '{base}', api_key: bench-key, wire: chat, models: [bench-model],"
+        " tool_calls: {repair: true}}\n"
         "groups:\n"
         "  - {alias: bench-group, targets: [mock/bench-model, mock2/bench-model, mock3/bench-model]}\n"
     )

@@ -257,7 +257,7 @@ async def _relay_body(
     tail = _Tail() if not sse and _is_json(resp) else None
     convert = check.observe if check is not None else (tail.add if tail is not None else None)
     watch = ex.tools.observer(ex.wire, check) if ex.tools is not None and ex.wire and check else None
-    failure = await pump(resp, out, ex.provider, obs, watch or convert)
+    failure = await pump(resp, out, ex.provider, obs, convert)
     if failure is None and check is not None:
         tail_bytes = check.closing()
         if tail_bytes is None:

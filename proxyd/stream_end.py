@@ -14,6 +14,7 @@ closes, the check says what the client still needs:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from proxyd.sse import SSEDecoder, SSEEvent
 from proxyd.usage import Usage, usage_in_event
@@ -34,12 +35,14 @@ class StreamCheck:
     A wire's subclass says what an event means (:meth:`see`), how a stream may be repaired
     (:meth:`repair`) and what its error event is (:meth:`error_event`)."""
 
-    __slots__ = ("_decoder", "_usage_data", "complete")
+    __slots__ = ("_decoder", "_usage_data", "complete", "on_event")
 
     def __init__(self) -> None:
         self.complete = False
         self._decoder = SSEDecoder()
         self._usage_data = ""  # the event that carried usage, parsed only when asked
+        # Also given each event's data (tool-call checks read the stream it relays, decoded once).
+        self.on_event: Callable[[str], object] | None = None
 
     def usage(self) -> Usage | None:
         """Token usage the stream reported."""
@@ -50,6 +53,8 @@ class StreamCheck:
             return
         for event in self._decoder.feed(chunk):
             self.see(event)
+            if self.on_event is not None:
+                self.on_event(event.data)
 
     def observe(self, chunk: bytes) -> bytes:
         """Feed a relayed chunk and hand it back unchanged (the relay's converter)."""
@@ -60,6 +65,8 @@ class StreamCheck:
         """At a clean upstream EOF: ``b""`` when complete, bytes that complete it, or ``None`` (failed)."""
         for event in self._decoder.flush():
             self.see(event)
+            if self.on_event is not None:
+                self.on_event(event.data)
         return b"" if self.complete else self.repair()
 
     def failure(self, message: str, code: str, response_id: str) -> bytes:

@@ -35,6 +35,7 @@ class _Call:
     id: str | None = None
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    size: int = 0  # of the arguments so far
 
     def as_pivot(self, index: int, name: str, arguments: str, ids: str) -> Body:
         return {"index": index, "id": self.id or f"call_{ids}_{index}", "type": "function",
@@ -104,6 +105,7 @@ class ToolWatch:
         return self._settled.findings if self._settled is not None else None
 
     def feed(self, items: list[Item]) -> list[Item]:
+        """The items to send on (rewritten only with repair on)."""
         out: list[Item] = []
         for item in items:
             if item is END:
@@ -117,32 +119,48 @@ class ToolWatch:
             out.append(item)
         return out
 
+    def see(self, items: list[Item]) -> None:
+        """Read items that pass unchanged (a relayed stream's, decoded beside it)."""
+        for item in items:
+            if item is END:
+                self._finish()
+            elif type(item) is dict and "error" not in item:
+                choice = self._read(item)
+                if choice is not None and choice.get("finish_reason") is not None:
+                    self._finish()
+
     def close(self) -> list[Item]:
         """The answer broke off: send what was held as text (nothing is judged)."""
         held = self._hold.take() if self._hold is not None else ""
         return [self._make({"content": held})] if held else []
 
-    def _chunk(self, chunk: Body, out: list[Item]) -> Body | None:
+    def _read(self, chunk: Body) -> Body | None:
+        """Take in a chunk's first choice (and with repair, take out what is held); that choice."""
         choices = chunk.get("choices")
-        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
-        if choice is None or choice.get("index", 0) != 0:
-            return chunk
+        choice = choices[0] if type(choices) is list and choices else None
+        if type(choice) is not dict or choice.get("index", 0) != 0:
+            return None
         self._base = chunk
         delta = choice.get("delta")
-        if isinstance(delta, dict):
+        if delta and type(delta) is dict:
             self._delta(delta)
-        finish = choice.get("finish_reason")
-        if finish is not None and self._settled is None:
+        return choice
+
+    def _chunk(self, chunk: Body, out: list[Item]) -> Body | None:
+        choice = self._read(chunk)
+        if choice is None:
+            return chunk
+        if choice.get("finish_reason") is not None and self._settled is None:
             out += self._finish()
             if self._settled is not None and self._judge.repair and self._settled.calls:
                 choice["finish_reason"] = "tool_calls"
-        elif self._hold is not None and not delta and not chunk.get("usage") and finish is None:
+        elif self._hold is not None and not choice.get("delta") and not chunk.get("usage"):
             return None  # everything it carried is held
         return chunk
 
     def _delta(self, delta: Body) -> None:
         content = delta.get("content")
-        if isinstance(content, str) and content:
+        if content and type(content) is str:
             if self._text_size < MAX_TEXT:
                 self._text.append(content)
                 self._text_size += len(content)
@@ -153,25 +171,29 @@ class ToolWatch:
                 else:
                     del delta["content"]
         calls = delta.get("tool_calls")
-        if isinstance(calls, list):
+        if calls and type(calls) is list:
             for piece in calls:
                 self._call_piece(piece)
             if self._judge.repair:
                 del delta["tool_calls"]
 
     def _call_piece(self, piece: object) -> None:
-        if not isinstance(piece, dict):
+        if type(piece) is not dict:
             return
         index = piece.get("index", 0)
-        call = self._calls.setdefault(index if isinstance(index, int) else 0, _Call())
-        call.id = call.id or piece.get("id")
+        call = self._calls.get(index)
+        if call is None:
+            call = self._calls[index] = _Call()
+        if call.id is None:
+            call.id = piece.get("id")
         fn = piece.get("function")
-        if isinstance(fn, dict):
-            if isinstance(fn.get("name"), str):
-                call.name += fn["name"]
-            arguments = fn.get("arguments")
-            if isinstance(arguments, str) and sum(map(len, call.arguments)) < MAX_ARGUMENTS:
+        if type(fn) is dict:
+            name, arguments = fn.get("name"), fn.get("arguments")
+            if name and type(name) is str:
+                call.name += name
+            if arguments and type(arguments) is str and call.size < MAX_ARGUMENTS:
                 call.arguments.append(arguments)
+                call.size += len(arguments)
 
     def _finish(self) -> list[Item]:
         if self._settled is not None:

@@ -44,6 +44,13 @@ class ResponsesDecoder:
     def feed(self, chunk: bytes) -> list[Item]:
         return [item for e in self._sse.feed(chunk) if not self.ended for item in self._event(e.data)]
 
+    def event(self, data: str) -> list[Item]:
+        """One event's ``data``, decoded elsewhere (a relayed stream's check shares its SSE decoding)."""
+        return [] if self.ended else self._event(data)
+
+    def events(self, datas: list[str]) -> list[Item]:
+        return [item for data in datas for item in self.event(data)]
+
     def flush(self) -> list[Item]:
         items = [item for e in self._sse.flush() if not self.ended for item in self._event(e.data)]
         if not self.ended:
