@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from proxyd.config import ConfigError, Timeouts, expand_env, normalize_base_url, parse_config
+from proxyd.settings import ToolCalls
 
 SECRET = "sk-live-abcdef0123456789"
 
@@ -118,6 +119,14 @@ def test_api_key_file_is_read_and_stripped() -> None:
     assert config.providers[0].key_source == "file /keys/p"
 
 
+def test_tool_call_repair_by_provider_and_model() -> None:
+    config = parse(one(tool_calls={"repair": True}, models=["a", {"id": "b", "tool_calls": {"repair": False}}]))
+    provider = config.providers[0]
+    assert provider.tool_calls.repair is True
+    assert [m.tool_calls for m in provider.models] == [None, ToolCalls(repair=False)]  # None: the provider's
+    assert parse(one()).providers[0].tool_calls == ToolCalls()
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -147,6 +156,10 @@ def test_api_key_file_is_read_and_stripped() -> None:
         (one(models=[{"id": "m", "capabilities": {"tools": "yes"}}]), "providers[0].models[0].capabilities.tools"),
         (one(models=[{"id": "m", "tags": "main"}]), "providers[0].models[0].tags: must be a list"),
         (one(streaming="yes"), "providers[0].streaming: must be true or false"),
+        (one(tool_calls={"repair": "yes"}), "providers[0].tool_calls.repair: must be true or false"),
+        (one(tool_calls={"repiar": True}), "providers[0].tool_calls.repiar: unknown key (did you mean 'repair'?)"),
+        (one(tool_calls=True), "providers[0].tool_calls: must be a mapping"),
+        (one(models=[{"id": "m", "tool_calls": {"repair": 1}}]), "providers[0].models[0].tool_calls.repair: must be"),
         (one(timeouts={"idle_s": 0}), "providers[0].timeouts.idle_s: must be a number of at least"),
         (one(timeouts={"idle": 5}), "providers[0].timeouts.idle: unknown key (did you mean 'idle_s'?)"),
         (one(bsae_url="x"), "providers[0].bsae_url: unknown key (did you mean 'base_url'?)"),

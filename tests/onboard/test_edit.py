@@ -145,5 +145,17 @@ def test_null_takes_a_value_out_and_one_discovered_model_keeps_the_others_listed
     assert provider.list_discovered and [(m.id, m.context_window) for m in provider.models] == [("qwen3", 32768)]
 
 
+def test_nested_model_keys_under_an_id_with_dots(tmp_path: Path) -> None:
+    """What proxyd check --tools prints: NAME.models.ID.tool_calls.repair and .capabilities.tools."""
+    path = tmp_path / "proxyd.yaml"
+    path.write_text("providers:\n  - name: local\n    base_url: http://127.0.0.1:11434/v1\n")
+    doc = read(path)
+    set_value(doc, "local.models.qwen2.5:7b.tool_calls.repair", True)
+    set_value(doc, "local.models.gemma3:4b.capabilities.tools", False)
+    models = {m.id: m for m in load_config_text(dump(doc)).providers[0].models}
+    assert models["qwen2.5:7b"].tool_calls is not None and models["qwen2.5:7b"].tool_calls.repair
+    assert models["gemma3:4b"].capability("tools") is False
+
+
 def load_config_text(text: str) -> Config:
     return load_text(text, Path("/tmp/proxyd.yaml"), {})

@@ -23,6 +23,8 @@ from tests.conftest import FakeUpstream
 from tests.helpers import WAIT, arun, eventually, start_serve
 from tests.page.fakes import ollama_like
 from tests.test_attempts import failing
+from tests.toolcalls.clients import request_for
+from tests.toolcalls.servers import chat_server
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "page"
@@ -287,6 +289,33 @@ groups:
         text = await page.inner_text(resting)
         assert "resting 1" in text and "status_429" in text  # 120 s or a little less
         await shot(page, "group-resting")
+        assert problems == []
+    finally:
+        await stop(proc, drain)
+
+
+async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.handler = chat_server
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(f"health: {{interval_s: 0}}\nproviders:\n  - {{name: vllm, base_url: \"{upstream.base_url}\", "
+                    "wire: chat, models: [qwen, llama]}\n")  # fmt: skip
+    proc, url, drain = await serving(path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for model, said in (("qwen", "text:hermes"), ("llama", "call:ok")):
+                body = request_for("chat", f"vllm/{model}", said, stream=False)
+                async with session.post(url + "/v1/chat/completions", json=body) as resp:
+                    assert resp.status == 200
+        page, problems = await open_page(browser, url)
+        await page.click('button[data-tab="models"]')
+        in_text = '[data-models-of="vllm"] tr[data-model="qwen"] [data-tool-verdict="in_text"]'
+        await page.wait_for_selector(in_text, timeout=WAIT * 1000)
+        assert "--tool-call-parser hermes" in await page.inner_text(in_text)
+        well = '[data-models-of="vllm"] tr[data-model="llama"] [data-tool-verdict="well"]'
+        assert "calls tools well" in await page.inner_text(well)
+        await shot(page, "tool-health")
         assert problems == []
     finally:
         await stop(proc, drain)

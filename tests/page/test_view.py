@@ -63,3 +63,14 @@ def test_model_rows_mark_the_guessed_window_and_show_what_discovery_found_beyond
         "unlisted", 128000, "default")  # fmt: skip
     listed = model_rows(config_with_models(list_discovered=True).config.providers[1], config_with_models(True))
     assert [(r["id"], r["source"]) for r in listed] == [("big", "config"), ("extra", "discovered")]
+
+
+def test_model_rows_carry_their_tool_health_and_the_rest_is_counted_as_other() -> None:
+    router = config_with_models()
+    report = {"verdict": "in_text", "says": "calls in text", "fix": "--jinja", "calls": {"in_text": 1}}
+    tool_calls = {"local": {"llama3.2": report, "other": {**report, "verdict": "never"}}}
+    doc = document(router.config, router, {}, {}, {}, [], now=1.0, tool_calls=tool_calls)
+    local, cloud = doc["providers"]
+    assert {m["id"]: m["tool_calls"] for m in local["models"]}["llama3.2"] == report
+    assert local["tool_calls_other"]["verdict"] == "never"
+    assert all(m["tool_calls"] is None for m in cloud["models"]) and cloud["tool_calls_other"] is None
