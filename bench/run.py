@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import load, toolcost
+from bench import load
 from bench.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,14 +222,25 @@ async def tool_checking(proc: Proc, sizes: Sizes, out: dict[str, float]) -> None
             samples, _ = await load.run(proc.port, raw, concurrency=16, total=max(sizes.streams // 4, 1))
             check(proc, samples)
             seen[name].append((cpu_s(proc.pid) - before) / len(samples) * 1e6)
-    for name, body in bodies.items():
+    delays: dict[str, list[float]] = {name: [] for name in bodies}
+    for turn in range(2):  # paced streams, taking turns too
+        for name in sorted(bodies, reverse=turn % 2 == 1):
+            head = {"x-bench-tool": "1", "x-bench-delay-ms": "5"}
+            paced = load.http_request("POST", "/v1/chat/completions", bodies[name], head)
+            samples, _ = await load.run(proc.port, paced, concurrency=1, total=max(sizes.timed_streams // 2, 1))
+            check(proc, samples)
+            delays[name] += [d / 1e6 for s in samples for d in s.chunk_delays_ns]
+    for name in bodies:
         out[f"tools_{name}_cpu_us"] = statistics.median(seen[name])
-        paced = load.http_request("POST", "/v1/chat/completions", body, {"x-bench-tool": "1", "x-bench-delay-ms": "5"})
-        samples, _ = await load.run(proc.port, paced, concurrency=1, total=sizes.timed_streams)
-        check(proc, samples)
-        delays = [d for s in samples for d in s.chunk_delays_ns]
-        out[f"tools_{name}_chunk_delay_ms"] = statistics.fmean(delays) / 1e6 if delays else float("nan")
-    out.update(toolcost.costs(TOOLS, number=300 if sizes is FULL else 5))
+        out[f"tools_{name}_chunk_delay_ms"] = statistics.fmean(delays[name]) if delays[name] else float("nan")
+    timed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.toolcost", "--number", "300" if sizes is FULL else "5",
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    printed, _ = await asyncio.wait_for(timed.communicate(), 600)
+    if timed.returncode != 0:
+        raise RuntimeError(f"bench.toolcost failed with exit code {timed.returncode}")
+    out.update(json.loads(printed))
 
 
 async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, float]) -> None:

@@ -157,7 +157,8 @@ def _json_start(held: str, offered: Offered) -> str:
     name = _NAME_RE.search(body)
     if name is not None:
         return _named(name.group(1), offered)
-    parsed = _json_at(body, 0)
+    # Only a closing bracket can end a JSON value: parsing on every piece would cost the square.
+    parsed = _json_at(body, 0) if body.rstrip()[-1:] in ("}", "]") else None
     if parsed is not None:
         return "call" if _calls_in(parsed[0], offered) else "text"
     return "maybe" if len(body) < MAX_UNDECIDED else "text"

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, SchemaError, validators
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 _UNUSABLE = "unusable"  # the cache's mark for a schema that is not valid JSON Schema
 MAX_DETAIL = 200
@@ -37,6 +36,8 @@ class Schemas:
         validator = self._validator(schema)
         if validator is None:
             return None
+        from jsonschema.exceptions import best_match  # imported on first use: it costs startup 0.1 s
+
         try:
             error = best_match(validator.iter_errors(value))
         except Exception:  # an unresolvable $ref and the like: the schema cannot judge
@@ -60,6 +61,8 @@ class Schemas:
 
     @staticmethod
     def _compile(schema: Mapping[str, Any]) -> Validator | str:
+        from jsonschema import Draft202012Validator, SchemaError, validators
+
         cls = validators.validator_for(schema, default=Draft202012Validator)
         try:
             cls.check_schema(dict(schema))
