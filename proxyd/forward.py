@@ -226,25 +226,18 @@ async def translate(
         if client.errors != provider.errors:  # the provider's error, in the shape the client reads
             return await _error_across(call, resp, exchange, client)
         return await relay(request, resp, exchange)
-    turn = Turn(
-        request=body,
-        response_id=f"resp_{call.obs.request_id}",
-        model=str(body.get("model") or ""),
-        created=int(time.time()),
-        tool_names=pivoted.tool_names,
-        include_usage=client.wants_usage(body),
-    )
-    keep = _Keeper(call, full if client.stateful else None)
+    turn = Turn(body, f"resp_{call.obs.request_id}", str(body.get("model") or ""), int(time.time()),
+                pivoted.tool_names, client.wants_usage(body))  # fmt: skip
+    back = _Back(provider, client, turn, _Keeper(call, full if client.stateful else None), tools)
     try:
         if streaming:
-            return await _translate_stream(call, resp, (provider, client), turn, keep, tools)
+            return await _translate_stream(call, resp, back)
         answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
     finally:
         release(resp)
-    completion = provider.answer_to_pivot(answer, turn)
-    out = client.answer_from_pivot(tools.completion(completion) if tools else completion, turn)
+    out = client.answer_from_pivot(back.completion(answer), turn)
     call.obs.usage = usage_of(out.get("usage"))
-    await keep(out)
+    await back.keep(out)
     return web.json_response(out)
 
 
@@ -283,21 +276,29 @@ class _Keeper:
             await keep_turn(self.call.request, self.full, answer)
 
 
-async def _translate_stream(
-    call: Call,
-    resp: aiohttp.ClientResponse,
-    wires: tuple[Wire, Wire],
-    turn: Turn,
-    keep: _Keeper,
-    tools: ToolCheck | None,
-) -> web.StreamResponse:
-    """``wires``: the provider's and the client's."""
-    provider, client = wires
+@dataclass(frozen=True)
+class _Back:
+    """How a translated answer comes back: the provider's and the client's wires, the turn, what
+    keeps a stateful client's turn, and the request's tool check."""
+
+    provider: Wire
+    client: Wire
+    turn: Turn
+    keep: _Keeper
+    tools: ToolCheck | None
+
+    def completion(self, answer: Body) -> Body:
+        """A whole answer in the pivot's form, its tool calls checked (and repaired when asked)."""
+        completion = self.provider.answer_to_pivot(answer, self.turn)
+        return self.tools.completion(completion) if self.tools is not None else completion
+
+
+async def _translate_stream(call: Call, resp: aiohttp.ClientResponse, back: _Back) -> web.StreamResponse:
     if resp.content_type == "text/event-stream":
-        watch = tools.watch() if tools is not None else None
-        translator = StreamTranslator(provider.decoder(turn), client.encoder(turn), watch)
-        return await _pump_translated(call, resp, translator, keep, tools)
-    translator = StreamTranslator(provider.decoder(turn), client.encoder(turn))
+        watch = back.tools.watch() if back.tools is not None else None
+        translator = StreamTranslator(back.provider.decoder(back.turn), back.client.encoder(back.turn), watch)
+        return await _pump_translated(call, resp, translator, back.keep, back.tools)
+    translator = StreamTranslator(back.provider.decoder(back.turn), back.client.encoder(back.turn))
     # A whole answer (streaming off, or a server that ignores stream: true): replayed as the
     # client's stream. A stream is opened once there is something to send, so a failure before
     # that is an error answer, and one after it the stream's own error event.
@@ -306,24 +307,21 @@ async def _translate_stream(
     if out is not None:
         await out.write(head)
     try:
-        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
+        answer = await read_json(resp, call.provider, back.provider.answer_key, back.provider.answer_kind)
     except ProxyError as exc:
         if out is None:
             raise
         await out.write(translator.fail(exc.message))
         await out.write_eof()
         return out
-    completion = provider.answer_to_pivot(answer, turn)
-    if tools is not None:
-        completion = tools.completion(completion)
-    items = [*pivot.completion_chunks(completion, include_usage=True), pivot.END]
+    items = [*pivot.completion_chunks(back.completion(answer), include_usage=True), pivot.END]
     body = translator.feed_items(items)
     if out is None:
         out = await open_sse(call.request, call.obs)
     await out.write(body)
     usage = translator.usage
     call.obs.usage = usage_of(usage if usage is not None else answer.get("usage"))
-    await keep(translator.encoder.answer)
+    await back.keep(translator.encoder.answer)
     await out.write(translator.encoder.finish())
     await out.write_eof()
     return out
