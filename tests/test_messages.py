@@ -58,6 +58,20 @@ def validate_anthropic(body: dict[str, Any]) -> str | None:
     return None
 
 
+async def anthropic_request(request: web.Request, key: str | None = None) -> dict[str, Any] | web.Response:
+    """The body of a request Anthropic's API would take, or the error it would answer instead
+    (unknown path, wrong ``key`` when one is asked, no ``anthropic-version``, a refused body)."""
+    if not request.path.endswith("/messages"):
+        return anthropic_error(404, "not_found_error", "Not found")
+    if key is not None and request.headers.get("x-api-key") != key:
+        return anthropic_error(401, "authentication_error", "invalid x-api-key")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers.get("anthropic-version", "")):
+        return anthropic_error(400, "invalid_request_error", "anthropic-version: header is required")
+    body = await request.json()
+    problem = validate_anthropic(body)
+    return anthropic_error(400, "invalid_request_error", problem) if problem else body
+
+
 def anthropic_events(
     text: str, *, tool: dict[str, Any] | None = None, thinking: str = "", stop: str = "end_turn"
 ) -> bytes:
@@ -124,16 +138,9 @@ async def anthropic_server(request: web.Request) -> web.StreamResponse:
     if request.path.endswith("/messages/count_tokens"):
         counted = await request.json()
         return web.json_response({"input_tokens": len(json.dumps(counted["messages"])) // 4})
-    if not request.path.endswith("/messages"):
-        return anthropic_error(404, "not_found_error", "Not found")
-    if request.headers.get("x-api-key") != "sk-ant-test":
-        return anthropic_error(401, "authentication_error", "invalid x-api-key")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers.get("anthropic-version", "")):
-        return anthropic_error(400, "invalid_request_error", "anthropic-version: header is required")
-    body = await request.json()
-    problem = validate_anthropic(body)
-    if problem:
-        return anthropic_error(400, "invalid_request_error", problem)
+    body = await anthropic_request(request, key="sk-ant-test")
+    if isinstance(body, web.Response):
+        return body
     last = body["messages"][-1]
     said = (
         last["content"]

@@ -4,20 +4,19 @@ The last user message picks the script: ``text:ID`` answers with the text of an 
 ``call:ID`` with one proper call from :data:`BAD_CALLS`, ``plain`` with prose; a turn ending
 in a tool result is answered ``done: <result>``. Each server refuses what its API refuses (the
 chat server: tool results that answer no call, malformed tools; Anthropic's: see
-:func:`tests.test_messages.validate_anthropic`) and answers unknown paths as its server does.
+:func:`tests.test_messages.anthropic_request`) and answers unknown paths as its server does.
 Streams come in small pieces, as servers send tokens.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.test_messages import anthropic_error, validate_anthropic
+from tests.test_messages import anthropic_request
 from tests.toolcalls.shapes import BAD_CALLS, IN_TEXT
 
 PIECE = 6  # characters per streamed delta
@@ -252,14 +251,9 @@ def anthropic_message(model: str, script: Script) -> dict[str, Any]:
 
 
 async def anthropic_server(request: web.Request) -> web.StreamResponse:
-    if not request.path.endswith("/messages"):
-        return anthropic_error(404, "not_found_error", "Not found")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers.get("anthropic-version", "")):
-        return anthropic_error(400, "invalid_request_error", "anthropic-version: header is required")
-    body = await request.json()
-    problem = validate_anthropic(body)
-    if problem:
-        return anthropic_error(400, "invalid_request_error", problem)
+    body = await anthropic_request(request)
+    if isinstance(body, web.Response):
+        return body
     script = script_for(anthropic_said(body))
     if not body.get("stream"):
         return web.json_response(anthropic_message(body["model"], script))
