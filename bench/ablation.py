@@ -1,15 +1,17 @@
 """The ablation table: what each stage of proxyd's request path costs, measured by switching it
 off (:mod:`bench.ablate`) and comparing CPU with proxyd as users run it.
 
-    .venv/bin/python -m bench.ablation            # a few minutes; writes bench/ablation.md
+    .venv/bin/python -m bench.ablation            # about ten minutes; writes bench/ablation.md
     .venv/bin/python -m bench.ablation --quick    # a handful of requests: checks that it runs
 
-Every build (as run, each stage off in turn, everything off, and the plain passthrough) is
-started at once, pinned to the proxy's core, and measured in rounds that take turns (each round
-reversing the order), so the VM's drift falls on all of them; the median round counts. The
-figures are proxyd's CPU per non-streaming request at c=16 and per 20-chunk stream at c=16: a
-stage's cost is what switching it off saves. Stages overlap (the observe middleware includes
-the access line), so the savings do not add up to "everything off".
+One process of the bench-only build, pinned to the proxy's core, is measured in every setting
+(as run, each stage off in turn, everything off), switched in place between measurements, in
+rounds that take turns (each round reversing the order) so that the VM's drift falls on all of
+them; the median round counts. "As run" is measured twice per round, the second time as the
+control: its "saved" is the noise. The figures are proxyd's CPU per non-streaming request and
+per 20-chunk stream, both at c=16, beside the plain passthrough's. A stage's cost is what
+switching it off saves. Stages overlap (the observe middleware includes the access line), so
+the savings do not add up to "everything off".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -40,7 +43,7 @@ from bench.run import (
     stop,
 )
 
-AS_RUN, ALL_OFF, PASSTHROUGH = "as run", "everything off", "passthrough"
+AS_RUN, CONTROL, ALL_OFF, PASSTHROUGH = "as run", "as run, again", "everything off", "passthrough"
 
 
 async def cpu_per(proc: Proc, raw: bytes, total: int) -> float:
@@ -51,20 +54,19 @@ async def cpu_per(proc: Proc, raw: bytes, total: int) -> float:
 
 
 async def ablation(rounds: int, requests: int, streams: int, workdir: Path) -> dict[str, tuple[float, float]]:
-    """Per build: (CPU µs per request, per stream), the medians of the rounds."""
+    """Per setting: (CPU µs per request, per stream), the medians of the rounds."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(workdir)}
     mock_port = free_port()
     mock = start("mock", [sys.executable, "-m", "bench.mock", "--port", str(mock_port)], mock_port, "/v1/models",
                  env, workdir / "mock.log", LOAD_CORE)  # fmt: skip
-    config = str(proxyd_config(workdir, mock_port))
-    builds = {AS_RUN: "", **{name: name for name in STAGES}, ALL_OFF: "all"}
+    config, switches = str(proxyd_config(workdir, mock_port)), workdir / "switches"
+    settings = {AS_RUN: "", CONTROL: "", **{name: name for name in STAGES}, ALL_OFF: "all"}
     procs: dict[str, Proc] = {}
     try:
-        for name, off in builds.items():
-            port = free_port()
-            cmd = [sys.executable, "-m", "bench.ablate", "--off", off, "--", "--config", config, "--log-format", "json",
-                   "--port", str(port)]  # fmt: skip
-            procs[name] = start(name, cmd, port, "/readyz", env, workdir / f"{name.replace(' ', '-')}.log", PROXY_CORE)
+        port = free_port()
+        cmd = [sys.executable, "-m", "bench.ablate", "--switches", str(switches), "--", "--config", config,
+               "--log-format", "json", "--port", str(port)]  # fmt: skip
+        procs["proxyd"] = start("proxyd", cmd, port, "/readyz", env, workdir / "proxyd.log", PROXY_CORE)
         port = free_port()
         procs[PASSTHROUGH] = start(
             PASSTHROUGH, [sys.executable, "-m", "bench.passthrough", "--upstream", f"http://127.0.0.1:{mock_port}",
@@ -72,19 +74,31 @@ async def ablation(rounds: int, requests: int, streams: int, workdir: Path) -> d
         )  # fmt: skip
         chat = load.http_request("POST", "/v1/chat/completions", CHAT)
         stream = load.http_request("POST", "/v1/chat/completions", STREAM)
-        seen: dict[str, list[tuple[float, float]]] = {name: [] for name in procs}
+        seen: dict[str, list[tuple[float, float]]] = {name: [] for name in [*settings, PASSTHROUGH]}
         for turn in range(rounds):
-            for name in sorted(procs, reverse=turn % 2 == 1):
-                proc = procs[name]
+            for name in sorted(seen, reverse=turn % 2 == 1):
+                proc = procs[PASSTHROUGH if name == PASSTHROUGH else "proxyd"]
+                if name != PASSTHROUGH:
+                    await switch(proc, switches, settings[name])
                 seen[name].append((await cpu_per(proc, chat, requests), await cpu_per(proc, stream, streams)))
     finally:
         for proc in procs.values():
             stop(proc)
         stop(mock)
-    medians = {
-        n: (statistics.median(r for r, _ in runs), statistics.median(s for _, s in runs)) for n, runs in seen.items()
-    }
-    return medians
+    median = statistics.median
+    return {n: (median(r for r, _ in runs), median(s for _, s in runs)) for n, runs in seen.items()}
+
+
+async def switch(proc: Proc, switches: Path, off: str) -> None:
+    """Switch the build's stages: ``off`` names those to switch off (or ``all``)."""
+    tell(proc, switches, off)
+    await asyncio.sleep(0.05)
+
+
+def tell(proc: Proc, switches: Path, off: str) -> None:
+    switches.write_text(off)
+    assert proc.pid is not None
+    os.kill(proc.pid, signal.SIGUSR2)
 
 
 def render(results: dict[str, tuple[float, float]], *, quick: bool) -> str:
@@ -93,10 +107,11 @@ def render(results: dict[str, tuple[float, float]], *, quick: bool) -> str:
         "| stage switched off | what that removes | CPU per request (µs) | saved | CPU per stream (µs) | saved |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    what = {n: d for n, (d, _) in STAGES.items()}
+    what = dict(STAGES)
     what.update({AS_RUN: "nothing: proxyd as users run it", ALL_OFF: "every stage below at once",
+                 CONTROL: "nothing: a second process as run, the control (its 'saved' is the noise)",
                  PASSTHROUGH: "not proxyd: the bare aiohttp passthrough"})  # fmt: skip
-    order = [AS_RUN, *sorted(STAGES, key=lambda n: results[n][0]), ALL_OFF, PASSTHROUGH]
+    order = [AS_RUN, CONTROL, *sorted(STAGES, key=lambda n: results[n][0]), ALL_OFF, PASSTHROUGH]
     for name in order:
         req, stream = results[name]
         saved = f"{base_req - req:,.0f} ({(base_req - req) / base_req:.0%})" if name != AS_RUN else "-"

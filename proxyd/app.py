@@ -29,7 +29,16 @@ from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
-from proxyd.observe import OBS, OBSERVER, Handler, Observation, Observer, name_the_target, observe_requests
+from proxyd.observe import (
+    OBS,
+    OBSERVER,
+    AccessWriter,
+    Handler,
+    Observation,
+    Observer,
+    name_the_target,
+    observe_requests,
+)
 from proxyd.own_endpoints import serve_local
 from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
@@ -43,11 +52,15 @@ from proxyd.store.sqlite import ResponseStore, store_path
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
 CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
+ACCESS_LINE: web.AppKey[AccessWriter] = web.AppKey("access_line")
 
 _JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
 
 
-def create_app(config: Config, source: str = "", *, metrics_dir: str | None = None) -> web.Application:
+def create_app(
+    config: Config, source: str = "", *, metrics_dir: str | None = None, access_line: AccessWriter | None = None
+) -> web.Application:
+    """``access_line``: the access line's direct writer (:class:`proxyd.log.AccessLine`), if any."""
     middlewares = [guard, observe_requests, _error_boundary]
     app = web.Application(client_max_size=config.listen.max_body_bytes, middlewares=middlewares)
     app.on_response_prepare.append(add_cors_headers)
@@ -58,6 +71,8 @@ def create_app(config: Config, source: str = "", *, metrics_dir: str | None = No
     app[CODECS] = available_codecs()
     app[METRICS] = Metrics(metrics_dir)
     app[PAGE] = PageState(csrf.secret_from(os.environ, secrets.token_bytes(32)))
+    if access_line is not None:
+        app[ACCESS_LINE] = access_line
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_reloading)
@@ -98,7 +113,7 @@ def _module(*names: str) -> ModuleType | None:
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME] = Runtime(app[STARTUP_CONFIG], app[CONFIG_SOURCE])
-    app[OBSERVER] = Observer(app[METRICS], runtime)
+    app[OBSERVER] = Observer(app[METRICS], runtime, app.get(ACCESS_LINE))
     app[METRICS].last_reload.set(runtime.current.loaded_at)
     app[METRICS].know_providers(p.name for p in runtime.current.config.providers)
     checker = HealthChecker(runtime, app[METRICS])

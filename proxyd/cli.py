@@ -136,9 +136,8 @@ def _serve(
     from proxyd.server import ExposureError, ListenError, ReloadFrom, Worker, serve
     from proxyd.store.sqlite import StoreError
 
-    redactor = log.configure(
-        args.log_level, args.log_format, os.environ.get("PROXYD_WORKER") if args.reuse_port else None
-    )
+    logs = log.configure(args.log_level, args.log_format, os.environ.get("PROXYD_WORKER") if args.reuse_port else None)
+    redactor = logs.redactor
     redactor.add(secrets_of(config))
     if loose and not args.reuse_port:  # a worker's supervisor has said it
         structlog.get_logger("proxyd").warning("config_readable_secrets", note=loose)
@@ -154,7 +153,7 @@ def _serve(
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     worker = Worker(metrics_dir) if args.reuse_port and metrics_dir else None
     try:
-        asyncio.run(serve(_with_overrides(config, args), source, reload_from, worker))
+        asyncio.run(serve(_with_overrides(config, args), source, reload_from, worker, logs.access_line))
     except ExposureError as exc:
         print(f"proxyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG

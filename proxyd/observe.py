@@ -14,6 +14,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -27,6 +28,7 @@ from proxyd.traffic import ring
 from proxyd.usage import Usage, first_token_pattern
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+AccessWriter = Callable[[dict[str, Any]], None]
 
 _TOKEN_RES = {wire: first_token_pattern(wire) for wire in ("chat", "responses")}
 
@@ -119,9 +121,12 @@ OBS = web.RequestKey("observation", Observation)
 
 
 class Observer:
-    def __init__(self, metrics: Metrics, runtime: Runtime) -> None:
+    def __init__(self, metrics: Metrics, runtime: Runtime, access_line: AccessWriter | None = None) -> None:
+        """``access_line``: writes the access line straight as JSON (:class:`proxyd.log.AccessLine`);
+        without it, the line goes through structlog's chain."""
         self.metrics = metrics
         self.runtime = runtime
+        self.access_line = access_line
         self.log = structlog.get_logger("proxyd.access")
         self.recent = ring()  # the page's Traffic view
 
@@ -223,28 +228,32 @@ class Observer:
             publish_state(self.metrics, provider, health, by="traffic")
 
     def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
-        self.log.info(
-            "request",
-            request_id=obs.request_id,
-            method=obs.method,
-            endpoint=obs.endpoint,
-            provider=obs.provider,
-            model=obs.model[:200] if obs.model else None,
-            status=obs.status,
-            duration_ms=round(duration * 1000, 3),
-            ttfb_ms=None if obs.ttfb is None else round(obs.ttfb * 1000, 3),
-            ttft_ms=None if obs.ttft is None else round(obs.ttft * 1000, 3),
-            wire=obs.wire,
-            translated=obs.translated,
-            tokens=obs.usage.as_dict() if obs.usage is not None else None,
-            chunks=obs.chunks,
-            client_disconnected=obs.disconnected,
-            upstream_error=reason,
-            error_code=obs.error_code,
-            **({"tool_calls": obs.tools.counts()} if obs.tools is not None else {}),
-            # A first try that answered says nothing provider and model do not: rendered only when there were more.
-            **({"attempts": obs.attempts} if obs.attempts and len(obs.attempts) > 1 else {}),
-        )
+        fields: dict[str, Any] = {
+            "request_id": obs.request_id,
+            "method": obs.method,
+            "endpoint": obs.endpoint,
+            "provider": obs.provider,
+            "model": obs.model[:200] if obs.model else None,
+            "status": obs.status,
+            "duration_ms": round(duration * 1000, 3),
+            "ttfb_ms": None if obs.ttfb is None else round(obs.ttfb * 1000, 3),
+            "ttft_ms": None if obs.ttft is None else round(obs.ttft * 1000, 3),
+            "wire": obs.wire,
+            "translated": obs.translated,
+            "tokens": obs.usage.as_dict() if obs.usage is not None else None,
+            "chunks": obs.chunks,
+            "client_disconnected": obs.disconnected,
+            "upstream_error": reason,
+            "error_code": obs.error_code,
+        }
+        if obs.tools is not None:
+            fields["tool_calls"] = obs.tools.counts()
+        if obs.attempts and len(obs.attempts) > 1:  # a first try that answered says nothing more
+            fields["attempts"] = obs.attempts
+        if self.access_line is not None:
+            self.access_line(fields)
+        else:
+            self.log.info("request", **fields)
 
 
 OBSERVER = web.AppKey("observer", Observer)

@@ -26,6 +26,7 @@ from proxyd.app import create_app, server_options
 from proxyd.config import Config, Keepalive, Listen
 from proxyd.guard import DRAIN, Drain
 from proxyd.notify import Notifier, activated_socket, watchdog_interval
+from proxyd.observe import AccessWriter
 from proxyd.protocol import Runner
 from proxyd.reload import NOTIFIER, RELOADS, Reloader, announce
 from proxyd.runtime import RUNTIME
@@ -135,6 +136,7 @@ async def start(
     env: Mapping[str, str] | None = None,
     notifier: Notifier | None = None,
     worker: Worker | None = None,
+    access_line: AccessWriter | None = None,
 ) -> Running:
     """Start serving ``config`` exactly as ``proxyd serve`` does; stop with ``runner.cleanup()``.
 
@@ -142,7 +144,8 @@ async def start(
     process environment).
     """
     sock = listen_socket(config.listen, config.tcp_keepalive, env, reuse_port=worker is not None)
-    app = create_app(config, source, metrics_dir=worker.metrics_dir if worker is not None else None)
+    metrics_dir = worker.metrics_dir if worker is not None else None
+    app = create_app(config, source, metrics_dir=metrics_dir, access_line=access_line)
     if notifier is not None:
         app[NOTIFIER] = notifier
     if reload_from is not None:
@@ -182,11 +185,17 @@ class _Signals:
 
 
 async def serve(
-    config: Config, source: str, reload_from: ReloadFrom | None = None, worker: Worker | None = None
+    config: Config,
+    source: str,
+    reload_from: ReloadFrom | None = None,
+    worker: Worker | None = None,
+    access_line: AccessWriter | None = None,
 ) -> None:
     log = structlog.get_logger("proxyd")
     notifier = Notifier.from_env(os.environ)
-    running = await start(config, source, reload_from, env=os.environ, notifier=notifier, worker=worker)
+    running = await start(
+        config, source, reload_from, env=os.environ, notifier=notifier, worker=worker, access_line=access_line
+    )
     for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
         os.environ.pop(name, None)  # not for any process proxyd might start
     loop = asyncio.get_running_loop()

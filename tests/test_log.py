@@ -112,7 +112,7 @@ def configured_logging() -> Iterator[None]:
 def test_aiohttp_records_and_exceptions_are_redacted(
     capsys: pytest.CaptureFixture[str], configured_logging: None
 ) -> None:
-    redactor = log.configure("info", "json")
+    redactor = log.configure("info", "json").redactor
     redactor.add([KEY_ENV])
     try:
         raise RuntimeError(f"upstream said: Authorization: Bearer {KEY_ENV}")
@@ -193,3 +193,28 @@ def test_a_closed_stderr_does_not_raise() -> None:
     closed = io.StringIO()
     closed.close()
     log.Lines(closed).msg("lost, quietly")
+
+
+def test_the_direct_access_line_is_the_chains_line(
+    capsys: pytest.CaptureFixture[str], configured_logging: None
+) -> None:
+    """The access line written straight as JSON says what structlog's chain would: same fields,
+    same order, the level, the worker and an ISO timestamp, and the client's model redacted."""
+    logs = log.configure("info", "json", worker="2")
+    logs.redactor.add([KEY_ENV])
+    assert logs.access_line is not None
+    fields = {"request_id": "ab12", "model": f"m-{KEY_ENV}-sk-proj-abcdefgh123", "status": 200, "tokens": {"prompt": 3},
+              "attempts": [{"target": "a/m", "outcome": "ok", "ms": 1.5}], "ttft_ms": None}  # fmt: skip
+    structlog.get_logger("proxyd.access").info("request", **dict(fields))
+    logs.access_line(dict(fields))
+    chain, direct = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert list(chain) == list(direct) and chain.pop("timestamp")[:11] == direct.pop("timestamp")[:11]
+    assert chain == direct and direct["worker"] == "2" and direct["level"] == "info"
+    assert KEY_ENV not in direct["model"] and "abcdefgh123" not in direct["model"]
+
+
+@pytest.mark.parametrize(("level", "fmt"), [("warning", "json"), ("info", "console")])
+def test_no_direct_access_line_when_lines_are_filtered_or_for_people(
+    level: str, fmt: str, configured_logging: None
+) -> None:
+    assert log.configure(level, fmt).access_line is None

@@ -1,0 +1,117 @@
+"""Each stage of proxyd's request path timed alone, in-process with ``timeit``: the precise
+counterpart of the ablation table, whose end-to-end figures carry this VM's drift.
+
+    .venv/bin/python -m bench.stagecost
+
+Each stage runs with the inputs the benchmark's requests give it (the bench config, its chat
+body, the mock's 20-chunk stream) and the logging proxyd configures (JSON lines, to /dev/null).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import timeit
+from collections.abc import Callable
+
+from bench.mock import chunk_event
+from bench.run import CHAT
+from proxyd import jsonbody, log
+from proxyd.config import parse_config
+from proxyd.headers import upstream_request_headers
+from proxyd.log import AccessLine
+from proxyd.metrics import Metrics
+from proxyd.observe import Observation, Observer
+from proxyd.runtime import Runtime
+from proxyd.wires.chat import CHAT as CHAT_WIRE
+
+CLIENT_HEADERS = [
+    ("Host", "127.0.0.1:8787"), ("Content-Type", "application/json"), ("Content-Length", "70"),
+    ("Authorization", "Bearer proxyd"), ("User-Agent", "OpenAI/Python 1.99.0"), ("Accept", "*/*"),
+]  # fmt: skip
+USAGE = b'data: {"usage": {"prompt_tokens": 5}}\n\ndata: [DONE]\n\n'
+
+
+def stream_chunks() -> list[bytes]:
+    chunks = [chunk_event(i, "tok ") for i in range(20)] + [chunk_event(20, "", "stop")]
+    return [c.split(b"\r\n", 1)[1][:-2] for c in chunks] + [
+        b'data: {"usage": {"prompt_tokens": 5}}\n\ndata: [DONE]\n\n'
+    ]
+
+
+def timed(stage: Callable[[], object], number: int = 20_000) -> float:
+    return min(timeit.repeat(stage, number=number, repeat=5)) / number * 1e6
+
+
+async def costs(access_line: AccessLine | None) -> list[tuple[str, str, float]]:
+    config = parse_config({"providers": [{"name": "mock", "base_url": "http://127.0.0.1:9/v1", "api_key": "bench-key",
+                                          "wire": "chat", "models": [{"id": "bench-model", "alias": "bench-alias"}]}]},
+                          env={}, read_file=lambda path: "")  # fmt: skip
+    runtime, metrics = Runtime(config), Metrics()
+    observer, chained = Observer(metrics, runtime, access_line), Observer(metrics, runtime)
+    provider, router = config.providers[0], runtime.current.router
+
+    def observed() -> Observation:
+        obs = Observation("0123456789abcdef01234567", "POST", "chat.completions")
+        obs.provider, obs.model, obs.status, obs.wire = "mock", "bench-model", 200, "chat"
+        obs.upstream_status, obs.ttfb = 200, 0.001
+        return obs
+
+    obs = observed()
+    chunks = stream_chunks()
+
+    def stream_check() -> None:
+        check = CHAT_WIRE.check()
+        for chunk in chunks:
+            check.observe(chunk)
+        check.closing()
+        check.usage()
+
+    def first_token() -> None:
+        seen = observed()
+        seen.streaming()
+        for chunk in chunks:
+            seen.relayed(chunk)
+
+    def metric_updates() -> None:
+        m = metrics
+        m.child(m.requests, "mock", "chat.completions", "200").inc()
+        m.child(m.duration, "mock", "chat.completions").observe(0.002)
+        m.child(m.ttfb, "mock").observe(0.001)
+        m.child(m.inflight, "mock").inc()
+        m.child(m.inflight, "mock").dec()
+
+    entry = (1.0, "chat.completions", "chat", None, "mock", "bench-model", 200, 0.001, 0.002, 5, 1, None)
+    per_request = [
+        ("the access line, written straight as JSON (as proxyd serve does)", lambda: observer._log(obs, 0.002, None)),
+        ("the access line through structlog's chain (as before)", lambda: chained._log(obs, 0.002, None)),
+        (
+            "Observer.finish, all of it (metrics, access line, health, traffic list)",
+            lambda: observer.finish(observed()),
+        ),
+        ("the metrics updates of a request", metric_updates),
+        ("real traffic's effect on provider health", lambda: observer._update_health(obs, None)),
+        ("the traffic list's entry", lambda: observer.recent.append(entry)),
+        ("an Observation made", observed),
+        ("routing", lambda: router.route("bench-model", None)),
+        ("the JSON parse of the bench's chat body", lambda: jsonbody.parse_object(CHAT)),
+        ("the upstream request's headers", lambda: upstream_request_headers(CLIENT_HEADERS, provider)),
+    ]
+    rows = [("per request", name, timed(stage)) for name, stage in per_request]
+    rows += [("per stream", "the chat StreamCheck over a 20-chunk stream", timed(stream_check, 2_000)),
+             ("per stream", "the first-token search over a 20-chunk stream", timed(first_token, 2_000))]  # fmt: skip
+    await runtime.close()
+    return rows
+
+
+def main() -> None:
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the access lines go nowhere, as to a fast journal
+    rows = asyncio.run(costs(log.configure("info", "json").access_line))
+    print("| per | stage, timed alone | µs |\n| --- | --- | ---: |")
+    for per, stage, micros in rows:
+        print(f"| {per} | {stage} | {micros:,.1f} |")
+
+
+if __name__ == "__main__":
+    main()
