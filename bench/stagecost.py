@@ -9,6 +9,7 @@ body, the mock's 20-chunk stream) and the logging proxyd configures (JSON lines,
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -40,11 +41,11 @@ def stream_chunks() -> list[bytes]:
     ]
 
 
-def timed(stage: Callable[[], object], number: int = 20_000) -> float:
+def timed(stage: Callable[[], object], number: int) -> float:
     return min(timeit.repeat(stage, number=number, repeat=5)) / number * 1e6
 
 
-async def costs(access_line: AccessLine | None) -> list[tuple[str, str, float]]:
+async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tuple[str, str, float]]:
     config = parse_config({"providers": [{"name": "mock", "base_url": "http://127.0.0.1:9/v1", "api_key": "bench-key",
                                           "wire": "chat", "models": [{"id": "bench-model", "alias": "bench-alias"}]}]},
                           env={}, read_file=lambda path: "")  # fmt: skip
@@ -98,16 +99,20 @@ async def costs(access_line: AccessLine | None) -> list[tuple[str, str, float]]:
         ("the JSON parse of the bench's chat body", lambda: jsonbody.parse_object(CHAT)),
         ("the upstream request's headers", lambda: upstream_request_headers(CLIENT_HEADERS, provider)),
     ]
-    rows = [("per request", name, timed(stage)) for name, stage in per_request]
-    rows += [("per stream", "the chat StreamCheck over a 20-chunk stream", timed(stream_check, 2_000)),
-             ("per stream", "the first-token search over a 20-chunk stream", timed(first_token, 2_000))]  # fmt: skip
+    rows = [("per request", name, timed(stage, number)) for name, stage in per_request]
+    streams = max(number // 10, 1)
+    rows += [("per stream", "the chat StreamCheck over a 20-chunk stream", timed(stream_check, streams)),
+             ("per stream", "the first-token search over a 20-chunk stream", timed(first_token, streams))]  # fmt: skip
     await runtime.close()
     return rows
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.stagecost", description=__doc__)
+    parser.add_argument("--number", type=int, default=20_000, help="calls per timing (the suite's smoke run: a few)")
+    number = parser.parse_args().number
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the access lines go nowhere, as to a fast journal
-    rows = asyncio.run(costs(log.configure("info", "json").access_line))
+    rows = asyncio.run(costs(log.configure("info", "json").access_line, number))
     print("| per | stage, timed alone | µs |\n| --- | --- | ---: |")
     for per, stage, micros in rows:
         print(f"| {per} | {stage} | {micros:,.1f} |")

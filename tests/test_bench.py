@@ -28,3 +28,19 @@ def test_quick_benchmark_runs_every_scenario(tmp_path: Path) -> None:
     for target in ("added latency, non-streaming, c=1, p50", "per-chunk added delay", "start to ready",
                    "throughput c=64, 2 workers vs 1"):  # fmt: skip
         assert target in rows
+
+
+def test_the_ablation_and_the_stage_timings_run(tmp_path: Path) -> None:
+    out = tmp_path / "ablation.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ablation", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split(" | ")[0].lstrip("| ") for line in out.read_text().splitlines()[2:] if line.startswith("| ")]
+    assert rows[:2] == ["as run", "as run, again"] and {"access_line", "everything off", "passthrough"} <= set(rows)
+    timed = subprocess.run(
+        [sys.executable, "-m", "bench.stagecost", "--number", "20"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )  # fmt: skip
+    assert timed.returncode == 0, timed.stderr
+    assert "the access line, written straight as JSON" in timed.stdout and "routing" in timed.stdout
