@@ -22,7 +22,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 from bench import load
@@ -37,8 +36,9 @@ from bench.run import (
     check,
     cpu_s,
     free_port,
-    many_files,
+    pinned_run,
     proxyd_config,
+    publish,
     start,
     stop,
 )
@@ -128,14 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "bench" / "ablation.md"))
     args = parser.parse_args(argv)
-    if len(os.sched_getaffinity(0)) >= 2:
-        os.sched_setaffinity(0, {LOAD_CORE})
     rounds, requests, streams = (1, 20, 10) if args.quick else (int(args.rounds), 3000, 600)
-    with many_files(), tempfile.TemporaryDirectory(prefix="proxyd-ablation-") as tmp:
-        results = asyncio.run(ablation(rounds, requests, streams, Path(tmp)))
-    table = render(results, quick=args.quick)
-    Path(args.out).write_text(table)
-    print(table)
+    results = pinned_run("proxyd-ablation-", lambda tmp: ablation(rounds, requests, streams, tmp))
+    publish(render(results, quick=args.quick), args.out)
     return 0
 
 

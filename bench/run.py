@@ -30,14 +30,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bench import load
 from bench.report import render
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 PROXY_CORE, LOAD_CORE = 0, 1
 CHAT = json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -366,14 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--litellm", action="store_true", help="also LiteLLM's proxy (installs it on first use)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the table")
     args = parser.parse_args(argv)
+    results = pinned_run("proxyd-bench-", lambda tmp: bench(QUICK if args.quick else FULL, args.litellm, tmp))
+    publish(render(results, quick=args.quick), args.out)
+    return 0
+
+
+def pinned_run(prefix: str, work: Callable[[Path], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` with this process (the load driver) on its core, enough descriptors for
+    1,000 open streams, and a temporary directory for the processes it starts."""
     if len(os.sched_getaffinity(0)) >= 2:
         os.sched_setaffinity(0, {LOAD_CORE})
-    with many_files(), tempfile.TemporaryDirectory(prefix="proxyd-bench-") as tmp:
-        results = asyncio.run(bench(QUICK if args.quick else FULL, args.litellm, Path(tmp)))
-    table = render(results, quick=args.quick)
-    Path(args.out).write_text(table)
+    with many_files(), tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        return asyncio.run(work(Path(tmp)))
+
+
+def publish(table: str, out: str) -> None:
+    Path(out).write_text(table)
     print(table)
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 def test_quick_benchmark_runs_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "results.md"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    run("bench", "--quick", "--out", str(out))
     table = out.read_text()
     assert table.splitlines()[0] == "| figure | direct | passthrough | proxyd | proxyd x2 |"
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
@@ -32,15 +34,8 @@ def test_quick_benchmark_runs_every_scenario(tmp_path: Path) -> None:
 
 def test_the_ablation_and_the_stage_timings_run(tmp_path: Path) -> None:
     out = tmp_path / "ablation.md"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ablation", "--quick", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    run("bench.ablation", "--quick", "--out", str(out))
     rows = [line.split(" | ")[0].lstrip("| ") for line in out.read_text().splitlines()[2:] if line.startswith("| ")]
     assert rows[:2] == ["as run", "as run, again"] and {"access_line", "everything off", "passthrough"} <= set(rows)
-    timed = subprocess.run(
-        [sys.executable, "-m", "bench.stagecost", "--number", "20"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )  # fmt: skip
-    assert timed.returncode == 0, timed.stderr
+    timed = run("bench.stagecost", "--number", "20")
     assert "the access line, written straight as JSON" in timed.stdout and "routing" in timed.stdout
