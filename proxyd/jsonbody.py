@@ -27,10 +27,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Made once: json.loads with any option builds a new decoder and scanner per call (9.2 against
+# 5.1 µs for the benchmark's chat body, timeit).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_object(data: bytes) -> dict[str, Any]:
     """Parse a request body that must be one JSON object."""
     try:
-        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8 JSON", code="invalid_json") from None
     except RecursionError:
