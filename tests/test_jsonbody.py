@@ -49,3 +49,16 @@ def test_unsafe_json_is_a_400(body: bytes, reason: str) -> None:
 def test_dump_refuses_non_finite() -> None:
     with pytest.raises(ProxyError):
         jsonbody.dump({"a": float("nan")})
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(199, False), (200, False), (201, True), (202, True)])
+def test_the_depth_limit_is_exact_at_its_edge(depth: int, refused: bool) -> None:
+    """Objects and lists mixed, beside a wide sibling (the level walk must see both branches)."""
+    pairs, extra = divmod(depth - 1, 2)  # the body's own object is level 1; each {"a":[ adds two
+    deep = b'{"a":[' * pairs + (b'{"b":1}' if extra else b"1") + b"]}" * pairs
+    body = b'{"wide": [' + b",".join([b'{"x": [1, 2, {"y": 3}]}'] * 300) + b'], "deep": ' + deep + b"}"
+    if refused:
+        with pytest.raises(ProxyError, match="nests deeper than 200"):
+            jsonbody.parse_object(body)
+    else:
+        assert jsonbody.parse_object(body)["wide"][0] == {"x": [1, 2, {"y": 3}]}
