@@ -59,7 +59,10 @@ class ToolCheck:
 
     def answer(self, wire: Wire, answer: Body) -> Body | None:
         """A whole answer on the client's own wire, checked; a repaired one to send instead, or None."""
-        completion = wire.answer_to_pivot(answer, self.turn)
+        try:
+            completion = wire.answer_to_pivot(answer, self.turn)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None  # an answer of an odd shape is relayed as it came, unjudged: the check never breaks it
         judge = self._judge if self.rewrites(wire) else Judge(self._judge.offered, self._judge.schemas, False)
         fixed, self.obs.tools = check_completion(completion, judge)
         return wire.answer_from_pivot(fixed, self.turn) if fixed is not completion else None

@@ -160,3 +160,20 @@ async def test_model_label_is_never_raw_client_input(proxy: ProxyClient) -> None
     async with proxy.post(ENDPOINTS["chat"], json=body) as resp:
         assert resp.status == 200
     assert await metric(proxy, provider="chat", model="other", result="in_text") == 1
+
+
+async def test_an_odd_answer_is_relayed_as_it_came_not_broken_by_the_check(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """A 200 whose output items are not objects: the checker cannot read it, the client still gets it."""
+    odd = {"id": "resp_1", "object": "response", "status": "completed", "output": ["not an item"]}
+
+    async def server(request: Any) -> Any:
+        from aiohttp import web
+
+        return web.json_response(odd)
+
+    upstream.handler = server
+    proxy = await proxy_factory({"providers": [{"name": "r", "base_url": upstream.base_url, "wire": "responses"}]})
+    async with proxy.post(ENDPOINTS["responses"], json=request_for("responses", "r/m", "hi", False)) as resp:
+        assert resp.status == 200 and await resp.json() == odd
