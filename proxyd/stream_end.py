@@ -51,10 +51,7 @@ class StreamCheck:
     def feed(self, chunk: bytes) -> None:
         if self.complete:
             return
-        for event in self._decoder.feed(chunk):
-            self.see(event)
-            if self.on_event is not None:
-                self.on_event(event.data)
+        self._see_all(self._decoder.feed(chunk))
 
     def observe(self, chunk: bytes) -> bytes:
         """Feed a relayed chunk and hand it back unchanged (the relay's converter)."""
@@ -63,11 +60,15 @@ class StreamCheck:
 
     def closing(self) -> bytes | None:
         """At a clean upstream EOF: ``b""`` when complete, bytes that complete it, or ``None`` (failed)."""
-        for event in self._decoder.flush():
-            self.see(event)
-            if self.on_event is not None:
-                self.on_event(event.data)
+        self._see_all(self._decoder.flush())
         return b"" if self.complete else self.repair()
+
+    def _see_all(self, events: list[SSEEvent]) -> None:
+        hook = self.on_event
+        for event in events:
+            self.see(event)
+            if hook is not None:
+                hook(event.data)
 
     def failure(self, message: str, code: str, response_id: str) -> bytes:
         """An error event in the wire's shape, ending whatever half-event was on the wire."""

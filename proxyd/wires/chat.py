@@ -77,13 +77,10 @@ class ChatDecoder:
     def flush(self) -> list[Item]:
         return [parse(event.data) for event in self._sse.flush()]
 
-    def event(self, data: str) -> list[Item]:
-        """One event's ``data``, decoded elsewhere (a relayed stream's check shares its SSE decoding)."""
-        return [parse(data)]
-
     def events(self, datas: list[str]) -> list[Item]:
-        """Several events' ``data`` at once: one JSON parse for all of them, which costs a fraction
-        of one parse each (their [DONE] and any malformed one are read one by one)."""
+        """Events' ``data``, decoded elsewhere (a relayed stream's check shares its SSE decoding), in
+        one JSON parse for all of them, which costs a fraction of one parse each (their [DONE] and
+        any malformed one are read one by one)."""
         done = bool(datas) and datas[-1].strip() == "[DONE]"
         body = datas[:-1] if done else datas
         try:

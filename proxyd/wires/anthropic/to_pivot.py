@@ -39,17 +39,14 @@ class AnthropicDecoder:
         self.usage: object = None  # the provider's usage (chat shape), once the message ended
 
     def feed(self, chunk: bytes) -> list[Item]:
-        return [item for e in self._sse.feed(chunk) if not self.ended for item in self._event(e.data)]
-
-    def event(self, data: str) -> list[Item]:
-        """One event's ``data``, decoded elsewhere (a relayed stream's check shares its SSE decoding)."""
-        return [] if self.ended else self._event(data)
+        return self.events([e.data for e in self._sse.feed(chunk)])
 
     def events(self, datas: list[str]) -> list[Item]:
-        return [item for data in datas for item in self.event(data)]
+        """Events' ``data``, decoded here or elsewhere (a relayed stream's check shares its SSE decoding)."""
+        return [item for data in datas if not self.ended for item in self._event(data)]
 
     def flush(self) -> list[Item]:
-        items = [item for e in self._sse.flush() if not self.ended for item in self._event(e.data)]
+        items = self.events([e.data for e in self._sse.flush()])
         if not self.ended:
             items += self._error("the provider ended the stream before the answer was finished")
         return items
