@@ -182,8 +182,6 @@ def _is_stream(resp: aiohttp.ClientResponse) -> bool:
 
 def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> ToolCheck | None:
     """The request's tool-call check, when its offer (in the pivot's form) holds tools."""
-    if not offer.body.get("tools"):
-        return None
     return tool_check(call.request.app[RUNTIME].schemas, call.route, call.obs, offer, client, body)
 
 

@@ -46,8 +46,11 @@ class ToolCheck:
 
     def watch(self, rewrite: bool = True) -> ToolWatch:
         """For a pivot stream: checks, and repairs when asked and ``rewrite``."""
-        judge = self._judge if rewrite else Judge(self._judge.offered, self._judge.schemas, False)
-        return ToolWatch(judge)
+        return ToolWatch(self._judge if rewrite else self._reading())
+
+    def _reading(self) -> Judge:
+        """The judge without repair: for answers that are checked and never rewritten."""
+        return Judge(self._judge.offered, self._judge.schemas, False)
 
     def done(self, watch: ToolWatch) -> None:
         self.obs.tools = watch.findings
@@ -63,7 +66,7 @@ class ToolCheck:
             completion = wire.answer_to_pivot(answer, self.turn)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None  # an answer of an odd shape is relayed as it came, unjudged: the check never breaks it
-        judge = self._judge if self.rewrites(wire) else Judge(self._judge.offered, self._judge.schemas, False)
+        judge = self._judge if self.rewrites(wire) else self._reading()
         fixed, self.obs.tools = check_completion(completion, judge)
         return wire.answer_from_pivot(fixed, self.turn) if fixed is not completion else None
 
