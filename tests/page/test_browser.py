@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import socket
@@ -58,17 +59,18 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def serving(path: Path) -> tuple[asyncio.subprocess.Process, str, asyncio.Task[bytes]]:
-    """``proxyd serve`` on ``path``: the process, the page's URL, and the task reading its log."""
+@contextlib.asynccontextmanager
+async def serving(path: Path) -> AsyncIterator[str]:
+    """``proxyd serve`` on ``path`` while the block runs: the page's URL; stopped by its PID after."""
     proc, api = await start_serve(path)
     assert proc.stderr is not None
-    return proc, api.removesuffix("/v1"), asyncio.create_task(proc.stderr.read())  # the log must not fill the pipe
-
-
-async def stop(proc: asyncio.subprocess.Process, drain: asyncio.Task[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(proc.wait(), WAIT)
-    drain.cancel()
+    drain = asyncio.create_task(proc.stderr.read())  # the log must not fill the pipe
+    try:
+        yield api.removesuffix("/v1")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), WAIT)
+        drain.cancel()
 
 
 @pytest.fixture
@@ -76,9 +78,8 @@ async def serve(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[tuple[s
     upstream.handler = ollama_like()
     path = tmp_path / "proxyd.yaml"
     path.write_text(config_text(upstream))
-    proc, url, drain = await serving(path)
-    yield url, path, upstream
-    await stop(proc, drain)
+    async with serving(path) as url:
+        yield url, path, upstream
 
 
 async def open_page(browser: Browser, url: str) -> tuple[Page, list[str]]:
@@ -254,14 +255,11 @@ async def test_the_first_five_minutes_init_then_serve_shows_ollama_green(
         config = tmp_path / "config.yaml"
         code, out, err = await arun("init", "--yes", "--config", str(config), *port_args, env={"HOME": str(tmp_path)})
     assert code == 0 and "http://127.0.0.1:8787/" in out, err  # it tells where the page is
-    proc, url, drain = await serving(config)
-    try:
+    async with serving(config) as url:
         page, problems = await open_page(browser, url)
         await page.wait_for_selector(card("ollama", "ok") + " .dot.ok", timeout=WAIT * 1000)
         await shot(page, "after-init")
         assert problems == []
-    finally:
-        await stop(proc, drain)
 
 
 async def test_a_resting_group_target_shows_with_its_time_left(
@@ -277,8 +275,7 @@ providers:
 groups:
   - {{alias: main, targets: [limited/qwen3, good/qwen3]}}
 """)
-    proc, url, drain = await serving(path)
-    try:
+    async with serving(path) as url:
         async with aiohttp.ClientSession() as session:
             chat = {"model": "main", "messages": [{"role": "user", "content": "hi"}]}
             async with session.post(url + "/v1/chat/completions", json=chat) as resp:
@@ -290,8 +287,6 @@ groups:
         assert "resting 1" in text and "status_429" in text  # 120 s or a little less
         await shot(page, "group-resting")
         assert problems == []
-    finally:
-        await stop(proc, drain)
 
 
 async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
@@ -301,8 +296,7 @@ async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
     path = tmp_path / "proxyd.yaml"
     path.write_text(f"health: {{interval_s: 0}}\nproviders:\n  - {{name: vllm, base_url: \"{upstream.base_url}\", "
                     "wire: chat, models: [qwen, llama]}\n")  # fmt: skip
-    proc, url, drain = await serving(path)
-    try:
+    async with serving(path) as url:
         async with aiohttp.ClientSession() as session:
             for model, said in (("qwen", "text:hermes"), ("llama", "call:ok")):
                 body = request_for("chat", f"vllm/{model}", said, stream=False)
@@ -317,5 +311,3 @@ async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
         assert "calls tools well" in await page.inner_text(well)
         await shot(page, "tool-health")
         assert problems == []
-    finally:
-        await stop(proc, drain)
