@@ -7,10 +7,14 @@ A proxy that rewrites a body must not forward any of that, so each is a 400 here
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
 
+import orjson
+
+from proxyd import jsoncodec
 from proxyd.errors import ProxyError, bad_request
 
 MAX_DEPTH = 200  # real requests nest < 20 deep; JSON Schemas in tools reach ~30
@@ -34,14 +38,9 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite
 
 def parse_object(data: bytes) -> dict[str, Any]:
     """Parse a request body that must be one JSON object."""
-    try:
-        value = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
-    except UnicodeDecodeError:
-        raise bad_request("the request body is not UTF-8 JSON", code="invalid_json") from None
-    except RecursionError:
-        raise _too_deep() from None
-    except ValueError as exc:  # JSONDecodeError, and int() over the digit limit
-        raise bad_request(f"the request body is not valid JSON: {_reason(exc)}", code="invalid_json") from None
+    value = _fast(data)
+    if value is None:
+        value = _strict(data)
     if not isinstance(value, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_json")
     # Counting brackets runs at C speed and rules out deep nesting for almost every body.
@@ -50,8 +49,32 @@ def parse_object(data: bytes) -> dict[str, Any]:
     return value
 
 
+def _fast(data: bytes) -> Any:
+    """orjson's reading when it is the standard one (:mod:`proxyd.jsoncodec`), else None: it
+    refuses ``NaN`` and ``1e309`` as this module does, and anything else it refuses (lone
+    surrogates, UTF-16, a BOM) gets :func:`_strict`'s answer."""
+    if jsoncodec.exact(data):
+        with contextlib.suppress(ValueError):
+            return orjson.loads(data)
+    return None
+
+
+def _strict(data: bytes) -> Any:
+    try:
+        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+    except UnicodeDecodeError:
+        raise bad_request("the request body is not UTF-8 JSON", code="invalid_json") from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, and int() over the digit limit
+        raise bad_request(f"the request body is not valid JSON: {_reason(exc)}", code="invalid_json") from None
+
+
 def dump(value: dict[str, Any]) -> bytes:
-    """Serialize a parsed body for the upstream; ASCII-escaped so lone surrogates survive."""
+    """Serialize a parsed body for the upstream: compact UTF-8, or ASCII-escaped when it holds
+    what orjson cannot write (lone surrogates survive that way)."""
+    with contextlib.suppress(TypeError):
+        return orjson.dumps(value)
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
     except (ValueError, RecursionError):

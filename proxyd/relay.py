@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from proxyd import jsoncodec
 from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
 from proxyd.guard import answer_shutdown, is_shutdown
@@ -157,7 +157,7 @@ async def read_whole(resp: aiohttp.ClientResponse, provider: Provider) -> bytes:
 
 def parse_answer(body: bytes, provider: Provider, key: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = jsoncodec.loads(body)
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict) or not isinstance(value.get(key), list):

@@ -13,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from proxyd import jsoncodec
+
 KINDS = ("prompt", "completion", "reasoning", "cached")
 TAIL_BYTES = 16 * 1024
 _USAGE_KEY_RE = re.compile(r'"usage"\s*:\s*\{')
@@ -75,7 +77,7 @@ def usage_in_tail(tail: bytes) -> Usage | None:
 def usage_in_event(data: str) -> Usage | None:
     """Usage from one stream event: a chat chunk's ``usage`` or a Responses terminal event's."""
     try:
-        event = json.loads(data)
+        event = jsoncodec.loads(data)
     except ValueError:
         return None
     if not isinstance(event, dict):

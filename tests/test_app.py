@@ -345,7 +345,7 @@ async def test_streaming_disabled_provider_is_replayed_as_a_stream(
         assert resp.headers["Content-Type"].startswith("text/event-stream")
         text = (await resp.read()).decode()
         assert upstream.last.json() == {"model": "x"}  # asked without stream
-        assert '"content": "whole answer"' in text and '"total_tokens": 3' in text
+        assert '"content":"whole answer"' in text and '"total_tokens":3' in text
         assert text.endswith("data: [DONE]\n\n")
     await client.post(CHAT, json={"model": "pm/y", "stream": True})
     assert upstream.last.json() == {"model": "y", "stream": True}  # its other models stream as usual

@@ -46,9 +46,32 @@ def test_unsafe_json_is_a_400(body: bytes, reason: str) -> None:
     assert info.value.status == 400 and reason in info.value.message
 
 
-def test_dump_refuses_non_finite() -> None:
-    with pytest.raises(ProxyError):
-        jsonbody.dump({"a": float("nan")})
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        ({"a": "naïve 🙂", "b": [1, 2.5, None, True]}, '{"a":"naïve 🙂","b":[1,2.5,null,true]}'),
+        ({"a": "\ud800 lone"}, '{"a":"\\ud800 lone"}'),  # orjson cannot write it: json escapes it
+        ({"seed": 2**70}, f'{{"seed":{2**70}}}'),  # past 64 bits: json writes it exactly
+    ],
+)
+def test_dump_writes_compact_json_and_loses_nothing(value: dict[str, object], sent: str) -> None:
+    assert jsonbody.dump(value) == sent.encode("utf-8", "surrogatepass")
+    assert json.loads(jsonbody.dump(value)) == value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"seed": 123456789012345678901234567890, "n": -9999999999999999999}',  # orjson would make floats
+        b'{"a": "\\ud83d alone", "b": 1}',  # a lone surrogate: orjson refuses, json keeps it
+        b'\xef\xbb\xbf{"a": 1}',  # a byte order mark
+        '{"a": "utf-16"}'.encode("utf-16"),
+        b'{"a": 1, "a": 2, "t": 0.1, "u": 1e308, "v": -0.0}',
+    ],
+)
+def test_parse_reads_every_body_as_the_standard_library_does(body: bytes) -> None:
+    parsed = jsonbody.parse_object(body)
+    assert parsed == json.loads(body) and repr(parsed) == repr(json.loads(body))
 
 
 @pytest.mark.parametrize(("depth", "refused"), [(199, False), (200, False), (201, True), (202, True)])

@@ -9,12 +9,12 @@ ends the stream as an ``error`` data line, never with ``[DONE]``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from proxyd import jsoncodec
 from proxyd.errors import ProxyError
-from proxyd.sse import SSEDecoder, SSEEvent, encode_event
+from proxyd.sse import SSEDecoder, SSEEvent
 from proxyd.stream_end import StreamCheck
 from proxyd.wires.pivot import DONE, END, Item, completion_chunks, error_line, parse
 from proxyd.wires.turn import Pivoted, Turn
@@ -32,7 +32,7 @@ def wants_usage(chat_request: dict[str, Any]) -> bool:
 
 
 def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
-    return b"".join(encode_event(json.dumps(c)) for c in completion_chunks(completion, include_usage)) + DONE
+    return b"".join(jsoncodec.event(c) for c in completion_chunks(completion, include_usage)) + DONE
 
 
 class ChatStreamCheck(StreamCheck):
@@ -84,7 +84,7 @@ class ChatDecoder:
         done = bool(datas) and datas[-1].strip() == "[DONE]"
         body = datas[:-1] if done else datas
         try:
-            items: list[Item] = json.loads("[" + ",".join(body) + "]") if body else []
+            items: list[Item] = jsoncodec.loads("[" + ",".join(body) + "]") if body else []
         except ValueError:
             items = [parse(data) for data in body]
         return [*items, END] if done else items
@@ -120,7 +120,7 @@ class ChatEncoder:
                     self.usage = item["usage"]
                     if not self._include_usage:
                         continue  # the usage chunk, which this client did not ask for
-            out.append(encode_event(json.dumps(item)))
+            out.append(jsoncodec.event(item))
         return b"".join(out)
 
     def finish(self) -> bytes:

@@ -31,11 +31,10 @@ for an error the provider reported, :data:`END` for the stream's terminal marker
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from proxyd.sse import encode_event
+from proxyd import jsoncodec
 
 WIRE: Final = "chat"  # the pivot is this wire's own form: a chat provider needs no translation
 DONE: Final = b"data: [DONE]\n\n"  # the chat stream's terminal marker
@@ -105,7 +104,7 @@ def parse(data: str) -> Item:
     if data.strip() == "[DONE]":
         return END
     try:
-        return json.loads(data)
+        return jsoncodec.loads(data)
     except ValueError:
         return Malformed(data)
 
@@ -116,7 +115,7 @@ def error_item(message: str, code: str) -> dict[str, Any]:
 
 
 def error_line(message: str, code: str) -> bytes:
-    return encode_event(json.dumps(error_item(message, code)))
+    return jsoncodec.event(error_item(message, code))
 
 
 _PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")

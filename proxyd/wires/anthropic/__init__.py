@@ -15,8 +15,9 @@ import json
 import re
 from typing import Any
 
+from proxyd import jsoncodec
 from proxyd.errors import ProxyError
-from proxyd.sse import SSEEvent, encode_event
+from proxyd.sse import SSEEvent
 from proxyd.stream_end import StreamCheck, event_type
 from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
@@ -45,7 +46,7 @@ class AnthropicStreamCheck(StreamCheck):
             self._usage_data = _usage_only(data)
 
     def error_event(self, message: str, code: str, response_id: str) -> bytes:
-        return encode_event(json.dumps({"type": "error", "error": {"type": "api_error", "message": message}}), "error")
+        return jsoncodec.event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
 
 
 class AnthropicWire:

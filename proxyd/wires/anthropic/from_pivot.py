@@ -18,11 +18,10 @@ be open: the first call streams as it comes, later ones are kept and sent whole 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxyd.sse import encode_event
+from proxyd import jsoncodec
 from proxyd.wires.anthropic.answers import FROM_FINISH, error_type, usage_from_chat
 from proxyd.wires.pivot import END, MOVES, Item, Malformed, Phase
 from proxyd.wires.think import ThinkSplitter
@@ -34,7 +33,7 @@ Body = dict[str, Any]
 class _Tool:
     call_id: str
     name: str = ""
-    arguments: str = ""
+    arguments: list[str] = field(default_factory=list)  # pieces: += on an attribute is quadratic
     block: int = -1  # the content block index once opened
 
 
@@ -194,13 +193,13 @@ class AnthropicEncoder:
         if not tool.name and isinstance(fn.get("name"), str):
             tool.name = fn["name"]
         arguments: str = fn["arguments"] if isinstance(fn.get("arguments"), str) else ""
-        tool.arguments += arguments
+        tool.arguments.append(arguments)
         if self._s.live_tool is None and tool.block < 0 and tool.name:
             self._s.live_tool = index
             self._open("tool", {"type": "tool_use", "id": tool.call_id, "name": tool.name, "input": {}})
             tool.block = self._s.blocks
             self._s.sent_tool = True
-            arguments = tool.arguments  # all that came before the name, at once
+            arguments = "".join(tool.arguments)  # all that came before the name, at once
         if index == self._s.live_tool and arguments:
             self._block_delta({"type": "input_json_delta", "partial_json": arguments})
 
@@ -213,8 +212,9 @@ class AnthropicEncoder:
                 index=tool.block,
                 content_block={"type": "tool_use", "id": tool.call_id, "name": tool.name, "input": {}},
             )
-            if tool.arguments:
-                self._block_delta({"type": "input_json_delta", "partial_json": tool.arguments})
+            arguments = "".join(tool.arguments)
+            if arguments:
+                self._block_delta({"type": "input_json_delta", "partial_json": arguments})
             self._emit("content_block_stop", index=tool.block)
             self._s.blocks += 1
             self._s.open = ""
@@ -236,14 +236,12 @@ class AnthropicEncoder:
 
     def _fail(self, message: str, kind: str) -> None:
         self._move("fail")
-        self._out.append(
-            encode_event(json.dumps({"type": "error", "error": {"type": kind, "message": message}}), "error")
-        )
+        self._out.append(jsoncodec.event({"type": "error", "error": {"type": kind, "message": message}}, "error"))
 
     # --- plumbing -------------------------------------------------------------------------------
 
     def _emit(self, kind: str, **fields: Any) -> None:
-        self._out.append(encode_event(json.dumps({"type": kind, **fields}), kind))
+        self._out.append(jsoncodec.event({"type": kind, **fields}, kind))
 
     def _take(self) -> bytes:
         out, self._out = b"".join(self._out), []
@@ -251,6 +249,4 @@ class AnthropicEncoder:
 
 
 def error_event(message: str, status: int) -> bytes:
-    return encode_event(
-        json.dumps({"type": "error", "error": {"type": error_type(status), "message": message}}), "error"
-    )
+    return jsoncodec.event({"type": "error", "error": {"type": error_type(status), "message": message}}, "error")

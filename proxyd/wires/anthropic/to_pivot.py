@@ -10,10 +10,10 @@ signature survives to a client that can carry it); each ``tool_use`` block becom
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from proxyd import jsoncodec
 from proxyd.sse import SSEDecoder
 from proxyd.wires.anthropic.answers import TO_FINISH, usage_to_chat
 from proxyd.wires.pivot import END, Item, error_item
@@ -53,7 +53,7 @@ class AnthropicDecoder:
 
     def _event(self, data: str) -> list[Item]:
         try:
-            event = json.loads(data)
+            event = jsoncodec.loads(data)
         except ValueError:
             return self._error("the provider sent an event that is not JSON")
         kind = event.get("type") if isinstance(event, dict) else None

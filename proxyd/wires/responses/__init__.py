@@ -8,12 +8,12 @@ ends and expanded from the store when it is continued (the I/O for that is the c
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from proxyd import jsoncodec
 from proxyd.errors import ProxyError
-from proxyd.sse import SSEEvent, encode_event
+from proxyd.sse import SSEEvent
 from proxyd.stream_end import StreamCheck, event_type
 from proxyd.wires.errors import TranslationError
 from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
@@ -61,7 +61,7 @@ class ResponsesStreamCheck(StreamCheck):
             "sequence_number": int(seq.group(1)) + 1 if seq else 0,
             "response": response,
         }
-        return encode_event(json.dumps(event), "response.failed")
+        return jsoncodec.event(event, "response.failed")
 
 
 class ResponsesWire:
@@ -121,7 +121,7 @@ class ResponsesWire:
 
 def _response_of(data: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(data)
+        value = jsoncodec.loads(data)
     except ValueError:
         return None
     response = value.get("response") if isinstance(value, dict) else None

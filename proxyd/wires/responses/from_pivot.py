@@ -8,12 +8,11 @@ its ``type``, and the stream ends with ``data: [DONE]`` after the terminal event
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from proxyd.sse import encode_event
+from proxyd import jsoncodec
 from proxyd.wires.pivot import DONE, END, Item, completion_chunks
 from proxyd.wires.responses.machine import ChatToResponsesStream, Event
 from proxyd.wires.turn import ToolName
@@ -67,20 +66,7 @@ class ResponsesEncoder:
 
 
 def _encode(events: list[Event]) -> bytes:
-    return b"".join(_delta(e) if e["type"] == _DELTA else encode_event(json.dumps(e), e["type"]) for e in events)
-
-
-_DELTA = "response.output_text.delta"
-
-
-def _delta(e: Event) -> bytes:
-    # Most of a stream's events are text deltas: a template (keys in the machine's order, as
-    # json.dumps would write them) with only the text encoded costs a fifth of a full dumps.
-    return (
-        f'event: {_DELTA}\ndata: {{"type": "{_DELTA}", "sequence_number": {e["sequence_number"]}, '
-        f'"item_id": {json.dumps(e["item_id"])}, "output_index": {e["output_index"]}, '
-        f'"content_index": {e["content_index"]}, "delta": {json.dumps(e["delta"])}, "logprobs": []}}\n\n'
-    ).encode()
+    return b"".join(jsoncodec.event(e, e["type"]) for e in events)
 
 
 def chat_to_response(

@@ -7,10 +7,9 @@ one delta, and closed, as the OpenAI stream would, and the stream ends with ``da
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from proxyd.sse import encode_event
+from proxyd import jsoncodec
 from proxyd.wires.pivot import DONE
 
 _TERMINAL = {"incomplete": "response.incomplete", "failed": "response.failed"}
@@ -35,7 +34,7 @@ class _Events:
 
     def add(self, kind: str, **fields: Any) -> None:
         data = {"type": kind, "sequence_number": len(self.events), **fields}
-        self.events.append(encode_event(json.dumps(data), kind))
+        self.events.append(jsoncodec.event(data, kind))
 
 
 def _item_events(out: _Events, index: int, item: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from proxyd import jsoncodec
 from proxyd.sse import SSEDecoder
 from proxyd.wires.pivot import END, Item, error_item
 from proxyd.wires.responses.tools import flat_name
@@ -56,7 +57,7 @@ class ResponsesDecoder:
 
     def _event(self, data: str) -> list[Item]:
         try:
-            event = json.loads(data)
+            event = jsoncodec.loads(data)
         except ValueError:
             if data.strip() == "[DONE]":
                 return []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from proxyd.sse import encode_event
+from proxyd.sse import SSEDecoder, encode_event
 from proxyd.wires.chat import ChatDecoder
 from proxyd.wires.pivot import DONE
 from proxyd.wires.registry import StreamTranslator
@@ -34,12 +34,15 @@ def machine() -> ChatToResponsesStream:
 
 @pytest.mark.parametrize("texts", [TEXTS, TEXTS[::-1], ["x"] * 5])
 def test_bytes_are_the_events_encoded_one_by_one(texts: list[str]) -> None:
-    """The text-delta fast path writes exactly what encoding the event dict would."""
+    """Each event goes out alone, named by its type, and reads back as the machine made it:
+    quotes, escapes, line breaks, U+2028, NUL and emoji in the text survive the encoding."""
     encoder = responses_stream_of_chat()
     got = encoder.start() + encoder.feed(chat_stream(texts)) + encoder.finish()
     reference = machine()
     events = reference.start() + [e for data in _payloads(chat_stream(texts)) for e in reference.feed(data)]
-    assert got == b"".join(encode_event(json.dumps(e), e["type"]) for e in events) + DONE
+    assert got.endswith(DONE)
+    sent = SSEDecoder().feed(got.removesuffix(DONE))
+    assert [(e.event, json.loads(e.data)) for e in sent] == [(e["type"], e) for e in events]
 
 
 def _payloads(stream: bytes) -> list[str]:
