@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxyd.wires.pivot import END, MOVES, Item, Malformed, Phase, parse
@@ -48,7 +48,9 @@ class _Call:
     call_id: str
     item_id: str = ""  # assigned with output_index, once the name tells function from custom
     chat_name: str = ""
-    arguments: str = ""
+    # Pieces, joined when read: += on an attribute copies the whole string each time (CPython
+    # concatenates in place only into locals), which is quadratic over a long answer.
+    arguments: list[str] = field(default_factory=list)
     output_index: int = -1  # assigned when the item is added (once its name is known)
 
 
@@ -73,12 +75,12 @@ class ChatToResponsesStream:
         self._events: list[Event] = []
         self._output: list[dict[str, Any]] = []
         self._item: dict[str, Any] = {}  # the open reasoning or message item
-        self._text = ""
+        self._text: list[str] = []  # pieces, as _Call.arguments
         self._calls: dict[int, _Call] = {}
         self._think = ThinkSplitter()
         self._finish: str | None = None
         self._usage: object = None
-        self._signature = ""  # of the open reasoning item (a pivot extension)
+        self._signature: list[str] = []  # of the open reasoning item (a pivot extension)
         self.terminal: Event | None = None  # the terminal event, once there is one
         self._terminal_taken = False
 
@@ -184,8 +186,8 @@ class ChatToResponsesStream:
             if reasoning:
                 self._reasoning(reasoning)
         signature = delta.get("reasoning_signature")
-        if isinstance(signature, str) and self._open is Open.REASONING:
-            self._signature += signature
+        if isinstance(signature, str) and signature and self._open is Open.REASONING:
+            self._signature.append(signature)
         content = delta.get("content")
         if isinstance(content, str) and content:
             for kind, piece in self._think.feed(content):
@@ -212,7 +214,7 @@ class ChatToResponsesStream:
             self._add_item({"id": self._id("rs"), "type": "reasoning", "summary": []})
             part = {"type": "summary_text", "text": ""}
             self._emit("response.reasoning_summary_part.added", **self._where(), summary_index=0, part=part)
-        self._text += text
+        self._text.append(text)
         self._emit("response.reasoning_summary_text.delta", **self._where(), summary_index=0, delta=text)
 
     def _text_delta(self, text: str) -> None:
@@ -228,7 +230,7 @@ class ChatToResponsesStream:
             }
             self._add_item(item)
             self._emit("response.content_part.added", **self._where(), content_index=0, part=_text_part(""))
-        self._text += text
+        self._text.append(text)
         self._emit("response.output_text.delta", **self._where(), content_index=0, delta=text, logprobs=[])
 
     def _tool_delta(self, raw: object, position: int) -> None:
@@ -243,10 +245,10 @@ class ChatToResponsesStream:
         if not call.chat_name:  # lax servers repeat the name in every chunk: keep the first
             call.chat_name = _str(fn.get("name"))
         new_args = _str(fn.get("arguments"))
-        call.arguments += new_args
+        call.arguments.append(new_args)
         if call.output_index < 0 and call.chat_name:
             self._add_call(call)
-            new_args = call.arguments
+            new_args = "".join(call.arguments)
         if new_args and call.output_index >= 0 and self._tool(call).kind == "function":
             self._emit(
                 "response.function_call_arguments.delta",
@@ -265,25 +267,26 @@ class ChatToResponsesStream:
 
     def _add_item(self, item: dict[str, Any]) -> None:
         self._item = item
-        self._text = ""
+        self._text = []
         self._output.append({})  # an open item joins the final output only once it is done
         self._emit("response.output_item.added", output_index=len(self._output) - 1, item=dict(item))
 
     def _close(self, status: str) -> None:
         kind, self._open = self._open, Open.NONE
+        text = "".join(self._text)
         if kind is Open.REASONING:
-            done = {"type": "summary_text", "text": self._text}
-            self._emit("response.reasoning_summary_text.done", **self._where(), summary_index=0, text=self._text)
+            done = {"type": "summary_text", "text": text}
+            self._emit("response.reasoning_summary_text.done", **self._where(), summary_index=0, text=text)
             self._emit("response.reasoning_summary_part.done", **self._where(), summary_index=0, part=done)
             item = {**self._item, "summary": [done]}
             if self._signature:  # an Anthropic provider's signature, kept for the next turn to send back
-                item["encrypted_content"] = SIGNED + self._signature
-                self._signature = ""
+                item["encrypted_content"] = SIGNED + "".join(self._signature)
+                self._signature = []
             self._done_item(item)
         elif kind is Open.TEXT:
-            self._emit("response.output_text.done", **self._where(), content_index=0, text=self._text, logprobs=[])
-            self._emit("response.content_part.done", **self._where(), content_index=0, part=_text_part(self._text))
-            self._done_item({**self._item, "status": status, "content": [_text_part(self._text)]})
+            self._emit("response.output_text.done", **self._where(), content_index=0, text=text, logprobs=[])
+            self._emit("response.content_part.done", **self._where(), content_index=0, part=_text_part(text))
+            self._done_item({**self._item, "status": status, "content": [_text_part(text)]})
         elif kind is Open.TOOLS:
             for call in sorted(self._calls.values(), key=lambda c: c.output_index):
                 self._close_call(call)
@@ -293,15 +296,16 @@ class ChatToResponsesStream:
         if call.output_index < 0:
             raise _Protocol("a tool call never got a name")
         tool, where = self._tool(call), {"item_id": call.item_id, "output_index": call.output_index}
+        arguments = "".join(call.arguments)
         if tool.kind == "custom":
-            text = custom_input(call.arguments)
+            text = custom_input(arguments)
             if text:
                 self._emit("response.custom_tool_call_input.delta", **where, delta=text)
             self._emit("response.custom_tool_call_input.done", **where, input=text)
             item = self._call_item(call, text, "completed")
         else:
-            self._emit("response.function_call_arguments.done", **where, name=tool.name, arguments=call.arguments)
-            item = self._call_item(call, call.arguments, "completed")
+            self._emit("response.function_call_arguments.done", **where, name=tool.name, arguments=arguments)
+            item = self._call_item(call, arguments, "completed")
         self._output[call.output_index] = item
         self._emit("response.output_item.done", output_index=call.output_index, item=item)
 
