@@ -10,7 +10,7 @@ runs as a user runs it: metrics on, one JSON access line per request (to a file,
 would take it), health probes and the response store on. Every process started is stopped by
 its PID.
 
-Throughput at c=64 is measured last, in rounds that take turns between the proxies (all of
+Throughput at c=64, then at c=256, is measured last, in rounds that take turns between the proxies (all of
 them started and idle meanwhile), and the median round counts: these VMs drift by tens of
 percent within a minute, and turns spread the drift over everyone. "proxyd x2" is
 ``serve --workers 2`` left unpinned: two workers and the load driver share the two cores.
@@ -58,6 +58,21 @@ TOOLS = [
         "required": ["path"], "additionalProperties": False}}}
     for name in ("read_file", "write_file", "list_dir", "search", "exec_command")
 ]  # fmt: skip
+
+
+def agent_body() -> bytes:
+    """An agent's request of about 100 KB, not streamed: 25 tools with long descriptions and
+    schemas, and a 40-message history (what Codex or Claude Code send on a long task)."""
+
+    def tool(n: int) -> dict[str, object]:
+        props = {f"arg_{k}": {"type": "string", "description": f"argument {k} of tool {n}: " + "details " * 12}
+                 for k in range(6)}  # fmt: skip
+        return {"type": "function", "function": {"name": f"tool_{n}", "description": "does a thing. " * 60,
+                "parameters": {"type": "object", "properties": props, "required": ["arg_0"]}}}  # fmt: skip
+
+    messages = [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}: " + "some words of the work " * 60}
+                for i in range(40)]  # fmt: skip
+    return json.dumps({"model": "bench-model", "messages": messages, "tools": [tool(n) for n in range(25)]}).encode()
 
 
 def tool_stream(model: str, tools: bool) -> bytes:
@@ -169,6 +184,10 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
         pct([s.latency_ns for s in samples], 0.5),
         pct([s.latency_ns for s in samples], 0.99),
     )
+    big = load.http_request("POST", "/v1/chat/completions", agent_body())
+    samples, _ = await load.run(proc.port, big, concurrency=1, total=max(sizes.c1 // 2, 1))
+    check(proc, samples)
+    out["big_c1_p50_ms"] = pct([s.latency_ns for s in samples], 0.5)
     await load_at(proc, chat, 16, sizes.many, out)
     await measure_streams(proc, sizes, out, "stream", "/v1/chat/completions", STREAM)
     if translate:  # Responses and Anthropic streams from a chat-only upstream
@@ -254,14 +273,15 @@ async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, flo
     out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6
 
 
-async def rounds_at_64(procs: list[Proc], sizes: Sizes, results: dict[str, dict[str, float]]) -> None:
-    """c=64 in turns (see the module's doc); each figure is the median of the rounds."""
+async def rounds_at(c: int, procs: list[Proc], sizes: Sizes, results: dict[str, dict[str, float]]) -> None:
+    """Non-streaming requests at concurrency ``c`` in turns (see the module's doc); each figure
+    is the median of the rounds."""
     chat = load.http_request("POST", "/v1/chat/completions", CHAT)
     seen: dict[str, list[dict[str, float]]] = {p.name: [] for p in procs}
     for _ in range(ROUNDS):
         for proc in procs:
             one: dict[str, float] = {}
-            await load_at(proc, chat, 64, max(sizes.many // ROUNDS, 1), one)
+            await load_at(proc, chat, c, max(sizes.many // ROUNDS, 1), one)
             seen[proc.name].append(one)
     for name, runs in seen.items():
         for key in runs[0]:
@@ -354,7 +374,9 @@ async def bench(sizes: Sizes, litellm: bool, workdir: Path) -> dict[str, dict[st
                 results[proc.name] = {"startup_s": proc.startup_s or 0.0, "idle_rss_mb": float("nan")}
             else:
                 results[proc.name] = await measure(proc, sizes, translate=proc.name in ("proxyd", "litellm"))
-        await rounds_at_64([Proc("direct", mock_port), *procs], sizes, results)
+        await rounds_at(64, [Proc("direct", mock_port), *procs], sizes, results)
+        # Where two workers are for: many clients at once (an office's agents on one gateway).
+        await rounds_at(256, [p for p in procs if p.name in ("passthrough", "proxyd", "proxyd x2")], sizes, results)
     finally:
         for proc in procs:
             stop(proc)

@@ -17,7 +17,7 @@ import timeit
 from collections.abc import Callable
 
 from bench.mock import chunk_event
-from bench.run import CHAT
+from bench.run import CHAT, agent_body
 from proxyd import jsonbody, log
 from proxyd.config import parse_config
 from proxyd.headers import upstream_request_headers
@@ -26,6 +26,8 @@ from proxyd.metrics import Metrics
 from proxyd.observe import Observation, Observer
 from proxyd.runtime import Runtime
 from proxyd.wires.chat import CHAT as CHAT_WIRE
+from proxyd.wires.registry import WIRES, StreamTranslator
+from proxyd.wires.turn import Turn
 
 CLIENT_HEADERS = [
     ("Host", "127.0.0.1:8787"), ("Content-Type", "application/json"), ("Content-Length", "70"),
@@ -39,6 +41,21 @@ def stream_chunks() -> list[bytes]:
     return [c.split(b"\r\n", 1)[1][:-2] for c in chunks] + [
         b'data: {"usage": {"prompt_tokens": 5}}\n\ndata: [DONE]\n\n'
     ]
+
+
+def translated(client: str, chunks: list[bytes]) -> Callable[[], None]:
+    """The mock's chat stream translated for a client of another wire, start to finish."""
+    body = {"model": "bench-model", "stream": True, "input": "hi", "messages": [{"role": "user", "content": "hi"}]}
+
+    def run() -> None:
+        turn = Turn(body, "resp_bench", "bench-model", 1, {}, False)
+        translator = StreamTranslator(WIRES["chat"].decoder(turn), WIRES[client].encoder(turn))
+        translator.start()
+        for chunk in chunks:
+            translator.feed(chunk)
+        translator.finish()
+
+    return run
 
 
 def timed(stage: Callable[[], object], number: int) -> float:
@@ -60,7 +77,7 @@ async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tu
         return obs
 
     obs = observed()
-    chunks = stream_chunks()
+    chunks, big = stream_chunks(), agent_body()
 
     def stream_check() -> None:
         check = CHAT_WIRE.check()
@@ -97,12 +114,17 @@ async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tu
         ("an Observation made", observed),
         ("routing", lambda: router.route("bench-model", None)),
         ("the JSON parse of the bench's chat body", lambda: jsonbody.parse_object(CHAT)),
+        ("the JSON parse of a 100 KB agent body", lambda: jsonbody.parse_object(big)),
         ("the upstream request's headers", lambda: upstream_request_headers(CLIENT_HEADERS, provider)),
     ]
     rows = [("per request", name, timed(stage, number)) for name, stage in per_request]
     streams = max(number // 10, 1)
     rows += [("per stream", "the chat StreamCheck over a 20-chunk stream", timed(stream_check, streams)),
-             ("per stream", "the first-token search over a 20-chunk stream", timed(first_token, streams))]  # fmt: skip
+             ("per stream", "the first-token search over a 20-chunk stream", timed(first_token, streams)),
+             ("per stream", "a 20-chunk chat stream translated for a Responses client",
+              timed(translated("responses", chunks), streams)),
+             ("per stream", "a 20-chunk chat stream translated for an Anthropic client",
+              timed(translated("anthropic", chunks), streams))]  # fmt: skip
     await runtime.close()
     return rows
 
