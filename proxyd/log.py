@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import logging
 import sys
 import threading
@@ -32,6 +31,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from proxyd import jsoncodec
 from proxyd.redact import MIN_SECRET, PLAIN, redact_value
 
 FORMATS = ("auto", "json", "console")
@@ -74,7 +74,7 @@ class AccessLine:
         if self._worker is not None:
             fields["worker"] = self._worker
         fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        self._lines.msg(json.dumps(fields))
+        self._lines.msg(jsoncodec.dumps(fields).decode())
 
 
 @dataclass(frozen=True)
