@@ -67,6 +67,10 @@ def test_dump_writes_compact_json_and_loses_nothing(value: dict[str, object], se
         b'\xef\xbb\xbf{"a": 1}',  # a byte order mark
         '{"a": "utf-16"}'.encode("utf-16"),
         b'{"a": 1, "a": 2, "t": 0.1, "u": 1e308, "v": -0.0}',
+        # Past the size and bracket counts where the value is walked instead of the bytes searched:
+        b'{"tools": [' + b",".join([b'{"x": [1, 2.5]}'] * 300) + b'], "seed": 18446744073709551616}',
+        b'{"text": "' + b"x" * 20_000 + b'", "max": -9223372036854775809, "ok": 18446744073709551615}',
+        b'{"tools": [' + b",".join([b'{"x": [1e19, 0.5]}'] * 300) + b"]}",  # a real float that large
     ],
 )
 def test_parse_reads_every_body_as_the_standard_library_does(body: bytes) -> None:
