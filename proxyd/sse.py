@@ -9,14 +9,16 @@ trailing CR is held until the next read (or :meth:`SSEDecoder.flush`) says what 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _CR, _LF = 13, 10  # bytes index as ints
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    """One event. A tuple: one is made for every chunk relayed, and a frozen dataclass took twice
+    the instructions (5,500 against 2,800, callgrind)."""
+
     data: str
     event: str = ""  # the ``event:`` field; empty when the stream sent none
     id: str | None = None
