@@ -26,6 +26,7 @@ from proxyd.config import Provider
 from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
 from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
+from proxyd.idle import IdleDeadline
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
 from proxyd.stream_end import StreamCheck
@@ -323,32 +324,32 @@ async def pump(
 
     Errors writing to the client propagate: the client is gone and there is nobody to tell.
     """
-    loop = asyncio.get_running_loop()
-    idle = provider.timeouts.idle_s
     content = resp.content
+    idle = IdleDeadline(provider.timeouts.idle_s)
     try:
-        async with asyncio.timeout(None) as deadline:
-            while True:
-                deadline.reschedule(loop.time() + idle)
-                try:
-                    chunk = await content.readany()
-                except (aiohttp.ClientError, OSError) as exc:
-                    return map_exception(exc, provider)
-                if not chunk:
-                    return None
-                deadline.reschedule(None)  # a slow client is not an idle upstream
-                obs.relayed(chunk)
-                data = convert(chunk) if convert is not None else chunk
-                if data:
-                    await out.write(data)
-                if until is not None and until():
-                    return None
-    except TimeoutError:  # only reads run under the deadline
-        return _idle_error(provider)
+        while True:
+            idle.reading()
+            try:
+                chunk = await content.readany()
+            except (aiohttp.ClientError, OSError) as exc:
+                return map_exception(exc, provider)
+            idle.since = None  # a slow client is not an idle upstream
+            if not chunk:
+                return None
+            obs.relayed(chunk)
+            data = convert(chunk) if convert is not None else chunk
+            if data:
+                await out.write(data)
+            if until is not None and until():
+                return None
     except asyncio.CancelledError as exc:
+        if idle.timed_out():  # only reads run under the deadline
+            return _idle_error(provider)
         if not is_shutdown(exc):
             raise
         return answer_shutdown(" and this stream ran past shutdown_grace_s")  # its error event follows
+    finally:
+        idle.close()
 
 
 async def read_rest(resp: aiohttp.ClientResponse, wait_s: float = 1.0) -> None:

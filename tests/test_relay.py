@@ -196,6 +196,49 @@ async def test_idle_upstream_stream_times_out_with_an_error_event(
     assert error["code"] == "upstream_timeout" and "0.3 s" in error["message"]
 
 
+async def test_a_slow_client_is_not_an_idle_upstream(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    """The client stops reading for three idle periods while the upstream has sent it all: the
+    relay waits on the client's socket, not on the upstream, and the stream ends whole."""
+    piece = chunk("x" * 4000)
+    count = 4000  # 16 MB: more than loopback's socket buffers, so the relay's writes wait
+
+    async def fast(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        for _ in range(count):
+            await resp.write(piece)
+        await resp.write(chunk("", "stop") + b"data: [DONE]\n\n")
+        return resp
+
+    upstream.handler = fast
+    client = await short_idle_proxy(proxy_factory, upstream, idle_s=0.3)
+    resp = await client.post(CHAT, json={"model": "p/x", "stream": True})
+    first = await resp.content.read(1000)
+    await asyncio.sleep(1.0)
+    rest = await asyncio.wait_for(resp.read(), WAIT)
+    data = events(first + rest)
+    assert data[-1] == "[DONE]" and len(data) == count + 2
+
+
+async def test_reads_shorter_than_the_idle_limit_never_time_out(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """Eight pauses of 0.15 s under a 0.3 s limit: 1.2 s in all, and no read waited too long."""
+
+    async def steady(request: web.Request) -> web.StreamResponse:
+        resp = await sse_response(request)
+        for i in range(8):
+            await resp.write(chunk(str(i)))
+            await asyncio.sleep(0.15)
+        await resp.write(chunk("", "stop") + b"data: [DONE]\n\n")
+        return resp
+
+    upstream.handler = steady
+    client = await short_idle_proxy(proxy_factory, upstream, idle_s=0.3)
+    resp = await client.post(CHAT, json={"model": "p/x", "stream": True})
+    data = events(await asyncio.wait_for(resp.read(), WAIT))
+    assert data[-1] == "[DONE]" and len(data) == 10
+
+
 async def test_cut_responses_stream_ends_with_response_failed(proxy: ProxyClient, upstream: FakeUpstream) -> None:
     created = {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1", "status": "in_progress"}}
     delta = {"type": "response.output_text.delta", "sequence_number": 1, "delta": "hi"}
