@@ -124,11 +124,14 @@ def pinned(core: int | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cores)
 
 
-def start(name: str, cmd: list[str], port: int, ready: str, env: dict[str, str], log: Path, core: int | None) -> Proc:
+def start(
+    name: str, cmd: list[str], port: int, ready: str, env: dict[str, str], log: Path, core: int | None,
+    patience_s: float = 60,
+) -> Proc:  # fmt: skip
     began = time.monotonic()
     with log.open("wb") as err:
         popen = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=pinned(core))
-    deadline = began + 60
+    deadline = began + patience_s
     while time.monotonic() < deadline:
         if popen.poll() is not None:
             raise RuntimeError(f"{name} exited with {popen.returncode}; see {log}")

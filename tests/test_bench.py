@@ -3,9 +3,12 @@ timing asserts (speed is judged by ``python -m bench`` itself, on a quiet machin
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,3 +45,16 @@ def test_the_ablation_and_the_stage_timings_run(tmp_path: Path) -> None:
     assert rows[:2] == ["as run", "as run, again"] and {"access_line", "everything off", "passthrough"} <= set(rows)
     timed = run("bench.stagecost", "--number", "20")
     assert "the access line, written straight as JSON" in timed.stdout and "routing" in timed.stdout
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (.ci/run installs it)")
+def test_the_instruction_count_runs(tmp_path: Path) -> None:
+    out = tmp_path / "instructions.md"
+    run("bench.instructions", "--quick", "--out", str(out))
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line for line in out.read_text().splitlines()[2:] if line.startswith("| ")
+    }
+    assert list(rows) == ["as run", "access_line", "everything off", "passthrough"]
+    counts = [int(line.split(" | ")[2].replace(",", "")) for line in rows.values()]
+    assert all(count > 100_000 for count in counts)  # a request is at least that many instructions
+    assert counts[0] > counts[2]  # switching every stage off saves some
