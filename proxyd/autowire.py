@@ -11,29 +11,72 @@ answer that says the model does not exist makes it remember nothing (:func:`chat
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from proxyd.errors import json_or_none, names_model
+from proxyd.errors import ProxyError, json_or_none, names_model, provider_message
 from proxyd.redact import redact_text
 
 MISSING_ROUTE_STATUSES = frozenset({404, 405, 501})
 _REASON_CHARS = 100
+# The order a wire: auto provider is tried in, after the client's own wire: chat, then Responses.
+FALLBACK_ORDER = ("chat", "responses")
 
 ChatVerdict = Literal["chat_only", "model_unknown", "no_api"]
+Scope = Literal["provider", "model"]
+
+# How servers tell a chat client to use the Responses API, in their own words. The answer that
+# follows on /responses confirms it (a legacy completions model is "not a chat model" too).
+_RESPONSES_ONLY = re.compile(
+    r"only supported in v1/responses"  # OpenAI: codex-mini, o1-pro, deep research (404)
+    r"|not accessible via the /chat/completions endpoint"  # GitHub Copilot (400, unsupported_api_for_model)
+    r"|chatCompletion operation does not work with the specified model"  # Azure OpenAI (400, OperationNotSupported)
+    r"|not a chat model"  # OpenAI, for some Codex models (404)
+    r"|(?:please )?use (?:the )?/?v1/responses"  # gateways in front of Codex accounts (sub2api, 400)
+    r"|use the responses api",
+    re.IGNORECASE,
+)
+_RESPONSES_ONLY_CODES = frozenset({"unsupported_api_for_model", "OperationNotSupported"})
+_NAMES_A_MODEL = re.compile(r"\bmodel\b", re.IGNORECASE)
 
 
-def is_error_object(body: bytes) -> bool:
-    """A 200 body that holds an error and no Response (some desktop apps answer unknown paths so)."""
+@dataclass(frozen=True)
+class NoRoute:
+    """An answer said the provider may lack ``wire`` (at ``path``), for this reason, to be
+    confirmed on the next wire: for every request (``provider``) or for this model only."""
+
+    path: str
+    reason: str
+    wire: str = "responses"
+    scope: Scope = "provider"
+
+
+def is_error_object(body: bytes, answer_key: str = "output") -> bool:
+    """A 200 body that holds an error and no answer (some desktop apps answer unknown paths so)."""
     value = json_or_none(body)
-    return isinstance(value, dict) and bool(value.get("error")) and "output" not in value
+    return isinstance(value, dict) and bool(value.get("error")) and answer_key not in value
 
 
-def missing_route(status: int, body: bytes, model: str | None, path: str) -> bool:
+def missing_route(status: int, body: bytes, model: str | None, path: str, answer_key: str = "output") -> bool:
     """Whether an answer to ``path`` says the server may lack that path (to be confirmed by the
     other endpoint): 404/405/501 not about the model, or a 200 holding an error object."""
     if status in MISSING_ROUTE_STATUSES:
         return not names_model(status, body, model, path)
-    return 200 <= status < 300 and is_error_object(body)
+    return 200 <= status < 300 and is_error_object(body, answer_key)
+
+
+def refusal(
+    wire: str, path: str, status: int, body: bytes, model: str | None, *, learned: bool, answer_key: str = "output"
+) -> NoRoute | None:
+    """Whether an error answer on ``wire`` sends the request to the next wire: a chat answer
+    that says the model (or the server) is served only on /responses, or, while the provider's
+    wire is not known yet, a missing route."""
+    scope = responses_only(status, body) if wire == "chat" else None
+    if scope is None and not learned and missing_route(status, body, model, path, answer_key):
+        scope = "provider"
+    return None if scope is None else NoRoute(path, reason(status, body, path), wire, scope)
 
 
 def chat_verdict(status: int, body: bytes, model: str | None, path: str = "/chat/completions") -> ChatVerdict:
@@ -45,6 +88,45 @@ def chat_verdict(status: int, body: bytes, model: str | None, path: str = "/chat
     if status in MISSING_ROUTE_STATUSES:
         return "no_api"
     return "chat_only"
+
+
+def responses_only(status: int, body: bytes) -> Scope | None:
+    """Whether an error answer to a chat request says to use the Responses API instead: for
+    this model ("model": OpenAI, Azure, Copilot), or for every request ("provider": a gateway
+    that serves only /responses)."""
+    if not 400 <= status < 500:
+        return None
+    parsed = json_or_none(body)
+    inner = parsed.get("error") if isinstance(parsed, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    text = provider_message(body)
+    if code not in _RESPONSES_ONLY_CODES and not _RESPONSES_ONLY.search(text):
+        return None
+    return "model" if _NAMES_A_MODEL.search(text) else "provider"
+
+
+def next_wire(client: str, tried: Sequence[str]) -> str | None:
+    """The wire to try next for a ``wire: auto`` provider: the client's own first, then chat,
+    then Responses; ``None`` when every one was tried."""
+    for wire in (client, *FALLBACK_ORDER):
+        if wire not in tried:
+            return wire
+    return None
+
+
+def served_nowhere(provider: str, base_url: str, paths: Sequence[str], last: NoRoute) -> ProxyError:
+    """The answer when every wire refused: which paths, and what to check."""
+    if len(paths) == 1:
+        said = f"does not serve {paths[0]}"
+    elif len(paths) == 2:
+        said = f"serves neither {paths[0]} nor {paths[1]}"
+    else:
+        said = f"serves none of {', '.join(paths[:-1])} or {paths[-1]}"
+    hint = "" if "/v1" in base_url else f"; base_url probably lacks /v1 (try {base_url.rstrip('/')}/v1)"
+    return ProxyError(
+        404, f"provider {provider!r} {said} at {base_url} ({last.reason}): check its base_url{hint}",
+        code="upstream_path_not_found",
+    )  # fmt: skip
 
 
 def reason(status: int, body: bytes, path: str = "/responses") -> str:

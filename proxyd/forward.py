@@ -23,7 +23,8 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from proxyd import failover, jsonbody
+from proxyd import autowire, failover, jsonbody
+from proxyd.autowire import NoRoute, next_wire
 from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
 from proxyd.counting import count
@@ -32,14 +33,25 @@ from proxyd.failover import TryNext
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
-from proxyd.relay import Exchange, Replay, open_sse, pump, read_error_body, read_json, read_rest, relay, release
+from proxyd.relay import (
+    Exchange,
+    Replay,
+    error_answer,
+    open_sse,
+    pump,
+    read_error_body,
+    read_json,
+    read_rest,
+    relay,
+    release,
+)
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
-from proxyd.wire_learning import NoRoute, confirm_pivot, try_own_wire
+from proxyd.wire_learning import confirm, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import (
     WIRES,
@@ -86,7 +98,7 @@ async def forward(
     call = Call(request, route, session, obs, fail_over)
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
-    spoken = request.app[RUNTIME].spoken_wire(route.provider)
+    spoken = request.app[RUNTIME].spoken_wire(route.provider, route.model)
     counter = counting_wire(target.endpoint)
     if counter is not None and parsed is not None:
         if spoken != counter.name:  # only a provider on the counter's own wire counts it as sent
@@ -98,12 +110,37 @@ async def forward(
     client = client_wire(target.endpoint) if parsed is not None and request.method == "POST" else None
     if client is None or parsed is None:
         return await _as_sent(call, target, body, parsed)
-    if spoken is not None and spoken != client.name:
-        return await translate(call, parsed, client, WIRES[spoken])
-    answered = await _same_wire(call, target, body, parsed, client, learned=spoken is not None)
-    if isinstance(answered, NoRoute):  # wire: auto, and no such endpoint there: the pivot wire takes it
-        return await translate(call, parsed, client, WIRES[pivot.WIRE], answered)
+    return await _on_wires(call, target, body, parsed, client, spoken)
+
+
+async def _on_wires(
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, spoken: str | None
+) -> web.StreamResponse:
+    """On the wire the provider speaks; a ``wire: auto`` provider that refuses it gets this very
+    request on the next wire (:func:`proxyd.autowire.next_wire`), until one answers."""
+    tried = [spoken or client.name]
+    asked = list(tried)  # the wires the provider was asked on (a request one cannot carry is not sent)
+    answered = await _on_wire(call, target, raw, parsed, client, tried[0], learned=spoken is not None, probing=None)
+    while isinstance(answered, NoRoute):
+        wire = next_wire(client.name, tried)
+        if wire is None:
+            raise autowire.served_nowhere(call.provider.name, call.provider.base_url, [WIRES[w].path for w in asked],
+                                          answered)  # fmt: skip
+        tried.append(wire)
+        refused, answered = answered, await _on_wire(call, target, raw, parsed, client, wire, learned=False,
+                                                     probing=answered)  # fmt: skip
+        if answered is not refused:
+            asked.append(wire)
     return answered
+
+
+async def _on_wire(
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, wire: str, *,
+    learned: bool, probing: NoRoute | None,
+) -> web.StreamResponse | NoRoute:  # fmt: skip
+    if wire == client.name:
+        return await _same_wire(call, target, raw, parsed, client, learned=learned, probing=probing)
+    return await translate(call, parsed, client, WIRES[wire], probing)
 
 
 async def send_upstream(
@@ -151,8 +188,9 @@ async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body 
 
 
 async def _same_wire(
-    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, *, learned: bool
-) -> web.StreamResponse | NoRoute:
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, *, learned: bool,
+    probing: NoRoute | None = None,
+) -> web.StreamResponse | NoRoute:  # fmt: skip
     """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
     adapted = adapt(client, parsed, call)
     body = adapted or parsed
@@ -168,12 +206,12 @@ async def _same_wire(
     resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
     replay = Replay(client.wants_usage(body)) if whole else None
     exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools)
-    if learned or client.name == pivot.WIRE:
-        if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
-            translator = StreamTranslator(client.decoder(tools.turn), client.encoder(tools.turn), tools.watch())
-            return await _pump_translated(call, resp, translator, _Keeper(call, None), tools)
-        return await relay(call.request, resp, exchange)
-    return await try_own_wire(call.request, resp, exchange, body.get("model"))
+    if call.provider.wire == "auto" and (not learned or resp.status >= 400):
+        return await try_own_wire(call.request, resp, exchange, call.route.model, learned=learned, probing=probing)
+    if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
+        translator = StreamTranslator(client.decoder(tools.turn), client.encoder(tools.turn), tools.watch())
+        return await _pump_translated(call, resp, translator, _Keeper(call, None), tools)
+    return await relay(call.request, resp, exchange)
 
 
 def _is_stream(resp: aiohttp.ClientResponse) -> bool:
@@ -202,12 +240,17 @@ def _wants_whole(call: Call, target: Target, parsed: Body) -> bool:
 
 async def translate(
     call: Call, body: Body, client: Wire, provider: Wire, probing: NoRoute | None = None
-) -> web.StreamResponse:
+) -> web.StreamResponse | NoRoute:
     """The request through the pivot onto the provider's wire, and the answer back."""
     request = call.request
     request.app[METRICS].translations.labels(client.name, provider.name).inc()
     full = await with_history(request, body) if client.stateful else body
-    pivoted, sent = _outbound(call, full, client, provider)
+    try:
+        pivoted, sent = _outbound(call, full, client, provider)
+    except ProxyError:
+        if probing is not None:
+            return probing  # this request has no form on that wire: it cannot tell anything
+        raise
     tools = _tool_check(call, pivoted, client, body)
     streaming = sent.get("stream") is True
     if streaming and streaming_off(call.provider, call.route.entry):
@@ -216,10 +259,10 @@ async def translate(
         call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
     )
     exchange = Exchange(call.provider, provider.path, call.obs, provider)
-    if probing is not None:
-        refused = await confirm_pivot(request, resp, exchange, sent.get("model"), probing)
-        if refused is not None:
-            return refused
+    if probing is not None or (call.provider.wire == "auto" and resp.status >= 400 and provider.name == pivot.WIRE):
+        judged = await _judged(call, resp, exchange, probing)
+        if judged is not None:
+            return judged if isinstance(judged, NoRoute) else _error_reply(call, resp, judged, exchange, client)
     if resp.status >= 300:
         if client.errors != provider.errors:  # the provider's error, in the shape the client reads
             return await _error_across(call, resp, exchange, client)
@@ -253,13 +296,42 @@ def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Piv
     return pivoted, adapt(provider, sent, call) or sent
 
 
+async def _judged(
+    call: Call, resp: aiohttp.ClientResponse, exchange: Exchange, probing: NoRoute | None
+) -> NoRoute | bytes | None:
+    """A ``wire: auto`` provider's answer on a translated wire: after a refusal, confirmed
+    (:func:`~proxyd.wire_learning.confirm`); on chat, an error that sends the model to /responses
+    is a refusal. Bytes: the error body to answer with; ``None``: go on with ``resp``."""
+    if probing is not None:
+        return await confirm(call.request, resp, exchange, call.route.model, probing)
+    try:
+        body = await read_error_body(resp, call.provider)
+    finally:
+        release(resp)
+    return autowire.refusal(pivot.WIRE, exchange.path, resp.status, body, call.route.model, learned=True) or body
+
+
+def _error_reply(
+    call: Call, resp: aiohttp.ClientResponse, body: bytes, exchange: Exchange, client: Wire
+) -> web.Response:
+    """A provider's error whose body was read, in the shape of the client's API."""
+    provider = exchange.wire
+    if provider is None or client.errors == provider.errors:
+        return error_answer(resp, body, exchange)
+    return _across(call, resp.status, body, client)
+
+
 async def _error_across(call: Call, resp: aiohttp.ClientResponse, exchange: Exchange, client: Wire) -> web.Response:
     try:
         body = await read_error_body(resp, call.provider)
     finally:
         release(resp)
-    message = f"provider {call.provider.name!r} answered {resp.status}: {provider_message(body) or 'no details given'}"
-    status = resp.status if resp.status < 600 else 502
+    return _across(call, resp.status, body, client)
+
+
+def _across(call: Call, status: int, body: bytes, client: Wire) -> web.Response:
+    message = f"provider {call.provider.name!r} answered {status}: {provider_message(body) or 'no details given'}"
+    status = status if status < 600 else 502
     return web.json_response(client.error_body(ProxyError(status, message)), status=status)
 
 

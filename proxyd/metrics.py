@@ -42,6 +42,7 @@ OTHER_MODEL = "other"
 RELOAD_RESULTS = ("success", "failure")
 REFUSAL_REASONS = ("host", "origin", "token")
 UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
+FALLBACKS = (("responses", "chat"), ("chat", "responses"))  # wire: auto's usual two: at 0 from the start
 TRANSLATIONS = tuple(permutations(WIRES, 2))  # (from, to): every pair of wires proxyd translates between
 
 
@@ -72,8 +73,10 @@ class Metrics:
         for name in names:
             for reason in UPSTREAM_REASONS:
                 self.child(self.upstream_errors, name, reason)
-            for counter in (self.disconnects, self.chunks, self.fallbacks):
+            for counter in (self.disconnects, self.chunks):
                 self.child(counter, name)
+            for source, target in FALLBACKS:
+                self.child(self.fallbacks, name, source, target)
             self.child(self.inflight, name)
 
     def _request_series(self, r: CollectorRegistry) -> None:
@@ -118,8 +121,9 @@ class Metrics:
         )
         self.fallbacks = Counter(
             "proxyd_fallbacks",
-            "Providers with wire: auto found to lack /responses, so proxyd now translates for them",
-            ["provider"],
+            "wire: auto providers (or models) found to refuse a wire, so proxyd now speaks the other "
+            "(from: the wire refused, to: the one that answered)",
+            ["provider", "from", "to"],
             registry=r,
         )
         self.failovers = Counter(

@@ -98,20 +98,21 @@ class Runtime:
         pool.leases += 1
         return pool
 
-    def spoken_wire(self, provider: Provider) -> str | None:
+    def spoken_wire(self, provider: Provider, model: str | None = None) -> str | None:
         """The wire proxyd speaks to ``provider`` on: its config's, or what a ``wire: auto``
-        provider showed (``None`` while it has not). The one record of it, reset when the
-        provider's config changes."""
+        provider showed for this model or for all (``None`` while it has not). The one record of
+        it, reset when the provider's config changes."""
         if provider.wire != "auto":
             return provider.wire
         health = self.health.get(provider.name)
-        return health.wire if health is not None else None
+        return health.spoken(model) if health is not None else None
 
-    def learn_wire(self, provider: Provider, wire: str, why: str | None = None) -> None:
-        """A ``wire: auto`` provider showed which wire it serves (unless a reload replaced it meanwhile)."""
+    def learn_wire(self, provider: Provider, wire: str, why: str | None = None, model: str | None = None) -> None:
+        """A ``wire: auto`` provider showed which wire it serves, or serves ``model`` on
+        (unless a reload replaced it meanwhile)."""
         health = self.health.get(provider.name)
         if health is not None and self.current.config.provider(provider.name) == provider:
-            health.wire, health.wire_reason = wire, why
+            health.learn(wire, why, model)
 
     def release(self, pool: Pool) -> None:
         pool.leases -= 1
@@ -131,7 +132,7 @@ class Runtime:
                 self.health[p.name] = ProviderHealth()  # a new upstream: judge it afresh
             elif old.config.provider(p.name) != p:
                 health = self.health[p.name]
-                health.wire = health.wire_reason = None  # e.g. its wire setting changed: detect again
+                health.forget_wires()  # e.g. its wire setting changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
         self.tool_health.keep(set(pools))

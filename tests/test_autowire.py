@@ -16,7 +16,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from proxyd.autowire import chat_verdict, missing_route, reason
+from proxyd.autowire import chat_verdict, missing_route, next_wire, reason, refusal, responses_only
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.test_forward import answer_chat
 
@@ -119,7 +119,7 @@ async def test_a_missing_responses_path_is_translated_and_remembered(
     assert entry["detected_wire_reason"].startswith(f"POST /responses answered {status}: ")
     assert " ".join(body.split())[:40] in entry["detected_wire_reason"]
     metrics = await (await client.get("/metrics")).text()
-    assert 'proxyd_fallbacks_total{provider="p"} 1.0' in metrics
+    assert 'proxyd_fallbacks_total{from="responses",provider="p",to="chat"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("kind", [k for k, s in SERVERS.items() if s.unknown_model is not None])
@@ -246,3 +246,52 @@ def test_reason_is_short_one_line_and_keyless() -> None:
     assert said.startswith("POST /responses answered 404: {") and "\n" not in said
     assert "sk-abcdefghijklmnop" not in said and len(said) <= len("POST /responses answered 404: ") + 100
     assert reason(405, b"") == "POST /responses answered 405 with no body"
+
+
+# How servers answer a chat request that belongs on /responses (their own bodies), beside answers
+# that must not send anything there: an unknown model, a bad request, vLLM's model without chat.
+RESPONSES_ONLY = [
+    ("openai: a Responses-only model", 404, {"error": {"message": "This model is only supported in v1/responses and not in v1/chat/completions.", "type": "invalid_request_error", "param": "model", "code": None}}, "model"),
+    ("azure: a codex deployment", 400, {"error": {"code": "OperationNotSupported", "message": "The chatCompletion operation does not work with the specified model, gpt-5-codex. Please choose different model and try again. You can learn more about which models can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993."}}, "model"),
+    ("github copilot", 400, {"error": {"message": "model gpt-5.3-codex is not accessible via the /chat/completions endpoint", "code": "unsupported_api_for_model"}}, "model"),
+    ("openai: not a chat model", 404, {"error": {"message": "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?", "type": "invalid_request_error", "param": "model", "code": None}}, "model"),
+    ("a gateway that serves only /responses", 400, {"error": {"type": "invalid_request_error", "message": "Unsupported legacy protocol: /v1/chat/completions is not supported. Please use /v1/responses."}}, "provider"),
+    ("openai: unknown model", 404, {"error": {"message": "The model `gpt-9` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": None, "code": "model_not_found"}}, None),
+    ("vllm: a model without chat", 400, {"object": "error", "message": "The model does not support Chat Completions API", "type": "BadRequestError", "param": None, "code": 400}, None),
+    ("a bad request", 400, {"error": {"message": "'messages' is a required property", "type": "invalid_request_error"}}, None),
+    ("a server error that quotes the text", 500, {"error": {"message": "This model is only supported in v1/responses"}}, None),
+    ("no key", 401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "scope"), [c[1:] for c in RESPONSES_ONLY], ids=[c[0] for c in RESPONSES_ONLY]
+)
+def test_responses_only(status: int, body: dict[str, Any], scope: str | None) -> None:
+    assert responses_only(status, json.dumps(body).encode()) == scope
+
+
+@pytest.mark.parametrize(
+    ("client", "tried", "expected"),
+    [
+        ("chat", ["chat"], "responses"),
+        ("chat", ["chat", "responses"], None),
+        ("responses", ["responses"], "chat"),
+        ("responses", ["chat"], "responses"),  # a learned chat provider refused the model: its own wire next
+        ("anthropic", ["anthropic"], "chat"),
+        ("anthropic", ["anthropic", "chat"], "responses"),
+        ("anthropic", ["anthropic", "chat", "responses"], None),
+    ],
+)
+def test_next_wire(client: str, tried: list[str], expected: str | None) -> None:
+    assert next_wire(client, tried) == expected
+
+
+def test_a_refusal_says_which_wire_and_how_far() -> None:
+    legacy = json.dumps(RESPONSES_ONLY[4][2]).encode()
+    refused = refusal("chat", "/chat/completions", 400, legacy, "m", learned=True)
+    assert refused is not None and (refused.wire, refused.scope) == ("chat", "provider")
+    assert refused.reason.startswith("POST /chat/completions answered 400: ")
+    # Once the provider is known to speak chat, a bare 404 is its own answer, not a missing route.
+    assert refusal("chat", "/chat/completions", 404, b"404 page not found", "m", learned=True) is None
+    assert refusal("chat", "/chat/completions", 404, b"404 page not found", "m", learned=False) is not None

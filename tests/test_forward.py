@@ -205,7 +205,7 @@ async def test_auto_falls_back_once_and_remembers(client: ProxyClient, upstream:
     await (await client.post("/v1/responses", json={"model": "auto/qwen3", "input": "again"})).read()
     assert [s.path for s in upstream.seen][2:] == ["/v1/chat/completions"]  # remembered: no second probe
     metrics = await (await client.get("/metrics")).text()
-    assert 'proxyd_fallbacks_total{provider="auto"} 1.0' in metrics
+    assert 'proxyd_fallbacks_total{from="responses",provider="auto",to="chat"} 1.0' in metrics
     assert 'proxyd_translations_total{from="responses",to="chat"} 2.0' in metrics
 
 
