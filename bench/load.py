@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 _T_RE = re.compile(rb'"t": (\d+)')
+# Sent with every request: LiteLLM's master key (bench.litellm); the other targets ignore it.
+CLIENT_KEY = "sk-proxyd-bench-8c6f0a3e5b2d4f71a9e0c3b6d8f2a4e1"
 _CONTENT_MARKS = (b'"content": "tok', b"output_text.delta", b"text_delta")
 
 
@@ -24,6 +26,7 @@ class Sample:
     first_content_ns: int | None = None  # first generated text
     chunk_delays_ns: list[int] = field(default_factory=list)
     body: bytes = b""
+    error: str | None = None  # why the answer was not read: a malformed answer, a cut connection
 
 
 class _Conn(asyncio.Protocol):
@@ -59,6 +62,19 @@ class _Conn(asyncio.Protocol):
         return self.done
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._read(data)
+        except ValueError as exc:  # a status line, a length or a chunk size that is not one
+            self._fail(f"malformed answer: {exc}")
+
+    def _fail(self, why: str) -> None:
+        if self.done is not None and not self.done.done():
+            self.sample.error = why
+            self.done.set_exception(ConnectionError(why))
+        if self.transport is not None:
+            self.transport.close()  # nothing more can be read on it
+
+    def _read(self, data: bytes) -> None:
         now = time.monotonic_ns()
         self.buf += data
         self._skip_crlf()
@@ -134,7 +150,8 @@ class _Conn(asyncio.Protocol):
 
 
 def http_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}",
+             f"Authorization: Bearer {CLIENT_KEY}"]  # fmt: skip
     if body:
         lines.append("Content-Type: application/json")
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -146,14 +163,23 @@ async def run(
 ) -> tuple[list[Sample], float]:
     """Send ``raw`` ``total`` times over ``concurrency`` connections; the samples and the seconds taken."""
     loop = asyncio.get_running_loop()
-    conns = [(await loop.create_connection(lambda: _Conn(keep_body), "127.0.0.1", port))[1] for _ in range(concurrency)]
+
+    async def connect() -> _Conn:
+        return (await loop.create_connection(lambda: _Conn(keep_body), "127.0.0.1", port))[1]
+
+    conns = [await connect() for _ in range(concurrency)]
     samples: list[Sample] = []
     left = [total]
 
     async def worker(conn: _Conn) -> None:
         while left[0] > 0:
             left[0] -= 1
-            samples.append(await conn.send(raw))
+            try:
+                samples.append(await conn.send(raw))
+            except ConnectionError as exc:  # a failed sample, not a failed run: go on, on a new connection
+                samples.append(Sample(error=str(exc)))
+                conn = await connect()
+                conns.append(conn)
 
     started = time.monotonic_ns()
     try:

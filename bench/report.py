@@ -46,6 +46,7 @@ ROWS: list[tuple[str, str | tuple[str, ...], int]] = [
         ("tools_off_chunk_delay_ms", "tools_checked_chunk_delay_ms", "tools_repair_chunk_delay_ms"),
         3,
     ),
+    ("answers that failed (not a 200, malformed or cut)", "failed", 0),
     ("peak RSS (MB)", "peak_rss_mb", 1),
     ("RSS with the slow streams open (MB)", "open_streams_rss_mb", 1),
 ]

@@ -101,6 +101,7 @@ class Proc:
     port: int
     popen: subprocess.Popen[bytes] | None = None
     startup_s: float | None = None
+    failed: int = 0  # answers that were not a 200 (LiteLLM's are counted, every other target's fail the run)
 
     @property
     def pid(self) -> int | None:
@@ -200,6 +201,7 @@ async def measure(proc: Proc, sizes: Sizes, translate: bool) -> dict[str, float]
         await group_vs_alias(proc, sizes, out)
         await tool_checking(proc, sizes, out)
     out["peak_rss_mb"] = memory_mb(proc.pid)[1]
+    out["failed"] = float(proc.failed)
     slow = load.http_request(
         "POST", "/v1/chat/completions", STREAM, {"x-bench-chunks": "3", "x-bench-delay-ms": "3000"}
     )
@@ -245,7 +247,7 @@ async def tool_checking(proc: Proc, sizes: Sizes, out: dict[str, float]) -> None
             before = cpu_s(proc.pid)
             samples, _ = await load.run(proc.port, raw, concurrency=16, total=max(sizes.streams // 4, 1))
             check(proc, samples)
-            seen[name].append((cpu_s(proc.pid) - before) / len(samples) * 1e6)
+            seen[name].append((cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6)
     delays: dict[str, list[float]] = {name: [] for name in bodies}
     for turn in range(2):  # paced streams, taking turns too
         for name in sorted(bodies, reverse=turn % 2 == 1):
@@ -273,7 +275,7 @@ async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, flo
     check(proc, samples)
     out[f"c{c}_rps"] = len(samples) / took
     out[f"c{c}_p50_ms"], out[f"c{c}_p99_ms"] = (pct([s.latency_ns for s in samples], q) for q in (0.5, 0.99))
-    out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6
+    out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6
 
 
 async def rounds_at(c: int, procs: list[Proc], sizes: Sizes, results: dict[str, dict[str, float]]) -> None:
@@ -306,13 +308,21 @@ async def measure_streams(proc: Proc, sizes: Sizes, out: dict[str, float], name:
     )
     check(proc, samples)
     out[f"{name}_per_s"] = len(samples) / took
-    out[f"{name}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6
+    out[f"{name}_cpu_us"] = (cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6
 
 
 def check(proc: Proc, samples: list[load.Sample]) -> None:
-    bad = [s.status for s in samples if s.status != 200]
-    if bad:
-        raise RuntimeError(f"{proc.name}: {len(bad)} of {len(samples)} answers were not 200 (e.g. {bad[0]})")
+    """Every answer a 200; LiteLLM, which is compared and not vouched for, has its failures
+    counted (a row of the table) instead of stopping the run."""
+    bad = [s for s in samples if s.status != 200]
+    if not bad:
+        return
+    if proc.name == "litellm":
+        proc.failed += len(bad)
+        samples[:] = [s for s in samples if s.status == 200]  # the timings are the answers'
+        return
+    example = bad[0].error or bad[0].status
+    raise RuntimeError(f"{proc.name}: {len(bad)} of {len(samples)} answers were not 200 (e.g. {example})")
 
 
 def proxyd_config(directory: Path, mock_port: int) -> Path:
@@ -380,6 +390,8 @@ async def bench(sizes: Sizes, litellm: bool, workdir: Path) -> dict[str, dict[st
         await rounds_at(64, [Proc("direct", mock_port), *procs], sizes, results)
         # Where two workers are for: many clients at once (an office's agents on one gateway).
         await rounds_at(256, [p for p in procs if p.name in ("passthrough", "proxyd", "proxyd x2")], sizes, results)
+        for proc in procs:
+            results[proc.name]["failed"] = float(proc.failed)
     finally:
         for proc in procs:
             stop(proc)

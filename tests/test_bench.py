@@ -3,6 +3,7 @@ timing asserts (speed is judged by ``python -m bench`` itself, on a quiet machin
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,38 @@ def test_the_instruction_count_runs(tmp_path: Path) -> None:
     counts = [int(line.split(" | ")[2].replace(",", "")) for line in rows.values()]
     assert all(count > 100_000 for count in counts)  # a request is at least that many instructions
     assert counts[0] > counts[2]  # switching every stage off saves some
+
+
+async def test_the_driver_counts_a_malformed_or_cut_answer_as_a_failed_sample() -> None:
+    """As LiteLLM's translated streams once broke it: a status line that is not one, a chunk
+    size that is not hex, a connection closed mid-answer. Each is a failed sample; the run goes
+    on, on a new connection."""
+    from bench import load
+
+    answers = [
+        b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short",
+    ]
+    served: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):  # a GET: no body follows
+            served.append(1)
+            n = len(served)
+            if n <= len(answers):
+                writer.write(answers[n - 1])
+                await writer.drain()
+                writer.close()
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        samples, _ = await asyncio.wait_for(load.run(port, load.http_request("GET", "/"), concurrency=1, total=6), 10)
+    finally:
+        server.close()
+    assert [s.status for s in samples] == [0, 0, 0, 200, 200, 200]
+    assert all(s.error for s in samples[:3]) and "malformed" in (samples[0].error or "")
