@@ -101,24 +101,27 @@ def tell(proc: Proc, switches: Path, off: str) -> None:
     os.kill(proc.pid, signal.SIGUSR2)
 
 
-def render(results: dict[str, tuple[float, float]], *, quick: bool) -> str:
+def render(
+    results: dict[str, tuple[float, float]], *, quick: bool,
+    units: tuple[str, str] = ("CPU per request (µs)", "CPU per stream (µs)"), noun: str = "the ablation",
+) -> str:  # fmt: skip
+    """The table: each setting's cost per request and per stream, and what switching it off saved."""
     base_req, base_stream = results[AS_RUN]
     lines = [
-        "| stage switched off | what that removes | CPU per request (µs) | saved | CPU per stream (µs) | saved |",
+        f"| stage switched off | what that removes | {units[0]} | saved | {units[1]} | saved |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    what = dict(STAGES)
-    what.update({AS_RUN: "nothing: proxyd as users run it", ALL_OFF: "every stage below at once",
-                 CONTROL: "nothing: a second process as run, the control (its 'saved' is the noise)",
-                 PASSTHROUGH: "not proxyd: the bare aiohttp passthrough"})  # fmt: skip
-    order = [AS_RUN, CONTROL, *sorted(STAGES, key=lambda n: results[n][0]), ALL_OFF, PASSTHROUGH]
-    for name in order:
+    what = {**STAGES, AS_RUN: "nothing: proxyd as users run it", ALL_OFF: "every stage below at once",
+            CONTROL: "nothing: a second process as run, the control (its 'saved' is the noise)",
+            PASSTHROUGH: "not proxyd: the bare aiohttp passthrough"}  # fmt: skip
+    stages = sorted((n for n in results if n not in what or n in STAGES), key=lambda n: results[n][0])
+    for name in [AS_RUN, *([CONTROL] if CONTROL in results else []), *stages, ALL_OFF, PASSTHROUGH]:
         req, stream = results[name]
         saved = f"{base_req - req:,.0f} ({(base_req - req) / base_req:.0%})" if name != AS_RUN else "-"
         saved_s = f"{base_stream - stream:,.0f} ({(base_stream - stream) / base_stream:.0%})" if name != AS_RUN else "-"
         lines.append(f"| {name} | {what[name]} | {req:,.0f} | {saved} | {stream:,.0f} | {saved_s} |")
     if quick:
-        lines += ["", "Quick mode: a handful of requests each. These numbers only show that the ablation runs."]
+        lines += ["", f"Quick mode: a handful of requests each. These numbers only show that {noun} runs."]
     return "\n".join(lines) + "\n"
 
 

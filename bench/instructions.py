@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench import load
 from bench.ablate import STAGES
-from bench.ablation import ALL_OFF, AS_RUN, PASSTHROUGH
+from bench.ablation import ALL_OFF, AS_RUN, PASSTHROUGH, render
 from bench.run import (
     CHAT,
     LOAD_CORE,
@@ -147,25 +147,6 @@ def tell(switches: Path, off: str) -> None:
     switches.write_text(off)
 
 
-def render(results: dict[str, tuple[float, float]], *, quick: bool) -> str:
-    base_req, base_stream = results[AS_RUN]
-    what = {**STAGES, AS_RUN: "nothing: proxyd as users run it", ALL_OFF: "every stage below at once",
-            PASSTHROUGH: "not proxyd: the bare aiohttp passthrough"}  # fmt: skip
-    lines = [
-        "| stage switched off | what that removes | instructions per request | saved | per stream | saved |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    stages = sorted((n for n in results if n not in (AS_RUN, ALL_OFF, PASSTHROUGH)), key=lambda n: results[n][0])
-    for name in [AS_RUN, *stages, ALL_OFF, PASSTHROUGH]:
-        req, stream = results[name]
-        saved = "-" if name == AS_RUN else f"{base_req - req:,.0f} ({(base_req - req) / base_req:.0%})"
-        saved_s = "-" if name == AS_RUN else f"{base_stream - stream:,.0f} ({(base_stream - stream) / base_stream:.0%})"
-        lines.append(f"| {name} | {what[name]} | {req:,.0f} | {saved} | {stream:,.0f} | {saved_s} |")
-    if quick:
-        lines += ["", "Quick mode: a handful of requests each. These numbers only show that the count runs."]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -175,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
     requests, streams, stages = (6, 3, ["access_line"]) if args.quick else (300, 100, list(STAGES))
     results = pinned_run("proxyd-instructions-", lambda tmp: instructions(requests, streams, stages, tmp))
-    publish(render(results, quick=args.quick), args.out)
+    publish(render(results, quick=args.quick, units=("instructions per request", "per stream"), noun="the count"),
+            args.out)  # fmt: skip
     return 0
 
 
