@@ -51,7 +51,7 @@ from proxyd.store.endpoints import keep_turn, with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
-from proxyd.wire_learning import confirm, try_own_wire
+from proxyd.wire_learning import judge_translated, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import (
     WIRES,
@@ -260,7 +260,7 @@ async def translate(
     )
     exchange = Exchange(call.provider, provider.path, call.obs, provider)
     if probing is not None or (call.provider.wire == "auto" and resp.status >= 400 and provider.name == pivot.WIRE):
-        judged = await _judged(call, resp, exchange, probing)
+        judged = await judge_translated(request, resp, exchange, call.route.model, probing)
         if judged is not None:
             return judged if isinstance(judged, NoRoute) else _error_reply(call, resp, judged, exchange, client)
     if resp.status >= 300:
@@ -294,21 +294,6 @@ def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Piv
             "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)
         )
     return pivoted, adapt(provider, sent, call) or sent
-
-
-async def _judged(
-    call: Call, resp: aiohttp.ClientResponse, exchange: Exchange, probing: NoRoute | None
-) -> NoRoute | bytes | None:
-    """A ``wire: auto`` provider's answer on a translated wire: after a refusal, confirmed
-    (:func:`~proxyd.wire_learning.confirm`); on chat, an error that sends the model to /responses
-    is a refusal. Bytes: the error body to answer with; ``None``: go on with ``resp``."""
-    if probing is not None:
-        return await confirm(call.request, resp, exchange, call.route.model, probing)
-    try:
-        body = await read_error_body(resp, call.provider)
-    finally:
-        release(resp)
-    return autowire.refusal(pivot.WIRE, exchange.path, resp.status, body, call.route.model, learned=True) or body
 
 
 def _error_reply(

@@ -19,6 +19,7 @@ from proxyd.autowire import MISSING_ROUTE_STATUSES, NoRoute
 from proxyd.metrics import METRICS
 from proxyd.relay import Exchange, error_answer, read_error_body, read_whole, relay, relay_read, release
 from proxyd.runtime import RUNTIME
+from proxyd.wires import pivot
 from proxyd.wires.registry import Wire
 
 
@@ -87,6 +88,21 @@ async def confirm(
         to=wire.endpoints[0], status=resp.status,
     )  # fmt: skip
     return refused or body  # refused too: the next wire; no such model here either: its answer
+
+
+async def judge_translated(
+    request: web.Request, resp: aiohttp.ClientResponse, exchange: Exchange, model: str | None, probing: NoRoute | None
+) -> NoRoute | bytes | None:
+    """A ``wire: auto`` provider's answer on a translated wire: after a refusal, confirmed
+    (:func:`confirm`); on chat, an error that sends the model to /responses is a refusal.
+    Bytes: the error body to answer with; ``None``: go on with ``resp``."""
+    if probing is not None:
+        return await confirm(request, resp, exchange, model, probing)
+    try:
+        body = await read_error_body(resp, exchange.provider)
+    finally:
+        release(resp)
+    return autowire.refusal(pivot.WIRE, exchange.path, resp.status, body, model, learned=True) or body
 
 
 def learn(request: web.Request, exchange: Exchange, wire: Wire, model: str | None, probing: NoRoute | None) -> None:
