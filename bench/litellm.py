@@ -32,9 +32,14 @@ def command(workdir: Path, mock_port: int) -> list[str]:
         "  - model_name: bench-model\n"
         "    litellm_params:\n"
         "      model: openai/bench-model\n"
+        # The mock serves chat only, as proxyd's chat providers do: Responses requests are
+        # translated, as proxyd translates them (LiteLLM would send them to /responses).
+        "      use_chat_completions_api: true\n"
         f"      api_base: http://127.0.0.1:{mock_port}/v1\n"
         "      api_key: bench-key\n"
         "litellm_settings: {drop_params: true}\n"
         f"general_settings: {{master_key: {CLIENT_KEY}}}\n"
+        # One failed answer must not put the only deployment in cooldown (429s for what follows).
+        "router_settings: {disable_cooldowns: true}\n"
     )
     return [str(binary), "--config", str(config), "--host", "127.0.0.1", "--num_workers", "1"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 _T_RE = re.compile(rb'"t": (\d+)')
 # Sent with every request: LiteLLM's master key (bench.litellm); the other targets ignore it.
 CLIENT_KEY = "sk-proxyd-bench-8c6f0a3e5b2d4f71a9e0c3b6d8f2a4e1"
-_CONTENT_MARKS = (b'"content": "tok', b"output_text.delta", b"text_delta")
+_CONTENT_MARKS = (b'"content": "tok', b'"content":"tok', b"output_text.delta", b"text_delta")  # spaced or compact
 
 
 @dataclass

@@ -247,7 +247,7 @@ async def tool_checking(proc: Proc, sizes: Sizes, out: dict[str, float]) -> None
             before = cpu_s(proc.pid)
             samples, _ = await load.run(proc.port, raw, concurrency=16, total=max(sizes.streams // 4, 1))
             check(proc, samples)
-            seen[name].append((cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6)
+            seen[name].append((cpu_s(proc.pid) - before) / len(samples) * 1e6 if samples else float("nan"))
     delays: dict[str, list[float]] = {name: [] for name in bodies}
     for turn in range(2):  # paced streams, taking turns too
         for name in sorted(bodies, reverse=turn % 2 == 1):
@@ -275,7 +275,7 @@ async def load_at(proc: Proc, raw: bytes, c: int, total: int, out: dict[str, flo
     check(proc, samples)
     out[f"c{c}_rps"] = len(samples) / took
     out[f"c{c}_p50_ms"], out[f"c{c}_p99_ms"] = (pct([s.latency_ns for s in samples], q) for q in (0.5, 0.99))
-    out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6
+    out[f"c{c}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6 if samples else float("nan")
 
 
 async def rounds_at(c: int, procs: list[Proc], sizes: Sizes, results: dict[str, dict[str, float]]) -> None:
@@ -308,7 +308,7 @@ async def measure_streams(proc: Proc, sizes: Sizes, out: dict[str, float], name:
     )
     check(proc, samples)
     out[f"{name}_per_s"] = len(samples) / took
-    out[f"{name}_cpu_us"] = (cpu_s(proc.pid) - before) / max(len(samples), 1) * 1e6
+    out[f"{name}_cpu_us"] = (cpu_s(proc.pid) - before) / len(samples) * 1e6 if samples else float("nan")
 
 
 def check(proc: Proc, samples: list[load.Sample]) -> None:
