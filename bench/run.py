@@ -406,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the table")
     args = parser.parse_args(argv)
     results = pinned_run("proxyd-bench-", lambda tmp: bench(QUICK if args.quick else FULL, args.litellm, tmp))
-    publish(render(results, quick=args.quick), args.out)
+    table = render(results, quick=args.quick)
+    if args.litellm:
+        from bench.litellm import VERSION
+
+        table += f"\nLiteLLM {VERSION} (`litellm[proxy]`, pinned in bench/litellm.py), one worker, the same mock.\n"
+    publish(table, args.out)
     return 0
 
 
