@@ -51,7 +51,7 @@ from proxyd.store.endpoints import keep_turn, with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
-from proxyd.wire_learning import judge_translated, try_own_wire
+from proxyd.wire_learning import judge_translated, learn, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import (
     WIRES,
@@ -206,11 +206,14 @@ async def _same_wire(
     resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
     replay = Replay(client.wants_usage(body)) if whole else None
     exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools)
-    if call.provider.wire == "auto" and (not learned or resp.status >= 400):
-        return await try_own_wire(call.request, resp, exchange, call.route.model, learned=learned, probing=probing)
+    auto = call.provider.wire == "auto"
     if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
+        if auto and not learned:  # a stream: the wire answered
+            learn(call.request, exchange, client, call.route.model, probing)
         translator = StreamTranslator(client.decoder(tools.turn), client.encoder(tools.turn), tools.watch())
         return await _pump_translated(call, resp, translator, _Keeper(call, None), tools)
+    if auto and (not learned or resp.status >= 400):
+        return await try_own_wire(call.request, resp, exchange, call.route.model, learned=learned, probing=probing)
     return await relay(call.request, resp, exchange)
 
 

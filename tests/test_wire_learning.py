@@ -5,6 +5,7 @@ that answers only on /responses, through real SDKs, against strict fakes whose r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.test_autowire import status_of
+from tests.toolcalls.clients import events, request_for
 from tests.toolcalls.servers import chat_server, responses_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
@@ -175,3 +177,19 @@ async def test_the_fallback_is_logged_with_its_direction(
     lines = [line for line in capsys.readouterr().out.splitlines() if "chat_fallback" in line]
     assert len(lines) == 1 and "model=codex-mini" in lines[0] and "to=responses" in lines[0]
     assert "only supported in v1/responses" in lines[0]
+
+
+async def test_a_repaired_stream_on_the_first_request_teaches_the_wire(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """A chat client's first stream to an unknown wire: auto provider, with repair on: its
+    Hermes call is repaired (as on a known wire), and the answer teaches chat."""
+    upstream.handler = chat_server
+    client = await proxy_factory({"providers": [{"name": "p", "base_url": upstream.base_url, "wire": "auto",
+                                                 "tool_calls": {"repair": True}}]})  # fmt: skip
+    resp = await client.post("/v1/chat/completions", json=request_for("chat", "p/m", "text:hermes", stream=True))
+    calls = [c for e in events(await resp.read()) for choice in e.get("choices") or []
+             for c in choice["delta"].get("tool_calls") or []]  # fmt: skip
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
+    assert (await status_of(client))["detected_wire"] == "chat"
