@@ -71,7 +71,7 @@ def test_pure_module_imports_no_io(module: str) -> None:
 def test_every_module_the_readme_calls_pure_is_checked() -> None:
     named = {
         "config", "providers", "services", "compat", "listing", "settings", "routing", "catalog",
-        "headers", "jsonbody", "sse", "errors", "usage", "healthstate", "redact",
+        "headers", "jsonbody", "jsoncodec", "sse", "errors", "usage", "healthstate", "redact",
         "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
         "traffic", "page.view", "page.forms", "page.csrf",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
