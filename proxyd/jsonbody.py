@@ -7,7 +7,6 @@ A proxy that rewrites a body must not forward any of that, so each is a 400 here
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from typing import Any
@@ -74,12 +73,10 @@ def _strict(data: bytes) -> Any:
 
 
 def dump(value: dict[str, Any]) -> bytes:
-    """Serialize a parsed body for the upstream: compact UTF-8, or ASCII-escaped when it holds
-    what orjson cannot write (lone surrogates survive that way)."""
-    with contextlib.suppress(TypeError):
-        return orjson.dumps(value)
+    """Serialize a parsed body for the upstream (:func:`proxyd.jsoncodec.dumps`: compact UTF-8,
+    lone surrogates escaped). A parsed body holds no NaN: :func:`parse_object` refuses it."""
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+        return jsoncodec.dumps(value)
     except (ValueError, RecursionError):
         raise bad_request("the request body cannot be re-serialized as JSON", code="invalid_json") from None
 
