@@ -127,9 +127,9 @@ async def _on_wires(
             raise autowire.served_nowhere(call.provider.name, call.provider.base_url, [WIRES[w].path for w in asked],
                                           answered)  # fmt: skip
         tried.append(wire)
-        refused, answered = answered, await _on_wire(call, target, raw, parsed, client, wire, learned=False,
-                                                     probing=answered)  # fmt: skip
-        if answered is not refused:
+        refused = answered
+        answered = await _on_wire(call, target, raw, parsed, client, wire, learned=False, probing=refused)
+        if answered is not refused:  # the request went out on that wire
             asked.append(wire)
     return answered
 
