@@ -12,8 +12,9 @@ send no ``Origin`` and no ``Sec-Fetch-Site``. So three checks, in order, before 
    another site) is served only if its origin is proxyd's own page (the ``Host`` it was sent to)
    or in ``listen.allowed_origins``; a CORS preflight
    from such an origin is answered here with that origin, never with ``*``.
-3. With ``listen.token`` set, clients send it as their API key (``Authorization: Bearer``, or
-   ``x-api-key``/``api-key``), compared in constant time; ``/healthz`` and ``/readyz`` need none.
+3. With ``listen.token`` or ``listen.tokens`` set, clients send a token as their API key
+   (``Authorization: Bearer``, or ``x-api-key``/``api-key``); the token says which client
+   (:mod:`proxyd.clients`) sent the request. ``/healthz`` and ``/readyz`` need none.
 
 The client's own credentials are never forwarded upstream (:mod:`proxyd.headers` drops them).
 """
@@ -27,7 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from proxyd.settings import LOOPBACK_NAMES, Access
+from proxyd.clients import ModelRule
+from proxyd.settings import LOOPBACK_NAMES, Access, Client
 
 # Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a
 # token; and the browser page's own files, which hold no data (a browser cannot send a token when
@@ -35,6 +37,7 @@ from proxyd.settings import LOOPBACK_NAMES, Access
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/ui/page.js", "/ui/page.css"})
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
+ANYONE = Client()  # who a request is when no token is asked of it
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,12 @@ def is_loopback(host: str) -> bool:
 
 
 def exposure_problem(host: str, access: Access) -> str | None:
-    """Why listening on ``host`` is refused: a non-loopback address needs ``listen.token``."""
-    if access.token or is_loopback(host):
+    """Why listening on ``host`` is refused: a non-loopback address needs ``listen.token`` (or ``tokens``)."""
+    if access.tokens or is_loopback(host):
         return None
     return (
-        f"listening on {host} lets other machines use your API keys: set listen.token "
-        "(clients then send it as their API key), or listen on 127.0.0.1"
+        f"listening on {host} lets other machines use your API keys: set listen.token or listen.tokens "
+        "(clients then send a token as their API key), or listen on 127.0.0.1"
     )
 
 
@@ -96,7 +99,7 @@ def normalize_origin(origin: str) -> str:
 class Policy:
     """The checks of one :class:`Access` setting, prepared once per config generation."""
 
-    __slots__ = ("_any_host", "_digest", "_hosts", "_origins", "_suffixes")
+    __slots__ = ("_any_host", "_clients", "_hosts", "_named_clients", "_origins", "_suffixes", "rules")
 
     def __init__(self, access: Access) -> None:
         names = [h.strip().lower().rstrip(".") for h in access.allowed_hosts]
@@ -104,11 +107,15 @@ class Policy:
         self._hosts = frozenset(LOOPBACK_NAMES) | {n for n in names if not n.startswith(".")}
         self._suffixes = tuple(n for n in names if n.startswith("."))  # ".example.com": its subdomains
         self._origins = frozenset(normalize_origin(o) for o in access.allowed_origins)
-        self._digest = _digest(access.token) if access.token else None
+        tokens = access.tokens
+        self._clients = tuple((_digest(entry.token), entry.client) for entry in tokens)
+        self._named_clients = bool(access.clients)
+        # Each client's models, compiled: checked per request once the model is routed.
+        self.rules = {entry.client.name: ModelRule(entry.client.models) for entry in tokens}
 
     @property
     def wants_token(self) -> bool:
-        return self._digest is not None
+        return bool(self._clients)
 
     def check_host(self, header: str | None) -> Refusal | None:
         # Browsers always send Host; only a hand-made HTTP/1.0 request can lack it.
@@ -157,18 +164,30 @@ class Policy:
     def origin_allowed(self, origin: str) -> bool:
         return normalize_origin(origin) in self._origins
 
-    def check_token(self, path: str, headers: Mapping[str, str]) -> Refusal | None:
-        if self._digest is None or path in OPEN_PATHS:
-            return None
+    def _find(self, digest: bytes) -> Client | None:
+        # Compared with every token, in constant time and without stopping at a match, so the
+        # timing tells neither a token nor which client's it is.
+        found = None
+        for known, client in self._clients:
+            if hmac.compare_digest(digest, known):
+                found = client
+        return found
+
+    def check_token(self, path: str, headers: Mapping[str, str]) -> Refusal | Client:
+        """The client whose token the request sent, or the refusal when it sent none of them."""
+        if not self._clients or path in OPEN_PATHS:
+            return ANYONE
         given = client_token(headers)
-        if given is not None and hmac.compare_digest(_digest(given), self._digest):
-            return None
-        why = "no token was sent" if given is None else "the token sent is not proxyd's"
+        found = self._find(_digest(given)) if given is not None else None
+        if found is not None:
+            return found
+        why = "no token was sent" if given is None else "the token sent is not one of proxyd's"
+        where = "its entry in listen.tokens" if self._named_clients else "listen.token"
         return Refusal(
             401,
             "token",
             "invalid_api_key",
-            f"proxyd requires its token ({why}): set the client's API key to the value of listen.token "
+            f"proxyd requires a token ({why}): set the client's API key to the token of {where} "
             "(it is sent as Authorization: Bearer ...)",
         )
 

@@ -20,8 +20,10 @@ import structlog
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.access import ANYONE
 from proxyd.attempts import serve_group
 from proxyd.catalog import find_model, model_objects
+from proxyd.clients import ModelRule
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
 from proxyd.errors import ProxyError, bad_request, error_body
@@ -30,6 +32,7 @@ from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard,
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
 from proxyd.observe import (
+    CLIENT,
     OBS,
     OBSERVER,
     AccessWriter,
@@ -44,10 +47,11 @@ from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
 from proxyd.protocol import expect_handler
 from proxyd.reload import RELOADS
-from proxyd.routing import Target, parse_target
+from proxyd.routing import Route, Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
+from proxyd.store.base import ResponseStore
 from proxyd.store.endpoints import STORE, not_found, serve_stored
-from proxyd.store.sqlite import ResponseStore, store_path
+from proxyd.store.sqlite import SQLiteStore, store_path
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
@@ -140,7 +144,15 @@ async def _response_store(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = None
         yield
         return
-    store = ResponseStore(store_path(settings, os.environ), settings)
+    store: ResponseStore
+    if settings.url:
+        # Imported only here: the Redis client takes about 0.27 s to import, which a proxyd
+        # without a shared store should not pay at start.
+        from proxyd.store.shared import RedisStore
+
+        store = RedisStore(settings.url, settings)
+    else:
+        store = SQLiteStore(store_path(settings, os.environ), settings)
     await store.open()
     app[STORE] = store
     yield
@@ -191,17 +203,20 @@ async def _handle(request: web.Request) -> web.StreamResponse:
             return stored
         if target.pinned is None and request.app[RUNTIME].current.config.default_provider is None:
             raise not_found(unquote(target.rest.split("/")[2]))
-    obs = request[OBS] = Observation(secrets.token_hex(12), request.method, target.endpoint)
+    client = request.get(CLIENT, ANYONE)
+    obs = request[OBS] = Observation(secrets.token_hex(12), request.method, target.endpoint, client.name)
     return await _proxy(request, target, obs)
 
 
 def _models(request: web.Request, target: Target) -> web.Response:
     gen = request.app[RUNTIME].current
+    rule = gen.policy.rules.get(request.get(CLIENT, ANYONE).name)
     if target.rest in ("/models", "/models/"):
-        return web.json_response({"object": "list", "data": model_objects(gen.router)})
+        listed = model_objects(gen.router)
+        return web.json_response({"object": "list", "data": rule.listed(listed) if rule else listed})
     model_id = unquote(target.rest[len("/models/") :])
     found = find_model(gen.router, model_id)
-    if found is None:
+    if found is None or (rule is not None and not rule.allows((model_id,))):
         raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
     return web.json_response(found)
 
@@ -211,7 +226,9 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     parsed = _parse_json(request, target, body)
     runtime = request.app[RUNTIME]
     gen = runtime.current  # this request keeps this config to its end, reloads or not
-    route = gen.router.route(_model_of(parsed), target.pinned)
+    asked = _model_of(parsed)
+    route = gen.router.route(asked, target.pinned)
+    _check_client(request, gen.policy.rules, asked, route)
     if route.group is not None:
         return await serve_group(request, target, route, gen, body, parsed, obs)
     request.app[OBSERVER].routed(obs, route.provider.name, route.model)
@@ -220,6 +237,26 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
         return await forward(request, target, route, pool.session, body, parsed, obs)
     finally:
         runtime.release(pool)
+
+
+def _check_client(request: web.Request, rules: dict[str, ModelRule], asked: str | None, route: Route) -> None:
+    """A client limited to some models (``listen.tokens[].models``) may use only those."""
+    client = request.get(CLIENT)
+    rule = rules.get(client.name) if client is not None else None
+    if client is None or rule is None or not rule.patterns:
+        return
+    names = (asked, route.group.alias if route.group else None, route.model,
+             f"{route.provider.name}/{route.model}" if route.model else None)  # fmt: skip
+    if rule.allows(names):
+        return
+    raise ProxyError(
+        403,
+        f"client {client.name!r} may use only the models {', '.join(rule.patterns)}, and this request is for "
+        f"{(asked or route.model or 'no model')[:100]!r}; pick one of those (GET /v1/models lists them), or "
+        "ask whoever runs proxyd to add it to this client's models in listen.tokens",
+        type="permission_error",
+        code="model_not_allowed",
+    )
 
 
 def _model_of(parsed: dict[str, Any] | None) -> str | None:

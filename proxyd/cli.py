@@ -257,6 +257,8 @@ def _print_summary(config: Config, source: str) -> None:
     print(f"config ok: {source}")
     access = config.listen.access
     print(f"listen: http://{config.listen.host}:{config.listen.port}/v1  token={access.token_source}")
+    if access.clients:
+        print("clients: " + ", ".join(f"{e.client.name} ({e.source})" for e in access.clients))
     if access.allowed_hosts or access.allowed_origins:
         hosts, origins = ", ".join(access.allowed_hosts) or "-", ", ".join(access.allowed_origins) or "-"
         print(f"allowed hosts: {hosts}  origins: {origins}")

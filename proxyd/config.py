@@ -33,8 +33,9 @@ import ipaddress
 from typing import Any
 
 from proxyd.access import exposure_problem, origin_problem
+from proxyd.clients import check_clients, parse_tokens
 from proxyd.group_config import parse_failover, parse_groups
-from proxyd.keys import LISTEN_TOKEN, Env, ReadFile, expand_env, parse_secret
+from proxyd.keys import LISTEN_TOKEN, STORE_URL, Env, ReadFile, expand_env, parse_secret
 from proxyd.providers import normalize_base_url, parse_providers
 from proxyd.settings import (
     WIRES,
@@ -53,6 +54,7 @@ from proxyd.settings import (
     Tls,
     Wire,
 )
+from proxyd.store.where import url_problem
 from proxyd.yaml_fields import Errors, check_keys, integer, number, section
 
 
@@ -75,7 +77,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         errs.add("default_provider", f"{default!r} is not a configured provider (have: {', '.join(names)})")
     _check_uniqueness(providers, errs)
     groups = parse_groups(doc.get("groups"), providers, parse_failover(doc.get("failover"), "failover", errs), errs)
-    store = _parse_store(doc.get("store"), errs)
+    store = _parse_store(doc.get("store"), env, read_file, errs)
     health = _parse_health(doc.get("health"), errs)
     grace = doc.get("shutdown_grace_s", Config.shutdown_grace_s)
     if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 24 * 3600:
@@ -100,7 +102,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
 
 _LISTEN_KEYS = {
     "host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s",
-    "token", "token_file", "token_credential", "allowed_hosts", "allowed_origins",
+    "token", "token_file", "token_credential", "tokens", "allowed_hosts", "allowed_origins",
 }  # fmt: skip
 
 
@@ -136,7 +138,10 @@ def _parse_access(doc: dict[str, Any], env: Env, read_file: ReadFile, errs: Erro
         problem = origin_problem(origin)
         if problem is not None:
             errs.add(f"listen.allowed_origins[{i}]", problem)
-    return Access(token=token, token_source=source, allowed_hosts=hosts, allowed_origins=origins)
+    clients = parse_tokens(doc.get("tokens"), env, read_file, errs)
+    access = Access(token, source, clients=clients, allowed_hosts=hosts, allowed_origins=origins)
+    check_clients(access.tokens, errs)
+    return access
 
 
 def _strings(raw: object, path: str, what: str, errs: Errors) -> tuple[str, ...]:
@@ -167,9 +172,9 @@ def _parse_keepalive(raw: object, errs: Errors) -> Keepalive:
     )
 
 
-def _parse_store(raw: object, errs: Errors) -> Store:
+def _parse_store(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> Store:
     doc = section(raw, "store", errs)
-    check_keys(doc, {"enabled", "path", "max_age_days", "max_mb"}, "store", errs)
+    check_keys(doc, {"enabled", "path", "url", "url_file", "url_credential", "max_age_days", "max_mb"}, "store", errs)
     d = Store()
     enabled, path = doc.get("enabled", True), doc.get("path")
     if not isinstance(enabled, bool):
@@ -178,9 +183,17 @@ def _parse_store(raw: object, errs: Errors) -> Store:
     if path is not None and (not isinstance(path, str) or not path):
         errs.add("store.path", "must be a file path")
         path = None
+    url, url_source = parse_secret(doc, "store", STORE_URL, env, read_file, errs)
+    problem = url_problem(url) if url else None
+    if problem is not None:
+        errs.add("store.url", problem)
+    if url and path:
+        errs.add("store", "set store.path (a SQLite file on this machine) or store.url (a shared store), not both")
     return Store(
         enabled=enabled,
         path=path,
+        url=url,
+        url_source=url_source,
         max_age_days=number(doc, "max_age_days", d.max_age_days, "store", errs, lo=0.001),
         max_mb=number(doc, "max_mb", d.max_mb, "store", errs, lo=0.001),
     )

@@ -21,7 +21,7 @@ from aiohttp import web
 from proxyd.access import Refusal, preflight_headers
 from proxyd.errors import ProxyError
 from proxyd.metrics import METRICS
-from proxyd.observe import Handler
+from proxyd.observe import CLIENT, Handler
 from proxyd.routing import parse_target
 from proxyd.runtime import RUNTIME
 from proxyd.wires.registry import client_wire
@@ -85,7 +85,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return _preflight(request, origin)
         request[CORS_ORIGIN] = origin
     if refusal is None and policy.wants_token:
-        refusal = policy.check_token(request.path, headers)
+        who = policy.check_token(request.path, headers)
+        if isinstance(who, Refusal):
+            refusal = who
+        else:
+            request[CLIENT] = who
     if refusal is not None:
         return _refuse(request, refusal)
     tasks = request.app[DRAIN].tasks

@@ -34,6 +34,7 @@ class SecretKeys:
 
 PROVIDER_KEY = SecretKeys("api_key", "api_key_file", "credential")
 LISTEN_TOKEN = SecretKeys("token", "token_file", "token_credential")
+STORE_URL = SecretKeys("url", "url_file", "url_credential")  # a store's URL may hold its password
 
 
 def expand_env(value: str, env: Env) -> tuple[str, list[str]]:

@@ -85,6 +85,9 @@ def readable_secrets(path: Path, config: Config) -> str | None:
     ]
     if config.listen.access.token_source == "literal":
         where.append("listen.token")
+    where += [
+        f"listen.tokens[{i}].token" for i, entry in enumerate(config.listen.access.clients) if entry.source == "literal"
+    ]
     if not where:
         return None
     return (

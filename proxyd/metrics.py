@@ -1,9 +1,9 @@
 """Prometheus metrics (prometheus-client), one registry per app so nothing is global.
 
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters. Labels only
-ever take configured names (provider, catalog models), fixed words (endpoint, wire, reason,
-state, token kind) or an HTTP status code, never raw client input: a model the catalog does not
-know is counted as ``other``, a request that reached no provider as ``none``.
+ever take configured names (provider, catalog models, clients of ``listen.tokens``), fixed
+words (endpoint, wire, reason, state, token kind) or an HTTP status code, never raw client
+input: a model the catalog does not know is counted as ``other``, a request that reached no provider as ``none``.
 
 Labelled children are cached per label tuple, because ``labels()`` validates and locks on
 every call and every proxied request touches several series.
@@ -41,6 +41,7 @@ OTHER_MODEL = "other"
 # increase() or a dashboard panel sees 0, not "no data", until the first event.
 RELOAD_RESULTS = ("success", "failure")
 REFUSAL_REASONS = ("host", "origin", "token")
+STORE_OPERATIONS = ("get", "put", "delete")
 UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
 FALLBACKS = (("responses", "chat"), ("chat", "responses"))  # wire: auto's usual two: at 0 from the start
 TRANSLATIONS = tuple(permutations(WIRES, 2))  # (from, to): every pair of wires proxyd translates between
@@ -67,6 +68,8 @@ class Metrics:
             self.child(self.refused, reason)
         for source, target in TRANSLATIONS:
             self.translations.labels(source, target)
+        for operation in STORE_OPERATIONS:
+            self.child(self.store_errors, operation)
 
     def know_providers(self, names: Iterable[str]) -> None:
         """Start each configured provider's counters at 0 (at start, and for providers a reload adds)."""
@@ -81,8 +84,9 @@ class Metrics:
 
     def _request_series(self, r: CollectorRegistry) -> None:
         self.requests = Counter(
-            "proxyd_requests", "Requests proxied, by HTTP status sent", ["provider", "endpoint", "status"], registry=r
-        )
+            "proxyd_requests", "Requests proxied, by HTTP status sent and client (listen.tokens)",
+            ["provider", "endpoint", "status", "client"], registry=r,
+        )  # fmt: skip
         self.duration = _latency(
             r, "proxyd_request_duration_seconds", "Time from request to the end of the response (streams included)",
             "provider", "endpoint",
@@ -111,8 +115,9 @@ class Metrics:
             multiprocess_mode="livesum",
         )  # fmt: skip
         self.tokens = Counter(
-            "proxyd_tokens", "Tokens reported in usage, by kind", ["provider", "model", "kind"], registry=r
-        )
+            "proxyd_tokens", "Tokens reported in usage, by kind and client (listen.tokens)",
+            ["provider", "model", "kind", "client"], registry=r,
+        )  # fmt: skip
         self.translations = Counter(
             "proxyd_translations",
             "Requests translated between the Responses API and Chat Completions",
@@ -141,6 +146,12 @@ class Metrics:
             "Tool calls in answers to requests that offered tools, by what proxyd found "
             "(ok, invalid_json, schema_mismatch, unknown_tool, in_text, repaired)",
             ["provider", "model", "result"],
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "proxyd_store_errors",
+            "Calls to the response store that failed, by operation (get, put, delete)",
+            ["operation"],
             registry=r,
         )
         self.upstream_errors = Counter(

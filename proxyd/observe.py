@@ -23,6 +23,7 @@ from proxyd.errors import ERROR_REASONS, ProxyError
 from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
+from proxyd.settings import DEFAULT_CLIENT, Client
 from proxyd.toolcalls.findings import Findings
 from proxyd.traffic import ring
 from proxyd.usage import Usage, first_token_pattern
@@ -38,6 +39,7 @@ class Observation:
         "_token_re",
         "attempts",
         "chunks",
+        "client",
         "disconnected",
         "endpoint",
         "error",
@@ -58,8 +60,9 @@ class Observation:
         "wire",
     )  # fmt: skip
 
-    def __init__(self, request_id: str, method: str, endpoint: str) -> None:
+    def __init__(self, request_id: str, method: str, endpoint: str, client: str = DEFAULT_CLIENT) -> None:
         self.request_id = request_id
+        self.client = client  # a configured name (listen.tokens), never request data
         self.method = method
         self.endpoint = endpoint
         self.started = time.perf_counter()
@@ -118,6 +121,7 @@ class Observation:
 
 
 OBS = web.RequestKey("observation", Observation)
+CLIENT = web.RequestKey("client", Client)  # who sent the request, by its token (absent: no token is asked)
 
 
 class Observer:
@@ -157,7 +161,7 @@ class Observer:
     def finish(self, obs: Observation) -> None:
         duration = time.perf_counter() - obs.started
         m, p = self.metrics, obs.provider
-        m.child(m.requests, p, obs.endpoint, str(obs.status)).inc()
+        m.child(m.requests, p, obs.endpoint, str(obs.status), obs.client).inc()
         m.child(m.duration, p, obs.endpoint).observe(duration)
         if obs.ttfb is not None:
             m.child(m.ttfb, p).observe(obs.ttfb)
@@ -195,7 +199,7 @@ class Observer:
         m, label = self.metrics, self._model_label(obs)
         for kind, count in obs.usage.items():
             if count:
-                m.child(m.tokens, obs.provider, label, kind).inc(count)
+                m.child(m.tokens, obs.provider, label, kind, obs.client).inc(count)
 
     def _tool_calls(self, obs: Observation, findings: Findings) -> None:
         m, label = self.metrics, self._model_label(obs)
@@ -230,6 +234,7 @@ class Observer:
     def _log(self, obs: Observation, duration: float, reason: str | None) -> None:
         fields: dict[str, Any] = {
             "request_id": obs.request_id,
+            "client": obs.client,
             "method": obs.method,
             "endpoint": obs.endpoint,
             "provider": obs.provider,

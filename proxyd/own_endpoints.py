@@ -19,6 +19,7 @@ from proxyd.failover import group_report
 from proxyd.metrics import METRICS
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME, Generation, Runtime
+from proxyd.store.endpoints import STORE
 
 
 def serve_local(request: web.Request) -> web.Response:
@@ -62,9 +63,14 @@ def status_document(app: web.Application) -> dict[str, Any]:
         },
         "access": {  # where the token comes from, never the token
             "token": gen.config.listen.access.token_source,
+            "clients": [
+                {"name": e.client.name, "token": e.source, "models": list(e.client.models) or None}
+                for e in gen.config.listen.access.clients
+            ],
             "allowed_hosts": list(gen.config.listen.access.allowed_hosts),
             "allowed_origins": list(gen.config.listen.access.allowed_origins),
         },
+        "store": store.describe() if (store := app.get(STORE)) is not None else None,
         "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
         "groups": group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, time.time()),
     }

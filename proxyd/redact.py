@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from proxyd.settings import Config, Provider
 
@@ -41,9 +42,10 @@ _TRIGGERS = ("bearer", "basic", "authoriz", "api", "sk-", "sk_", "xai-", "xai_",
 
 def secrets_of(config: Config) -> set[str]:
     """Every configured value that must never be logged: keys, proxyd's token, credential-like headers."""
-    found = set()
-    if config.listen.access.token:
-        found.add(config.listen.access.token)
+    found: set[str] = set()
+    found.update(entry.token for entry in config.listen.access.tokens)
+    if config.store.url:  # it may hold the store's password
+        found.update(v for v in (config.store.url, urlsplit(config.store.url).password) if v)
     for p in config.providers:
         if p.api_key:
             found.add(p.api_key)

@@ -104,9 +104,10 @@ class Reloader:
             self.on_load(config)
         self._watch_files({self.path, *(p.absolute() for p in seen)})
         config = self.adjust(config)
-        if self.app[RUNTIME].exposed and not config.listen.access.token:
+        if self.app[RUNTIME].exposed and not config.listen.access.tokens:
             self._failed(
-                trigger, ["listen.token: proxyd listens on a non-loopback address, so the token stays required"]
+                trigger,
+                ["listen.token: proxyd listens on a non-loopback address, so a token (or tokens) stays required"],
             )
             return False
         self._apply(config, trigger)

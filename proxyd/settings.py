@@ -113,6 +113,24 @@ class Keepalive:
 LOOPBACK_NAMES: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 
 
+DEFAULT_CLIENT = "default"  # the client name of the single listen.token, and of requests when no token is set
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who sent a request, as the config names it: a ``listen.tokens`` entry (or :data:`DEFAULT_CLIENT`)."""
+
+    name: str = DEFAULT_CLIENT
+    models: tuple[str, ...] = ()  # model names, aliases, groups or provider/model, with * and ?; () is all
+
+
+@dataclass(frozen=True)
+class ClientToken:
+    client: Client
+    token: str = field(repr=False)
+    source: str = "literal"  # where the token came from, safe to show
+
+
 @dataclass(frozen=True)
 class Access:
     """Who may use proxyd: the checks every request passes before anything else (see :mod:`proxyd.access`).
@@ -122,6 +140,14 @@ class Access:
 
     token: str | None = field(default=None, repr=False)  # clients must send it as their API key
     token_source: str = "none"  # where the token came from, safe to show
+    clients: tuple[ClientToken, ...] = ()  # listen.tokens: a token per person or tool
+
+    @property
+    def tokens(self) -> tuple[ClientToken, ...]:
+        """Every token clients may send: ``listen.token`` (as :data:`DEFAULT_CLIENT`), then ``listen.tokens``."""
+        single = (ClientToken(Client(), self.token, self.token_source),) if self.token else ()
+        return single + self.clients
+
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides the loopback ones
     allowed_origins: tuple[str, ...] = ()  # browser origins that may call proxyd (CORS)
 
@@ -142,6 +168,8 @@ class Store:
 
     enabled: bool = True
     path: str | None = None  # None: $XDG_STATE_HOME/proxyd/responses.sqlite3 (~/.local/state/...)
+    url: str | None = field(default=None, repr=False)  # redis://...: a store shared by several instances
+    url_source: str = "none"  # where the URL came from, safe to show (it may hold a password)
     max_age_days: float = 30.0
     max_mb: float = 256.0
 

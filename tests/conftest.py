@@ -133,7 +133,9 @@ async def proxy_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
     sessions: list[aiohttp.ClientSession] = []
 
     async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> ProxyClient:
-        store = {"path": str(tmp_path / f"responses-{len(started)}.sqlite3"), **raw.get("store", {})}
+        store = raw.get("store", {})
+        if "url" not in store:
+            store = {"path": str(tmp_path / f"responses-{len(started)}.sqlite3"), **store}
         # Health probes off unless a test asks: most tests count what the upstream saw.
         health = {"interval_s": 0, **raw.get("health", {})}
         raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}, "store": store, "health": health}

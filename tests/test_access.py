@@ -7,8 +7,8 @@ import hmac
 import pytest
 
 from proxyd import access
-from proxyd.access import Policy, exposure_problem, host_name, is_loopback, origin_problem
-from proxyd.settings import Access
+from proxyd.access import Policy, Refusal, exposure_problem, host_name, is_loopback, origin_problem
+from proxyd.settings import Access, Client, ClientToken
 
 TOKEN = "proxyd-token-0123456789"
 
@@ -125,8 +125,8 @@ def test_token_rule(path: str, headers: dict[str, str], served: bool) -> None:
     policy = Policy(Access(token=TOKEN))
     assert policy.wants_token
     refusal = policy.check_token(path, headers)
-    assert (refusal is None) is served
-    if refusal is not None:
+    assert isinstance(refusal, Client) is served
+    if isinstance(refusal, Refusal):
         assert (refusal.status, refusal.code) == (401, "invalid_api_key")
         assert TOKEN not in refusal.message
 
@@ -134,7 +134,7 @@ def test_token_rule(path: str, headers: dict[str, str], served: bool) -> None:
 def test_without_a_token_any_client_key_passes() -> None:
     policy = Policy(Access())
     assert not policy.wants_token
-    assert policy.check_token("/v1/chat/completions", {"Authorization": "Bearer whatever"}) is None
+    assert policy.check_token("/v1/chat/completions", {"Authorization": "Bearer whatever"}) == Client()
 
 
 def test_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,3 +202,50 @@ def test_preflight_answer_names_the_origin_never_a_star() -> None:
     assert got["Access-Control-Allow-Headers"] == "authorization, content-type"
     assert got["Access-Control-Allow-Private-Network"] == "true"
     assert "*" not in got.values()
+
+
+ALICE, BOT = Client("alice"), Client("ci-bot", ("local/*",))
+NAMED = Access(
+    token=TOKEN,
+    clients=(ClientToken(ALICE, "alice-token-123456"), ClientToken(BOT, "bot-token-1234567")),
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "who"),
+    [
+        ({"Authorization": "Bearer alice-token-123456"}, ALICE),
+        ({"x-api-key": "bot-token-1234567"}, BOT),
+        ({"Authorization": f"Bearer {TOKEN}"}, Client()),  # the single listen.token is "default"
+        ({"Authorization": "Bearer someone-elses-token"}, None),
+        ({}, None),
+    ],
+)
+def test_named_tokens_say_who_sent_the_request(headers: dict[str, str], who: Client | None) -> None:
+    got = Policy(NAMED).check_token("/v1/chat/completions", headers)
+    if who is None:
+        assert isinstance(got, Refusal) and got.status == 401
+        assert "listen.tokens" in got.message and "alice-token" not in got.message
+    else:
+        assert got == who
+
+
+def test_every_named_token_is_compared_whoever_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No early exit: the first client's token takes as many comparisons as an unknown one."""
+    calls: list[int] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append(len(a))
+        return real(a, b)
+
+    monkeypatch.setattr(access.hmac, "compare_digest", spy)
+    policy = Policy(NAMED)
+    for given in (TOKEN, "bot-token-1234567", "nobody"):
+        policy.check_token("/v1/models", {"Authorization": f"Bearer {given}"})
+    assert calls == [32] * 9
+
+
+def test_named_tokens_alone_allow_listening_beyond_loopback() -> None:
+    assert exposure_problem("0.0.0.0", Access(clients=NAMED.clients)) is None
+    assert Policy(Access(clients=NAMED.clients)).rules["ci-bot"].patterns == ("local/*",)

@@ -299,7 +299,8 @@ async def test_chat_client_of_a_responses_provider(chat_sdk: openai.AsyncOpenAI,
 
 async def requests_done(client: ProxyClient, count: int) -> bool:
     metrics = await (await client.get("/metrics")).text()
-    return f'proxyd_requests_total{{endpoint="responses",provider="llama",status="200"}} {count:.1f}' in metrics
+    series = 'proxyd_requests_total{client="default",endpoint="responses",provider="llama",status="200"}'
+    return f"{series} {count:.1f}" in metrics
 
 
 async def test_a_stream_ends_at_done_even_if_the_provider_lingers(

@@ -90,6 +90,7 @@ async def test_prometheus_scrapes_proxyd(tmp_path: Path, proxy_factory: ProxyFac
         "provider": "local",
         "endpoint": "chat.completions",
         "status": "200",
+        "client": "default",
     }
     assert series["value"][1] == "1"
     (state,) = states

@@ -102,7 +102,8 @@ async def test_two_workers_share_the_port_and_the_metrics(workers: Workers) -> N
     for _ in range(4):  # whichever worker answers /metrics, it counts every worker's requests
         async with aiohttp.ClientSession() as s, s.get(url.removesuffix("/v1") + "/metrics") as resp:
             text = await resp.text()
-        assert series(text, 'proxyd_requests_total{endpoint="chat.completions",provider="p",status="200"}') == 40
+        done = 'proxyd_requests_total{client="default",endpoint="chat.completions",provider="p",status="200"}'
+        assert series(text, done) == 40
         assert series(text, 'proxyd_inflight_requests{provider="p"}') == 0
         assert series(text, "proxyd_request_duration_seconds_count") == 40
         assert 'proxyd_build_info{version="' in text

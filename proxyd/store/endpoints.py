@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,7 +12,8 @@ import structlog
 from aiohttp import web
 
 from proxyd.errors import ProxyError, bad_request
-from proxyd.store.sqlite import ResponseStore
+from proxyd.metrics import METRICS
+from proxyd.store.base import Record, ResponseStore, StoreDown
 
 STORE: web.AppKey[ResponseStore | None] = web.AppKey("store")
 
@@ -33,11 +33,14 @@ async def serve_stored(request: web.Request, rest: str) -> web.StreamResponse | 
     if store is None or found is None or request.method not in ("GET", "DELETE"):
         return None
     response_id, what = found
-    record = await store.get(response_id)
+    record = await _stored(request, store, response_id, "")
     if record is None:
         return None
     if request.method == "DELETE" and not what:
-        await store.delete(response_id)
+        try:
+            await store.delete(response_id)
+        except StoreDown as exc:
+            raise _down(request, exc, "delete", "") from None
         return web.json_response({"id": response_id, "object": "response", "deleted": True})
     if not what:
         return web.json_response(record.response)
@@ -67,7 +70,7 @@ async def expand_previous(request: web.Request, body: dict[str, Any]) -> Any:
     store = request.app[STORE]
     if store is None:
         raise bad_request("previous_response_id needs proxyd's response store, which is disabled (store.enabled)")
-    record = await store.get(previous)
+    record = await _stored(request, store, previous, "previous_response_id")
     if record is None:
         error = not_found(previous)
         error.param = "previous_response_id"
@@ -88,10 +91,40 @@ async def keep_turn(request: web.Request, full: dict[str, Any], response: dict[s
         return
     try:
         await store.put(as_items(full.get("input")), response)
-    except (OSError, sqlite3.Error) as exc:  # a full or broken disk must not break the answer
+    except StoreDown as exc:  # a full disk or a store that is down must not break the answer
+        _count(request, "put")
         structlog.get_logger("proxyd").warning(
-            "store_failed", response_id=response.get("id"), error=type(exc).__name__, detail=str(exc)[:200]
+            "store_failed", response_id=response.get("id"), store=exc.where, detail=exc.detail
         )
+
+
+async def _stored(request: web.Request, store: ResponseStore, response_id: str, param: str) -> Record | None:
+    try:
+        return await store.get(response_id)
+    except StoreDown as exc:
+        raise _down(request, exc, "get", param) from None
+
+
+def _down(request: web.Request, exc: StoreDown, operation: str, param: str) -> ProxyError:
+    """A 503 naming the store: the request needs a record that only the store can give."""
+    _count(request, operation)
+    structlog.get_logger("proxyd").warning("store_failed", operation=operation, store=exc.where, detail=exc.detail)
+    need = "continues a conversation (previous_response_id)" if param else "asks for a stored response"
+    error = ProxyError(
+        503,
+        f"proxyd's response store {exc.where} is not answering ({exc.detail}), and this request {need}; "
+        "requests without previous_response_id still work. Start the store again or check store.url "
+        "(proxyd reconnects by itself), then send the request again",
+        type="server_error",
+        code="store_unavailable",
+    )
+    error.param = param or None
+    return error
+
+
+def _count(request: web.Request, operation: str) -> None:
+    metrics = request.app[METRICS]
+    metrics.child(metrics.store_errors, operation).inc()
 
 
 def as_items(raw: object) -> list[dict[str, Any]]:

@@ -27,11 +27,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from proxyd.config import Store as StoreConfig
+from proxyd.store.base import Record, StoreDown
 
 T = TypeVar("T")
 
@@ -47,12 +47,6 @@ CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at);
 """
 
 
-@dataclass(frozen=True)
-class Record:
-    input: list[dict[str, Any]]
-    response: dict[str, Any]
-
-
 def store_path(config: StoreConfig, env: Mapping[str, str]) -> Path:
     """``store.path``, else ``$XDG_STATE_HOME/proxyd/responses.sqlite3`` (``~/.local/state/...``)."""
     if config.path:
@@ -65,9 +59,11 @@ class StoreError(Exception):
     """The store cannot be opened; the message says where and what to do."""
 
 
-class ResponseStore:
+class SQLiteStore:
     def __init__(self, path: Path, config: StoreConfig, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.where = str(path)
+        self._failing: str | None = None  # the last call's error, for /status
         self._clock = clock  # Unix time; a test hands in its own
         self._max_age_s = config.max_age_days * 86400
         self._max_bytes = int(config.max_mb * 1024 * 1024)
@@ -82,7 +78,7 @@ class ResponseStore:
 
     async def open(self) -> None:
         try:
-            await self._run(self._open)
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._open)
         except (OSError, sqlite3.Error) as exc:  # a start-up problem the user can fix: no traceback
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreError(
@@ -99,6 +95,9 @@ class ResponseStore:
     async def get(self, response_id: str) -> Record | None:
         return await self._run(self._get, response_id)
 
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "sqlite", "where": self.where, "ok": self._failing is None, "error": self._failing}
+
     async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
         """Return once the record is committed (with whatever else was waiting to be)."""
         self._batch.append((input_items, response))
@@ -107,7 +106,11 @@ class ResponseStore:
         done = self._batch_done
         if self._inflight is None:
             self._ship()
-        await asyncio.shield(done)  # a cancelled request does not cancel the others' commit
+        try:
+            await asyncio.shield(done)  # a cancelled request does not cancel the others' commit
+        except (OSError, sqlite3.Error) as exc:
+            self._failing = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise StoreDown(self.where, self._failing) from exc
 
     def _ship(self) -> None:
         batch, done = self._batch, self._batch_done
@@ -131,7 +134,13 @@ class ResponseStore:
         return await self._run(self._delete, response_id)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        try:
+            done = await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        except (OSError, sqlite3.Error) as exc:  # a full or broken disk: said as the store's failure
+            self._failing = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise StoreDown(self.where, self._failing) from exc
+        self._failing = None
+        return done
 
     # --- on the store's thread ----------------------------------------------------------------
 

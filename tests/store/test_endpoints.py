@@ -15,7 +15,7 @@ import pytest
 
 from proxyd.config import Store
 from proxyd.store.endpoints import STORE
-from proxyd.store.sqlite import ResponseStore
+from proxyd.store.sqlite import SQLiteStore
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.test_forward import chat_server
 
@@ -80,7 +80,7 @@ async def test_head_responses_answers_for_codex_doctor(client: ProxyClient) -> N
 
 
 async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
-    store = ResponseStore(tmp_path / "s.sqlite3", Store(max_mb=0.01, max_age_days=1))
+    store = SQLiteStore(tmp_path / "s.sqlite3", Store(max_mb=0.01, max_age_days=1))
     await store.open()
     try:
         for i in range(5):
@@ -93,7 +93,7 @@ async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
     finally:
         await store.close()
     now = [1_000_000.0]
-    aged = ResponseStore(tmp_path / "a.sqlite3", Store(max_age_days=0.00001), clock=lambda: now[0])  # about a second
+    aged = SQLiteStore(tmp_path / "a.sqlite3", Store(max_age_days=0.00001), clock=lambda: now[0])  # about a second
     await aged.open()
     try:
         await aged.put([], {"id": "resp_old", "output": []})
@@ -105,7 +105,7 @@ async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
 
 
 async def test_puts_at_once_are_all_kept_and_share_commits(tmp_path: Path) -> None:
-    store = ResponseStore(tmp_path / "s.sqlite3", Store())
+    store = SQLiteStore(tmp_path / "s.sqlite3", Store())
     await store.open()
     commits = 0
     real = store._write
