@@ -94,3 +94,11 @@ async def test_the_driver_counts_a_malformed_or_cut_answer_as_a_failed_sample() 
         server.close()
     assert [s.status for s in samples] == [0, 0, 0, 200, 200, 200]
     assert all(s.error for s in samples[:3]) and "malformed" in (samples[0].error or "")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (.ci/run installs it)")
+def test_the_store_latency_runs(tmp_path: Path) -> None:
+    out = tmp_path / "store.md"
+    run("bench.store", "--quick", "--out", str(out))
+    rows = [line.split(" | ")[:2] for line in out.read_text().splitlines() if line.startswith("| ") and "µs" in line]
+    assert [engine.lstrip("| ") for engine, _ in rows] == ["SQLite (file)", "Redis (loopback)"] * 2

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "proxyd"
 # wires/ is: the set is read from the code, so a new pure module is checked from its first day.
 MARKER = re.compile(r"\(pure\b")
 FORBIDDEN = {
-    "aiohttp", "structlog", "prometheus_client", "yarl", "multidict", "watchfiles", "yaml",  # the I/O libraries
+    "aiohttp", "structlog", "prometheus_client", "yarl", "multidict", "watchfiles", "yaml", "redis",  # I/O libraries
     "asyncio", "socket", "ssl", "select", "selectors", "signal", "subprocess", "threading", "multiprocessing",
     "concurrent", "os", "pathlib", "shutil", "tempfile", "io", "sqlite3", "logging", "sys", "atexit",
     "importlib", "http", "urllib.request", "socketserver",
@@ -73,7 +73,7 @@ def test_every_module_the_readme_calls_pure_is_checked() -> None:
         "config", "providers", "services", "compat", "listing", "settings", "routing", "catalog",
         "headers", "jsonbody", "jsoncodec", "sse", "errors", "usage", "healthstate", "redact",
         "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
-        "traffic", "page.view", "page.forms", "page.csrf",
+        "traffic", "page.view", "page.forms", "page.csrf", "clients", "store.base", "store.where",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
         "wires.responses.machine", "wires.responses.from_pivot", "wires.responses.to_pivot", "wires.responses.tools",
         "wires.responses.request_to_pivot", "wires.responses.request_from_pivot", "wires.responses.response",

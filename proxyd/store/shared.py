@@ -27,7 +27,7 @@ from proxyd.settings import MiB
 from proxyd.store.base import Record, StoreDown
 from proxyd.store.where import shown
 
-# One hash tag, so every key is in one slot and the scripts also run on a Redis Cluster.
+# One hash tag: every key a script touches is in one slot, as a Redis Cluster would need.
 RECORD = "{proxyd}:response:"
 INDEX, SIZES, TOTAL = "{proxyd}:responses:by-time", "{proxyd}:responses:sizes", "{proxyd}:responses:bytes"
 _KEYS = [INDEX, SIZES, TOTAL]
