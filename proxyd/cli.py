@@ -22,6 +22,7 @@ from proxyd.config import Config, ConfigError, Listen, ModelEntry, Provider
 from proxyd.listing import merged
 from proxyd.loader import find_config, load_config, readable_secrets
 from proxyd.providers import notices
+from proxyd.store.where import shown
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -259,6 +260,8 @@ def _print_summary(config: Config, source: str) -> None:
     print(f"listen: http://{config.listen.host}:{config.listen.port}/v1  token={access.token_source}")
     if access.clients:
         print("clients: " + ", ".join(f"{e.client.name} ({e.source})" for e in access.clients))
+    if config.store.url:
+        print(f"store: {shown(config.store.url)} ({config.store.url_source}), shared")
     if access.allowed_hosts or access.allowed_origins:
         hosts, origins = ", ".join(access.allowed_hosts) or "-", ", ".join(access.allowed_origins) or "-"
         print(f"allowed hosts: {hosts}  origins: {origins}")

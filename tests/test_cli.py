@@ -52,6 +52,21 @@ def test_validate_summary_shows_key_sources_not_keys(tmp_path: Path) -> None:
     assert "key=file key" in result.stdout and SECRET not in result.stdout
 
 
+def test_validate_summary_names_clients_and_the_shared_store_without_secrets(tmp_path: Path) -> None:
+    write(tmp_path / "redis.url", "redis://:store-password-0000@10.0.0.5:6380/2\n")
+    config = write(
+        tmp_path / "c.yaml",
+        "listen: {host: 0.0.0.0, tokens: [{name: alice, token: '${ALICE}'}, {name: bob, token: bob-token-00000}]}\n"
+        "store: {url_file: redis.url}\n"
+        "providers: [{name: a, base_url: 'http://127.0.0.1:1/v1'}]\n",
+    )
+    result = run("validate", "--config", str(config), env={"ALICE": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert "clients: alice (env ALICE), bob (literal)" in result.stdout
+    assert "store: redis://10.0.0.5:6380/2 (file redis.url), shared" in result.stdout
+    assert SECRET not in result.stdout and "store-password" not in result.stdout and "bob-token" not in result.stdout
+
+
 def test_validate_says_what_it_detected(tmp_path: Path) -> None:
     config = write(
         tmp_path / "c.yaml",

@@ -183,6 +183,33 @@ async def test_an_api_key_file_change_reloads(tmp_path: Path, upstream: FakeUpst
     assert b"sk-first-key" not in logs and b"sk-second-key" not in logs
 
 
+async def test_named_tokens_change_on_reload(tmp_path: Path, upstream: FakeUpstream, daemon: Start) -> None:
+    """A person added to listen.tokens, or a token file rotated, takes effect without a restart."""
+    (tmp_path / "alice.token").write_text("alice-first-token-0000\n")
+    config = tmp_path / "config.yaml"
+    alice = "listen:\n  tokens:\n    - {name: alice, token_file: alice.token}\n"
+    bob = "    - {name: bob, token: bob-token-11111111}\n"
+    config.write_text(alice + provider_yaml("p", upstream.base_url))
+    d = await daemon(config)
+    d.headers = {"Authorization": "Bearer alice-first-token-0000"}
+
+    async def status_with(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=headers) as s, s.post(d.url + "/chat/completions", json={}) as r:
+            return r.status
+
+    assert await status_with("bob-token-11111111") == 401
+    config.with_suffix(".new").write_text(alice + bob + provider_yaml("p", upstream.base_url))
+    config.with_suffix(".new").rename(config)
+    await d.wait_for("generation 2", lambda: _is(d.generation(), 2))
+    assert await status_with("bob-token-11111111") == 200
+    (tmp_path / "alice.token").write_text("alice-second-token-000\n")
+    await d.wait_for("the rotated token to work", lambda: _is(status_with("alice-second-token-000"), 200))
+    assert await status_with("alice-first-token-0000") == 401 and await status_with("alice-second-token-000") == 200
+    logs = await d.stop()
+    assert b"alice-first-token" not in logs and b"bob-token-1" not in logs and b"alice-second" not in logs
+
+
 async def _is(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
 

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _target(config: Config, main: str | None) -> Target:
     origin = f"http://{_host(config.listen.host)}:{config.listen.port}"
-    listed = await _catalog(origin, config.listen.access.token) or _configured(config)
+    tokens = config.listen.access.tokens  # listen.token first, else the first named client's
+    listed = await _catalog(origin, tokens[0].token if tokens else None) or _configured(config)
     aliases = [m for m in listed if "/" not in m]
     chosen = main or (aliases or listed or ["default"])[0]
     small = next((m for m in listed if any(w in m for w in ("haiku", "small", "fast", "mini"))), chosen)
