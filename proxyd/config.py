@@ -63,7 +63,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     errs = Errors()
     doc = section(raw, "(top level)", errs)
     top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s",
-           "failover", "groups"}  # fmt: skip
+           "shutdown_delay_s", "failover", "groups"}  # fmt: skip
     check_keys(doc, top, "", errs)
     listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
@@ -79,10 +79,8 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     groups = parse_groups(doc.get("groups"), providers, parse_failover(doc.get("failover"), "failover", errs), errs)
     store = _parse_store(doc.get("store"), env, read_file, errs)
     health = _parse_health(doc.get("health"), errs)
-    grace = doc.get("shutdown_grace_s", Config.shutdown_grace_s)
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 24 * 3600:
-        errs.add("shutdown_grace_s", "must be a number of seconds from 0 to 86400")
-        grace = Config.shutdown_grace_s
+    grace = _seconds(doc, "shutdown_grace_s", Config.shutdown_grace_s, errs)
+    delay = _seconds(doc, "shutdown_delay_s", Config.shutdown_delay_s, errs)
     if errs.items:
         raise ConfigError(errs.items)
     return Config(
@@ -93,8 +91,17 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         store=store,
         health=health,
         shutdown_grace_s=grace,
+        shutdown_delay_s=delay,
         groups=groups,
     )
+
+
+def _seconds(doc: dict[str, Any], key: str, default: float, errs: Errors) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 24 * 3600:
+        errs.add(key, "must be a number of seconds from 0 to 86400")
+        return default
+    return value
 
 
 # --- sections -------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Running the daemon: the listening socket, the aiohttp runner, signals, systemd and a graceful stop.
 
-Stopping (SIGTERM or SIGINT): proxyd tells systemd ``STOPPING=1``, stops accepting, and lets
-the requests in flight finish for ``shutdown_grace_s``; streams still running then end with
-the wire's error event (never a clean end), other requests get a 503. A second signal skips
-the rest of the grace period. Either way proxyd exits 0.
+Stopping (SIGTERM or SIGINT): proxyd tells systemd ``STOPPING=1`` and answers ``/readyz`` with
+a 503, still serving for ``shutdown_delay_s`` (0 unless set: a load balancer's checks need a
+moment to see it); then it stops accepting and lets the requests in flight finish for
+``shutdown_grace_s``; streams still running then end with the wire's error event (never a
+clean end), other requests get a 503. A second signal skips the rest of the delay and the
+grace period. Either way proxyd exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -242,6 +245,11 @@ async def _stop(running: Running, notifier: Notifier, signals: _Signals) -> None
     grace = runtime.current.config.shutdown_grace_s
     runtime.ready = False
     notifier.stopping(f"stopping: {len(drain.tasks)} requests in flight")
+    delay = runtime.current.config.shutdown_delay_s
+    if delay > 0:  # /readyz says 503 while new requests are still served, until the balancer looks
+        log.info("stopping_soon", delay_s=delay, in_flight=len(drain.tasks))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signals.second.wait(), delay)
     log.info("stopping", in_flight=len(drain.tasks), grace_s=grace)
     for site in list(runner.sites):
         await site.stop()  # no new connections

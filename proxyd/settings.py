@@ -235,6 +235,9 @@ class Config:
     store: Store = Store()
     health: Health = Health()
     shutdown_grace_s: float = 30.0  # on SIGTERM, requests in flight get this long to finish
+    # On SIGTERM, /readyz is 503 this long before proxyd stops accepting: behind a load balancer,
+    # time for its health checks to take the instance out while new requests are still served.
+    shutdown_delay_s: float = 0.0
     groups: tuple[Group, ...] = ()
 
     def provider(self, name: str) -> Provider | None:

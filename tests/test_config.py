@@ -181,6 +181,26 @@ def test_tool_call_repair_by_provider_and_model() -> None:
         ({**one(), "listen": {"allowed_hosts": [""]}}, "listen.allowed_hosts: must be a list of host names"),
         ({**one(), "listen": {"token": "a\r\nb"}}, "listen.token: contains a line break"),
         ({**one(), "shutdown_grace_s": -1}, "shutdown_grace_s: must be a number of seconds from 0 to 86400"),
+        ({**one(), "shutdown_delay_s": True}, "shutdown_delay_s: must be a number of seconds from 0 to 86400"),
+        (
+            {**one(), "store": {"url": "postgresql://db/proxyd"}},
+            "store.url: postgresql is not a store proxyd can share",
+        ),
+        ({**one(), "store": {"url": "http://redis:6379"}}, "store.url: must be a Redis URL"),
+        ({**one(), "store": {"url": "redis://"}}, "store.url: names no host"),
+        ({**one(), "store": {"url": "redis://h", "path": "/x.db"}}, "store: set store.path"),
+        ({**one(), "store": {"url": "redis://h", "url_file": "/r"}}, "store: set only one of url, url_file"),
+        ({**one(), "store": {"url": "${NO_REDIS}"}}, "store.url: environment variable NO_REDIS is not set"),
+        ({**one(), "listen": {"host": "0.0.0.0", "tokens": []}}, "listen.host: listening on 0.0.0.0"),
+        ({**one(), "listen": {"tokens": [{"name": "a"}]}}, "listen.tokens[0]: needs one of token"),
+        (
+            {**one(), "listen": {"token": "same-token-1", "tokens": [{"name": "a", "token": "same-token-1"}]}},
+            "listen.tokens: client 'a' has the same token as another",
+        ),
+        (
+            {**one(), "listen": {"token": "t-1", "tokens": [{"name": "default", "token": "t-2"}]}},
+            "listen.tokens: the client name 'default' is used twice",  # listen.token is client default
+        ),
     ],
 )
 def test_config_errors_name_their_yaml_path(raw: Any, expected: str) -> None:
@@ -221,6 +241,20 @@ def test_listen_access_settings() -> None:
     assert (access.allowed_hosts, access.allowed_origins) == (("proxyd.internal",), ("http://localhost:3000",))
     assert config.shutdown_grace_s == 5.0
     assert "tok-0123456789" not in repr(config)
+
+
+def test_a_shared_store_and_named_clients() -> None:
+    raw = {
+        **one(),
+        "shutdown_delay_s": 3,
+        "store": {"url": "redis://:${REDIS_PASSWORD}@redis:6379/0", "max_mb": 64},
+        "listen": {"host": "0.0.0.0", "tokens": [{"name": "alice", "token": "alice-0123456789"}]},
+    }
+    config = parse(raw, env={"REDIS_PASSWORD": "pw-0123456789"})
+    assert (config.store.url, config.store.url_source) == ("redis://:pw-0123456789@redis:6379/0", "env REDIS_PASSWORD")
+    assert config.store.max_mb == 64 and config.shutdown_delay_s == 3
+    assert [(t.client.name, t.source) for t in config.listen.access.tokens] == [("alice", "literal")]
+    assert "pw-0123456789" not in repr(config) and "alice-0123456789" not in repr(config)
 
 
 def test_every_error_is_collected_at_once() -> None:

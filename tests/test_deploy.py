@@ -44,8 +44,8 @@ def test_the_compose_file_runs_two_instances_behind_haproxy_with_redis_and_prome
         assert "/readyz" in " ".join(proxyd["healthcheck"]["test"])
         assert proxyd["depends_on"]["redis"]["condition"] == "service_healthy"
         assert "./proxyd:/etc/proxyd:ro" in proxyd["volumes"]  # the folder: edits reach the container
-        grace = float(proxyd["stop_grace_period"].rstrip("s"))
-        assert grace > yaml.safe_load((DEPLOY / "proxyd" / "config.yaml").read_text())["shutdown_grace_s"]
+        config = yaml.safe_load((DEPLOY / "proxyd" / "config.yaml").read_text())
+        assert float(proxyd["stop_grace_period"].rstrip("s")) > config["shutdown_delay_s"] + config["shutdown_grace_s"]
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]

@@ -52,3 +52,16 @@ def test_secrets_of_config() -> None:
         }
     )  # fmt: skip
     assert secrets_of(config) == {KEY, "header-secret-value"}
+
+
+def test_secrets_of_config_hold_every_client_token_and_the_store_password() -> None:
+    config = make_config(
+        {
+            "listen": {"token": "single-token-0000", "tokens": [{"name": "alice", "token": "alice-token-0000"}]},
+            "store": {"url": "redis://:store-password-00@redis:6379/0"},
+            "providers": [{"name": "b", "base_url": "http://h/v1"}],
+        }
+    )
+    assert secrets_of(config) == {
+        "single-token-0000", "alice-token-0000", "store-password-00", "redis://:store-password-00@redis:6379/0",
+    }  # fmt: skip

@@ -28,7 +28,8 @@ from tests.test_forward import answer_chat, chat_server, chunk
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 TOKENS = {"alice": "alice-team-token-0123456789", "bob": "bob-team-token-0123456789"}
 REDIS_PASSWORD = "team-redis-password-0123"
-SLOW_PIECES = 30
+SLOW_PIECES = 60  # 6 s: past the drain's delay and into the socket's close
+BOB = {"Authorization": f"Bearer {TOKENS['bob']}"}
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Team:
 
 
 async def slow_or_chat(request: web.Request) -> web.StreamResponse:
-    """The strict fake chat server; a conversation saying "slow" streams for about three seconds."""
+    """The strict fake chat server; a conversation saying "slow" streams for six seconds."""
     if not request.path.endswith("/chat/completions"):
         return await chat_server(request)
     chat = await request.json()
@@ -92,6 +93,7 @@ def team_config(tmp_path: Path, upstream: FakeUpstream, redis: Daemon) -> Path:
         "store": {"url_file": str(secrets / "redis.url")},
         "health": {"interval_s": 0},
         "shutdown_grace_s": 20,
+        "shutdown_delay_s": 2.5,  # HAProxy checks every second and needs two failures
         "providers": [{"name": "llama", "base_url": upstream.base_url, "wire": "chat"}],
     }
     path = tmp_path / "config.yaml"
@@ -189,7 +191,7 @@ async def test_a_conversation_keeps_its_history_across_instances(team: Team, ups
                     "turn 2", "Hello! You said: turn 2", "turn 3"]  # fmt: skip
     # A streamed turn: the other instance reads its record the moment response.completed arrives,
     # before the stream has even ended.
-    headers = {"Authorization": f"Bearer {TOKENS['bob']}"}
+    headers = BOB
     async with team.post("/v1/responses", {"model": "llama/q", "input": "streamed", "stream": True}) as resp:
         served_by = resp.headers["X-Proxyd-Instance"]
         other = team.other(served_by)
@@ -208,18 +210,29 @@ async def test_a_conversation_keeps_its_history_across_instances(team: Team, ups
 
 
 async def test_an_instance_stopped_mid_stream_finishes_it_while_the_other_takes_new_requests(team: Team) -> None:
+    chat = {"model": "llama/q", "messages": [{"role": "user", "content": "hi"}]}
     async with team.post("/v1/chat/completions", {"model": "llama/q", "stream": True,
                                                    "messages": [{"role": "user", "content": "slow"}]}) as stream:  # fmt: skip
         stopping = team.instances[stream.headers["X-Proxyd-Instance"]]
         first = await stream.content.readline()
         assert first.startswith(b"data: ")
         stopping.proc.send_signal(signal.SIGTERM)
-        await eventually(lambda: logged(stopping, "stopping"), "the instance to start its drain")
-        chat = {"model": "llama/q", "messages": [{"role": "user", "content": "hi"}]}
-        for _ in range(6):  # new requests go to the other instance, none fails
+        await eventually(lambda: logged(stopping, "stopping_soon"), "the instance to start its drain")
+        # shutdown_delay_s: it says it is not ready, and still serves, until HAProxy has seen that.
+        async with team.session.get(stopping.origin + "/readyz") as resp:
+            assert resp.status == 503
+        async with team.session.post(stopping.origin + "/v1/chat/completions", json=chat, headers=BOB) as resp:
+            assert resp.status == 200
+        landed = []
+        while not await logged(stopping, "stopping"):  # through HAProxy, none fails meanwhile
             async with team.post("/v1/chat/completions", chat, who="bob") as resp:
                 assert resp.status == 200, await resp.text()
-                assert resp.headers["X-Proxyd-Instance"] != stopping.name
+                landed.append(resp.headers["X-Proxyd-Instance"])
+            await asyncio.sleep(0.05)
+        assert landed[-1] != stopping.name, landed  # taken out by its 503s before it closed its port
+        for _ in range(6):  # new requests go to the other instance
+            async with team.post("/v1/chat/completions", chat, who="bob") as resp:
+                assert resp.status == 200 and resp.headers["X-Proxyd-Instance"] != stopping.name
         rest = await stream.read()
     pieces = [json.loads(line[6:]) for line in (first + rest).split(b"\n") if line.startswith(b"data: {")]
     text = "".join(p["choices"][0]["delta"].get("content") or "" for p in pieces if p["choices"])
