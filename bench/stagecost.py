@@ -94,7 +94,7 @@ async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tu
 
     def metric_updates() -> None:
         m = metrics
-        m.child(m.requests, "mock", "chat.completions", "200").inc()
+        m.child(m.requests, "mock", "chat.completions", "200", "default").inc()
         m.child(m.duration, "mock", "chat.completions").observe(0.002)
         m.child(m.ttfb, "mock").observe(0.001)
         m.child(m.inflight, "mock").inc()

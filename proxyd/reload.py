@@ -107,7 +107,10 @@ class Reloader:
         if self.app[RUNTIME].exposed and not config.listen.access.tokens:
             self._failed(
                 trigger,
-                ["listen.token: proxyd listens on a non-loopback address, so a token (or tokens) stays required"],
+                [
+                    "listen.token: proxyd listens on a non-loopback address, so the token stays required "
+                    "(or listen.tokens)"
+                ],
             )
             return False
         self._apply(config, trigger)
