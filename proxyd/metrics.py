@@ -3,7 +3,8 @@
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters. Labels only
 ever take configured names (provider, catalog models, clients of ``listen.tokens``), fixed
 words (endpoint, wire, reason, state, token kind) or an HTTP status code, never raw client
-input: a model the catalog does not know is counted as ``other``, a request that reached no provider as ``none``.
+input: a model the catalog does not know is counted as ``other``, a request that reached no
+provider as ``none``.
 
 Labelled children are cached per label tuple, because ``labels()`` validates and locks on
 every call and every proxied request touches several series.
