@@ -46,8 +46,9 @@ def test_the_dashboard_shows_what_the_issue_asks() -> None:
     exprs = " ".join(dashboard_exprs())
     for series in ("proxyd_requests_total", "proxyd_upstream_errors_total", "proxyd_time_to_first_token_seconds_bucket",
                    "proxyd_request_duration_seconds_bucket", "proxyd_provider_state", "proxyd_tokens_total",
-                   "proxyd_translations_total", "proxyd_config_reloads_total"):  # fmt: skip
+                   "proxyd_translations_total", "proxyd_config_reloads_total", "proxyd_store_errors_total"):  # fmt: skip
         assert series in exprs
+    assert "sum by (client)" in exprs and "sum by (client, kind)" in exprs  # per client (listen.tokens)
 
 
 @pytest.mark.skipif(
