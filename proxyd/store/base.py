@@ -26,6 +26,25 @@ class StoreDown(Exception):
         self.where, self.detail = where, detail
 
 
+class LastCall:
+    """Whether a store's last call worked, and if not, what it raised: for ``/status``, and
+    the :class:`StoreDown` a failed call becomes (both engines keep one)."""
+
+    def __init__(self, engine: str, where: str) -> None:
+        self.engine, self.where = engine, where
+        self.error: str | None = None
+
+    def ok(self) -> None:
+        self.error = None
+
+    def failed(self, exc: BaseException) -> StoreDown:
+        self.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return StoreDown(self.where, self.error)
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.engine, "where": self.where, "ok": self.error is None, "error": self.error}
+
+
 class ResponseStore(Protocol):
     where: str  # what the store is, safe to show: a file's path, or a URL without its password
 

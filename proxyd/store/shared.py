@@ -7,7 +7,7 @@ oldest go); and a read right after a write from any other instance, which one Re
 gives. The script reads Redis's clock, so instances whose clocks differ age records alike.
 
 A store that is down never stops proxyd: it starts without it, each call that fails raises
-:class:`StoreDown` (answered as a 503 naming the store where a request needs it), and the client
+:class:`~proxyd.store.base.StoreDown` (answered as a 503 naming the store where a request needs it), and the client
 (redis-py) reconnects on the next call.
 """
 
@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from proxyd import jsoncodec
 from proxyd.config import Store as StoreConfig
 from proxyd.settings import MiB
-from proxyd.store.base import Record, StoreDown
+from proxyd.store.base import LastCall, Record
 from proxyd.store.where import shown
 
 # One hash tag: every key a script touches is in one slot, as a Redis Cluster would need.
@@ -84,7 +84,7 @@ class RedisStore:
         self._max_age_ms = max(1, int(config.max_age_days * 86_400_000))
         self._max_bytes = int(config.max_mb * MiB)
         self._redis: Redis | None = None
-        self._failing: str | None = None
+        self._last = LastCall("redis", self.where)
 
     async def open(self) -> None:
         # Short timeouts and one quick retry: a store that is down costs a request a few
@@ -103,8 +103,8 @@ class RedisStore:
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:  # proxyd starts anyway; the next call reconnects
-            self._failed(exc)
-            structlog.get_logger("proxyd").warning("store_unreachable", store=self.where, error=self._failing)
+            down = self._last.failed(exc)
+            structlog.get_logger("proxyd").warning("store_unreachable", store=self.where, error=down.detail)
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -128,19 +128,15 @@ class RedisStore:
         return bool(await self._call(self._delete_script, _KEYS, [RECORD, response_id]))
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": "redis", "where": self.where, "ok": self._failing is None, "error": self._failing}
+        return self._last.describe()
 
     async def _call(self, method: Any, *args: Any) -> Any:
         try:
             done = await method(*args)
         except (RedisError, OSError) as exc:
-            self._failed(exc)
-            raise StoreDown(self.where, self._failing or "") from exc
-        self._failing = None
+            raise self._last.failed(exc) from exc
+        self._last.ok()
         return done
-
-    def _failed(self, exc: BaseException) -> None:
-        self._failing = f"{type(exc).__name__}: {str(exc)[:200]}"
 
     def _conn(self) -> Redis:
         if self._redis is None:

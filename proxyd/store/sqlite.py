@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proxyd.config import Store as StoreConfig
-from proxyd.store.base import Record, StoreDown
+from proxyd.store.base import LastCall, Record
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ class SQLiteStore:
     def __init__(self, path: Path, config: StoreConfig, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.where = str(path)
-        self._failing: str | None = None  # the last call's error, for /status
+        self._last = LastCall("sqlite", self.where)
         self._clock = clock  # Unix time; a test hands in its own
         self._max_age_s = config.max_age_days * 86400
         self._max_bytes = int(config.max_mb * 1024 * 1024)
@@ -96,7 +96,7 @@ class SQLiteStore:
         return await self._run(self._get, response_id)
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": "sqlite", "where": self.where, "ok": self._failing is None, "error": self._failing}
+        return self._last.describe()
 
     async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
         """Return once the record is committed (with whatever else was waiting to be)."""
@@ -109,8 +109,7 @@ class SQLiteStore:
         try:
             await asyncio.shield(done)  # a cancelled request does not cancel the others' commit
         except (OSError, sqlite3.Error) as exc:
-            self._failing = f"{type(exc).__name__}: {str(exc)[:200]}"
-            raise StoreDown(self.where, self._failing) from exc
+            raise self._last.failed(exc) from exc
 
     def _ship(self) -> None:
         batch, done = self._batch, self._batch_done
@@ -137,9 +136,8 @@ class SQLiteStore:
         try:
             done = await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
         except (OSError, sqlite3.Error) as exc:  # a full or broken disk: said as the store's failure
-            self._failing = f"{type(exc).__name__}: {str(exc)[:200]}"
-            raise StoreDown(self.where, self._failing) from exc
-        self._failing = None
+            raise self._last.failed(exc) from exc
+        self._last.ok()
         return done
 
     # --- on the store's thread ----------------------------------------------------------------
