@@ -110,8 +110,8 @@ class Policy:
         tokens = access.tokens
         self._clients = tuple((_digest(entry.token), entry.client) for entry in tokens)
         self._named_clients = bool(access.clients)
-        # Each client's models, compiled: checked per request once the model is routed.
-        self.rules = {entry.client.name: ModelRule(entry.client.models) for entry in tokens}
+        # The models of each client limited to some, compiled: checked once a request is routed.
+        self.rules = {entry.client.name: ModelRule(entry.client.models) for entry in tokens if entry.client.models}
 
     @property
     def wants_token(self) -> bool:

@@ -242,8 +242,7 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
 def _check_client(request: web.Request, rules: dict[str, ModelRule], asked: str | None, route: Route) -> None:
     """A client limited to some models (``listen.tokens[].models``) may use only those."""
     client = request.get(CLIENT)
-    rule = rules.get(client.name) if client is not None else None
-    if client is None or rule is None or not rule.patterns:
+    if client is None or (rule := rules.get(client.name)) is None:
         return
     names = (asked, route.group.alias if route.group else None, route.model,
              f"{route.provider.name}/{route.model}" if route.model else None)  # fmt: skip
