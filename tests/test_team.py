@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,10 @@ from aiohttp import web
 
 from tests.conftest import FakeUpstream
 from tests.daemons import Daemon, free_port, haproxy, redis_server
-from tests.helpers import STATE, WAIT, eventually
+from tests.helpers import WAIT, eventually
 from tests.test_forward import answer_chat, chat_server, chunk
+from tests.test_reload import Daemon as Serving
+from tests.test_reload import serve
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 TOKENS = {"alice": "alice-team-token-0123456789", "bob": "bob-team-token-0123456789"}
@@ -33,32 +33,13 @@ BOB = {"Authorization": f"Bearer {TOKENS['bob']}"}
 
 
 @dataclass
-class Instance:
-    name: str
-    port: int
-    proc: asyncio.subprocess.Process
-    log: list[dict[str, Any]] = field(default_factory=list)
-    drain: asyncio.Task[None] | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def read_log(self) -> None:
-        assert self.proc.stderr is not None
-        async for line in self.proc.stderr:  # drained, so a busy instance never blocks on its log
-            if line.startswith(b"{"):
-                self.log.append(json.loads(line))
-
-
-@dataclass
 class Team:
     lb: str
-    instances: dict[str, Instance]
+    instances: dict[str, Serving]  # by HAProxy's server name
     redis: Daemon
     session: aiohttp.ClientSession
 
-    def other(self, name: str) -> Instance:
+    def other(self, name: str) -> Serving:
         return next(i for n, i in self.instances.items() if n != name)
 
     def post(self, path: str, body: dict[str, Any], who: str = "alice") -> Any:
@@ -113,46 +94,18 @@ def balancer_config(tmp_path: Path, lb_port: int, ports: dict[str, int]) -> Path
     return path
 
 
-async def start_instance(name: str, config: Path, port: int) -> Instance:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxyd", "serve", "--config", str(config), "--port", str(port), "--log-format", "json",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env={**os.environ, **STATE},
-    )  # fmt: skip
-    instance = Instance(name, port, proc)
-    assert proc.stderr is not None
-    while not any(e.get("event") == "listening" for e in instance.log):
-        line = await asyncio.wait_for(proc.stderr.readline(), WAIT)
-        assert line, f"{name} exited before listening: {instance.log}"
-        if line.startswith(b"{"):
-            instance.log.append(json.loads(line))
-    instance.drain = asyncio.create_task(instance.read_log())
-    return instance
-
-
-async def stop_instance(instance: Instance) -> None:
-    if instance.proc.returncode is None:
-        instance.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(instance.proc.wait(), WAIT)
-        except TimeoutError:
-            instance.proc.kill()
-            await instance.proc.wait()
-    if instance.drain is not None:
-        await instance.drain
-
-
 @pytest.fixture
 async def team(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[Team]:
     upstream.handler = slow_or_chat
     redis = redis_server(tmp_path, password=REDIS_PASSWORD)
     config = team_config(tmp_path, upstream, redis)
     ports = {"proxyd-1": free_port(), "proxyd-2": free_port()}
-    instances: dict[str, Instance] = {}
+    instances: dict[str, Serving] = {}
     balancer: Daemon | None = None
     session = aiohttp.ClientSession()
     try:
         for name, port in ports.items():
-            instances[name] = await start_instance(name, config, port)
+            instances[name] = await serve(config, "--port", str(port))
         lb_port = free_port()
         balancer = haproxy(balancer_config(tmp_path, lb_port, ports), lb_port)
         team = Team(f"http://127.0.0.1:{lb_port}", instances, redis, session)
@@ -163,7 +116,7 @@ async def team(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[Team]:
         if balancer is not None:
             balancer.stop()
         for instance in instances.values():
-            await stop_instance(instance)
+            await instance.stop()
         redis.stop()
 
 
@@ -213,7 +166,8 @@ async def test_an_instance_stopped_mid_stream_finishes_it_while_the_other_takes_
     chat = {"model": "llama/q", "messages": [{"role": "user", "content": "hi"}]}
     async with team.post("/v1/chat/completions", {"model": "llama/q", "stream": True,
                                                    "messages": [{"role": "user", "content": "slow"}]}) as stream:  # fmt: skip
-        stopping = team.instances[stream.headers["X-Proxyd-Instance"]]
+        stopping_name = stream.headers["X-Proxyd-Instance"]
+        stopping = team.instances[stopping_name]
         first = await stream.content.readline()
         assert first.startswith(b"data: ")
         stopping.proc.send_signal(signal.SIGTERM)
@@ -229,16 +183,16 @@ async def test_an_instance_stopped_mid_stream_finishes_it_while_the_other_takes_
                 assert resp.status == 200, await resp.text()
                 landed.append(resp.headers["X-Proxyd-Instance"])
             await asyncio.sleep(0.05)
-        assert landed[-1] != stopping.name, landed  # taken out by its 503s before it closed its port
+        assert landed[-1] != stopping_name, landed  # taken out by its 503s before it closed its port
         for _ in range(6):  # new requests go to the other instance
             async with team.post("/v1/chat/completions", chat, who="bob") as resp:
-                assert resp.status == 200 and resp.headers["X-Proxyd-Instance"] != stopping.name
+                assert resp.status == 200 and resp.headers["X-Proxyd-Instance"] != stopping_name
         rest = await stream.read()
     pieces = [json.loads(line[6:]) for line in (first + rest).split(b"\n") if line.startswith(b"data: {")]
     text = "".join(p["choices"][0]["delta"].get("content") or "" for p in pieces if p["choices"])
     assert text == "".join(f"{i} " for i in range(SLOW_PIECES)) and rest.endswith(b"data: [DONE]\n\n")
     assert await asyncio.wait_for(stopping.proc.wait(), WAIT) == 0
-    assert [e.get("cut") for e in stopping.log if e.get("event") == "stopped"] == [0]  # none was cut
+    assert [e.get("cut") for e in stopping.events if e.get("event") == "stopped"] == [0]  # none was cut
 
 
 async def test_the_store_killed_and_restarted_is_reconnected(team: Team) -> None:
@@ -289,9 +243,9 @@ async def test_two_tokens_are_two_clients_and_a_third_is_refused(team: Team) -> 
                 counted[who] += float(line.rsplit(" ", 1)[1])
         assert "a-third" not in text
     assert counted == {"alice": 3.0, "bob": 1.0}
-    lines = [e for i in team.instances.values() for e in i.log if e.get("event") == "request"]
+    lines = [e for i in team.instances.values() for e in i.events if e.get("event") == "request"]
     assert sorted(e["client"] for e in lines) == ["alice", "alice", "alice", "bob"]
 
 
-async def logged(instance: Instance, event: str) -> bool:
-    return any(e.get("event") == event for e in instance.log)
+async def logged(instance: Serving, event: str) -> bool:
+    return any(e.get("event") == event for e in instance.events)
