@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.run import Proc, free_port, publish, stop
 from proxyd.settings import Store
 from proxyd.store.base import ResponseStore
 from proxyd.store.shared import RedisStore
@@ -82,36 +83,33 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-                "--appendonly", "no"]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not self._listening():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise SystemExit("redis-server did not start")
-            time.sleep(0.02)
+def redis_server(directory: Path) -> Proc:
+    """A redis-server on a free loopback port, without persistence; stopped with :func:`stop`."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+            "--appendonly", "no"]  # fmt: skip
+    redis = Proc("redis-server", port, subprocess.Popen(args, stdout=subprocess.DEVNULL))
+    deadline = time.monotonic() + 10
+    while not listening(port):
+        if time.monotonic() > deadline or redis.popen is None or redis.popen.poll() is not None:
+            stop(redis)
+            raise SystemExit("redis-server did not start")
+        time.sleep(0.02)
+    return redis
 
-    def _listening(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def run(count: int) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        redis = RedisServer(Path(tmp))
+        redis = redis_server(Path(tmp))
         try:
             for size_name, size in SIZES.items():
                 config = Store(max_mb=4096)
@@ -125,7 +123,7 @@ async def run(count: int) -> list[Row]:
                     finally:
                         await store.close()
         finally:
-            redis.stop()
+            stop(redis)
     return rows
 
 
@@ -148,12 +146,10 @@ def table(rows: list[Row], count: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a handful of calls: checks that it runs")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("store.md"))
+    parser.add_argument("--out", default=str(Path(__file__).with_name("store.md")))
     args = parser.parse_args()
     count = 20 if args.quick else 2000
-    text = "# The response store's latency\n\n" + table(asyncio.run(run(count)), count)
-    args.out.write_text(text)
-    print(text)
+    publish("# The response store's latency\n\n" + table(asyncio.run(run(count)), count), args.out)
 
 
 if __name__ == "__main__":
