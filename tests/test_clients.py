@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+import yaml
 
 from proxyd.clients import ModelRule, check_clients, parse_tokens
+from proxyd.config import parse_config
 from proxyd.settings import Client, ClientToken
 from proxyd.yaml_fields import Errors
 from tests.conftest import FakeUpstream, ProxyClient
@@ -177,3 +180,20 @@ def series(text: str, name: str, label: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{") and label in line
     )
+
+
+def documented_file(path: str) -> str:
+    return "redis://:pw@redis:6379/0\n" if path.endswith(".url") else f"token-of-{Path(path).name}\n"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/configuration.md"])
+def test_the_documented_tokens_snippet_is_a_valid_config(doc: str) -> None:
+    text = (Path(__file__).resolve().parent.parent / doc).read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:] if "\n  tokens:" in b.split("```", 1)[0]]
+    assert blocks, f"no listen.tokens example in {doc}"
+    for block in blocks:
+        raw = yaml.safe_load(block)
+        raw.setdefault("providers", [{"name": "local", "base_url": "http://127.0.0.1:11434/v1"}])
+        config = parse_config(raw, env={"CI_TOKEN": "ci-token-0123456789", "CREDENTIALS_DIRECTORY": "/run/c"},
+                              read_file=documented_file)  # fmt: skip
+        assert "ci-bot" in [c.client.name for c in config.listen.access.clients]
