@@ -15,6 +15,8 @@ send no ``Origin`` and no ``Sec-Fetch-Site``. So three checks, in order, before 
 3. With ``listen.token`` or ``listen.tokens`` set, clients send a token as their API key
    (``Authorization: Bearer``, or ``x-api-key``/``api-key``); the token says which client
    (:mod:`proxyd.clients`) sent the request. ``/healthz`` and ``/readyz`` need none.
+4. The client's role says what it may do besides the API (:func:`check_role`): the page's data
+   and ``/metrics`` need a viewer, the page's changes and Tests an admin.
 
 The client's own credentials are never forwarded upstream (:mod:`proxyd.headers` drops them).
 """
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from proxyd.clients import ModelRule
-from proxyd.settings import LOOPBACK_NAMES, Access, Client
+from proxyd.settings import LOOPBACK_NAMES, OWNER, Access, Client, Role
 
 # Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a
 # token; and the browser page's own files, which hold no data (a browser cannot send a token when
@@ -37,13 +39,13 @@ from proxyd.settings import LOOPBACK_NAMES, Access, Client
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/ui/page.js", "/ui/page.css"})
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
-ANYONE = Client()  # who a request is when no token is asked of it
+ANYONE = OWNER  # who a request is when no token is asked of it: the person whose proxyd it is
 
 
 @dataclass(frozen=True)
 class Refusal:
     status: int
-    reason: str  # a metric label: host, origin, token
+    reason: str  # a metric label: host, origin, token, role
     code: str
     message: str
 
@@ -134,10 +136,14 @@ class Policy:
     def _named(self, name: str) -> bool:
         return name in self._hosts or bool(self._suffixes and name.endswith(self._suffixes))
 
-    def check_browser(self, origin: str | None, fetch_site: str | None, host: str | None = None) -> Refusal | None:
+    def check_browser(
+        self, origin: str | None, fetch_site: str | None, host: str | None = None, forwarded: bool = False
+    ) -> Refusal | None:
         """``host``: the request's ``Host``, already checked. An origin naming it is proxyd's own
         page, when that host is loopback or listed by name (under ``allowed_hosts: ["*"]`` a
-        rebinding page's own name would pass as well)."""
+        rebinding page's own name would pass as well), and, for a loopback name, when the request
+        did not come through a proxy (``forwarded``): a loopback ``Host`` that arrived through a
+        load balancer was written by whoever sent it, not by a browser on this machine."""
         if origin is None:
             if fetch_site is not None and fetch_site.lower() in _CROSS_SITE:
                 return Refusal(
@@ -148,7 +154,7 @@ class Policy:
                     f"{fetch_site[:20]}), so that web pages cannot spend your API keys",
                 )
             return None
-        if self.origin_allowed(origin) or (host is not None and self._own_page(origin, host)):
+        if self.origin_allowed(origin) or (host is not None and self._own_page(origin, host, forwarded)):
             return None
         return Refusal(
             403,
@@ -158,8 +164,11 @@ class Policy:
             "if this page is yours, add its origin to listen.allowed_origins",
         )
 
-    def _own_page(self, origin: str, host: str) -> bool:
-        return same_origin(origin, host) and self._named(host_name(host))
+    def _own_page(self, origin: str, host: str, forwarded: bool) -> bool:
+        name = host_name(host)
+        if forwarded and (name in LOOPBACK_NAMES or is_loopback(name)):
+            return False
+        return same_origin(origin, host) and self._named(name)
 
     def origin_allowed(self, origin: str) -> bool:
         return normalize_origin(origin) in self._origins
@@ -190,6 +199,37 @@ class Policy:
             f"proxyd requires a token ({why}): set the client's API key to the token of {where} "
             "(it is sent as Authorization: Bearer ...)",
         )
+
+
+def needed_role(method: str, path: str) -> Role:
+    """The weakest role that may make this request (``/status`` answers every role, shaped by it)."""
+    if path.startswith("/ui/api/"):
+        return "viewer" if method in ("GET", "HEAD") else "admin"
+    return "viewer" if path == "/metrics" else "client"
+
+
+def check_role(client: Client, method: str, path: str) -> Refusal | None:
+    """Why ``client`` may not make this request, if its role is too weak."""
+    needed = needed_role(method, path)
+    if client.can(needed):
+        return None
+    what = "changes proxyd and spends providers' tokens" if needed == "admin" else "reads proxyd's state"
+    return Refusal(
+        403,
+        "role",
+        "role_not_allowed",
+        f"client {client.name!r} has role {client.role}, and {method} {path[:100]} {what}, which needs role "
+        f"{needed}; ask whoever runs proxyd to set role: {needed} on this client's entry in listen.tokens",
+    )
+
+
+# Headers a reverse proxy or load balancer adds (HAProxy's option forwardfor, nginx, Envoy).
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via")
+
+
+def came_through_proxy(headers: Mapping[str, str], peer: str | None) -> bool:
+    """Whether a request was relayed by a proxy, or sent from another machine."""
+    return any(name in headers for name in PROXY_HEADERS) or (bool(peer) and not is_loopback(peer or ""))
 
 
 def same_origin(origin: str, host: str) -> bool:

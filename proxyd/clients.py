@@ -15,15 +15,15 @@ from fnmatch import translate
 from typing import Any
 
 from proxyd.keys import LISTEN_TOKEN, Env, ReadFile, parse_secret
-from proxyd.settings import Client, ClientToken
+from proxyd.settings import ROLES, Client, ClientToken
 from proxyd.yaml_fields import Errors, check_keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-_ENTRY_KEYS = {"name", "token", "token_file", "token_credential", "models"}
+_ENTRY_KEYS = {"name", "token", "token_file", "token_credential", "models", "role"}
 
 
 def parse_tokens(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> tuple[ClientToken, ...]:
-    """``listen.tokens``: a list of ``{name, token | token_file | token_credential, models?}``."""
+    """``listen.tokens``: a list of ``{name, token | token_file | token_credential, models?, role?}``."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -50,9 +50,17 @@ def _parse_entry(raw: object, path: str, env: Env, read_file: ReadFile, errs: Er
         errs.add(path, "needs one of token, token_file or token_credential")
     token, source = parse_secret(raw, path, LISTEN_TOKEN, env, read_file, errs)
     models = _models(raw.get("models"), f"{path}.models", errs)
+    role = raw.get("role", "client")
+    if role not in ROLES:
+        errs.add(
+            f"{path}.role",
+            f"must be one of {', '.join(ROLES)} (client: the API only; viewer: also reads the page, /status and "
+            "/metrics; admin: also changes proxyd)",
+        )
+        role = "client"
     if name is None or token is None:
         return None
-    return ClientToken(Client(name, models), token, source)
+    return ClientToken(Client(name, models, role), token, source)
 
 
 def _models(raw: object, path: str, errs: Errors) -> tuple[str, ...]:

@@ -148,6 +148,12 @@ def _parse_access(doc: dict[str, Any], env: Env, read_file: ReadFile, errs: Erro
     clients = parse_tokens(doc.get("tokens"), env, read_file, errs)
     access = Access(token, source, clients=clients, allowed_hosts=hosts, allowed_origins=origins)
     check_clients(access.tokens, errs)
+    if "*" in hosts and not access.tokens:
+        errs.add(
+            "listen.allowed_hosts",
+            '["*"] without a token lets any web page that renames itself to this machine (DNS rebinding) use '
+            "proxyd and your API keys: set listen.token or listen.tokens, or list the host names instead of *",
+        )
     return access
 
 

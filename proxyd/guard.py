@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from proxyd.access import Refusal, preflight_headers
+from proxyd.access import Refusal, came_through_proxy, check_role, preflight_headers
 from proxyd.errors import ProxyError
 from proxyd.metrics import METRICS
 from proxyd.observe import CLIENT, Handler
@@ -79,7 +79,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     headers = request.headers
     origin = headers.get("Origin")
     host = headers.get("Host")
-    refusal = policy.check_host(host) or policy.check_browser(origin, headers.get("Sec-Fetch-Site"), host)
+    refusal = policy.check_host(host)
+    if refusal is None and (origin is not None or "Sec-Fetch-Site" in headers):
+        forwarded = came_through_proxy(headers, request.remote)
+        refusal = policy.check_browser(origin, headers.get("Sec-Fetch-Site"), host, forwarded)
     if refusal is None and origin is not None:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in headers:
             return _preflight(request, origin)
@@ -90,6 +93,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             refusal = who
         else:
             request[CLIENT] = who
+            refusal = check_role(who, request.method, request.path)
     if refusal is not None:
         return _refuse(request, refusal)
     tasks = request.app[DRAIN].tasks

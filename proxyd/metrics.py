@@ -41,7 +41,7 @@ OTHER_MODEL = "other"
 # Label values known in advance: their series exist at 0 from the start, so an alert on
 # increase() or a dashboard panel sees 0, not "no data", until the first event.
 RELOAD_RESULTS = ("success", "failure")
-REFUSAL_REASONS = ("host", "origin", "token")
+REFUSAL_REASONS = ("host", "origin", "token", "role")
 STORE_OPERATIONS = ("get", "put", "delete")
 UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
 FALLBACKS = (("responses", "chat"), ("chat", "responses"))  # wire: auto's usual two: at 0 from the start
@@ -105,7 +105,7 @@ class Metrics:
         )
         self.refused = Counter(
             "proxyd_refused_requests",
-            "Requests refused by the local-access checks, by reason (host, origin, token)",
+            "Requests refused by the local-access checks, by reason (host, origin, token, role)",
             ["reason"],
             registry=r,
         )

@@ -2,7 +2,8 @@
 browser page at ``/`` is :mod:`proxyd.page`).
 
 None of them calls an upstream: ``/status`` reports what the health checker and real traffic
-last saw. Nothing here shows a key: providers show where their key comes from.
+last saw. Nothing here shows a key: providers show where their key comes from, to an admin
+(:mod:`proxyd.visibility` shapes ``/status`` by the client's role).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import __version__
+from proxyd.access import ANYONE
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
 from proxyd.metrics import METRICS
+from proxyd.observe import CLIENT
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME, Generation, Runtime
 from proxyd.store.endpoints import STORE
+from proxyd.visibility import status_for
 
 
 def serve_local(request: web.Request) -> web.Response:
@@ -32,7 +36,8 @@ def serve_local(request: web.Request) -> web.Response:
         ready = RUNTIME in request.app and request.app[RUNTIME].ready
         return web.json_response({"status": "ready" if ready else "starting or stopping"}, status=200 if ready else 503)
     if path == "/status":
-        return web.json_response(status_document(request.app), dumps=_dumps)
+        role = request.get(CLIENT, ANYONE).role
+        return web.json_response(status_for(status_document(request.app), role), dumps=_dumps)
     if path == "/metrics":
         return request.app[METRICS].response()
     raise _unknown(request)

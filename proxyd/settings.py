@@ -114,6 +114,10 @@ LOOPBACK_NAMES: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 
 
 DEFAULT_CLIENT = "default"  # the client name of the single listen.token, and of requests when no token is set
+# What a client may do besides the API: "client" only the API (within its models), "viewer" also
+# reads the page, /status and /metrics, "admin" also changes proxyd and spends tokens on Tests.
+ROLES: tuple[str, ...] = ("client", "viewer", "admin")
+Role = Literal["client", "viewer", "admin"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,16 @@ class Client:
 
     name: str = DEFAULT_CLIENT
     models: tuple[str, ...] = ()  # model names, aliases, groups or provider/model, with * and ?; () is all
+    # listen.tokens entries are "client" unless they say otherwise; one person's proxyd (no token,
+    # or the single listen.token) is administered by that person (OWNER).
+    role: Role = "client"
+
+    def can(self, role: Role) -> bool:
+        """Whether this client has ``role`` or a stronger one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+OWNER = Client(role="admin")  # the single listen.token, and anyone when no token is asked
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,7 @@ class Access:
     @property
     def tokens(self) -> tuple[ClientToken, ...]:
         """Every token clients may send: ``listen.token`` (as :data:`DEFAULT_CLIENT`), then ``listen.tokens``."""
-        single = (ClientToken(Client(), self.token, self.token_source),) if self.token else ()
+        single = (ClientToken(OWNER, self.token, self.token_source),) if self.token else ()
         return single + self.clients
 
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides the loopback ones

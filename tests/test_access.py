@@ -134,7 +134,7 @@ def test_token_rule(path: str, headers: dict[str, str], served: bool) -> None:
 def test_without_a_token_any_client_key_passes() -> None:
     policy = Policy(Access())
     assert not policy.wants_token
-    assert policy.check_token("/v1/chat/completions", {"Authorization": "Bearer whatever"}) == Client()
+    assert policy.check_token("/v1/chat/completions", {"Authorization": "Bearer whatever"}) == Client(role="admin")
 
 
 def test_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +216,7 @@ NAMED = Access(
     [
         ({"Authorization": "Bearer alice-token-123456"}, ALICE),
         ({"x-api-key": "bot-token-1234567"}, BOT),
-        ({"Authorization": f"Bearer {TOKEN}"}, Client()),  # the single listen.token is "default"
+        ({"Authorization": f"Bearer {TOKEN}"}, Client(role="admin")),  # the single listen.token is "default"
         ({"Authorization": "Bearer someone-elses-token"}, None),
         ({}, None),
     ],

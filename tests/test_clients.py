@@ -67,7 +67,8 @@ def test_entries_from_a_value_a_file_and_the_environment() -> None:
         ([{"name": "alice", "token": "${NOPE}"}], "environment variable NOPE is not set"),
         ([{"name": "alice", "token": "t-1", "models": "gpt-4o"}], "listen.tokens[0].models: must be a non-empty"),
         ([{"name": "alice", "token": "t-1", "models": []}], "listen.tokens[0].models: must be a non-empty"),
-        ([{"name": "alice", "token": "t-1", "role": "admin"}], "listen.tokens[0]"),
+        ([{"name": "alice", "token": "t-1", "role": "owner"}], "listen.tokens[0].role: must be one of client, viewer"),
+        ([{"name": "alice", "token": "t-1", "rights": "admin"}], "listen.tokens[0]"),
         (
             [{"name": "alice", "token": "t-1"}, {"name": "alice", "token": "t-2"}],
             "the client name 'alice' is used twice",
@@ -117,7 +118,7 @@ ALICE_TOKEN, BOT_TOKEN = "alice-token-0123456789", "bot-token-0123456789"
 TEAM = {
     "listen": {
         "tokens": [
-            {"name": "alice", "token": ALICE_TOKEN},
+            {"name": "alice", "token": ALICE_TOKEN, "role": "viewer"},
             {"name": "ci-bot", "token": BOT_TOKEN, "models": ["llama/*"]},
         ]
     }

@@ -93,4 +93,6 @@ def test_secrets_script_and_proxyd_config(tmp_path: Path) -> None:
     raw = yaml.safe_load((copy / "proxyd" / "config.yaml").read_text())
     config = parse_config(raw, env={}, read_file=lambda path: (secrets / Path(path).name).read_text())
     assert [c.client.name for c in config.listen.access.clients] == ["alice", "bob", "prometheus"]
+    # Prometheus reads /metrics (a viewer); only alice may change proxyd from the page
+    assert [c.client.role for c in config.listen.access.clients] == ["admin", "client", "viewer"]
     assert config.store.url == first["redis.url"].strip() and config.listen.host == "0.0.0.0"

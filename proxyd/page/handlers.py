@@ -19,17 +19,18 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import __version__, jsonbody
-from proxyd.access import same_origin
+from proxyd.access import ANYONE, same_origin
 from proxyd.checkup.run import listing_diagnosis
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
 from proxyd.loader import EXAMPLE_CONFIG
-from proxyd.observe import OBSERVER
+from proxyd.observe import CLIENT, OBSERVER
 from proxyd.page import actions, csrf
 from proxyd.page.forms import provider_form, set_form
 from proxyd.page.view import Diagnosis, document
 from proxyd.reload import RELOADS, Reloader
 from proxyd.runtime import RUNTIME
+from proxyd.visibility import page_for
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -112,8 +113,10 @@ def _state(request: web.Request) -> dict[str, Any]:
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
                    request.app[OBSERVER].recent, now, groups, tool_calls)  # fmt: skip
     path, why = _config_file(request)
-    doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why)
-    return doc
+    role = request.get(CLIENT, ANYONE).role
+    doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why,
+               role=role, can_test=role == "admin")  # fmt: skip
+    return page_for(doc, role)
 
 
 def _config_file(request: web.Request) -> tuple[Path | None, str | None]:
@@ -148,7 +151,7 @@ async def _change(request: web.Request, action: str, method: str) -> dict[str, A
         where, _ = _config_file(request)  # relative key files are read from the config's folder
         return await actions.catalog(provider_form(body), where or Path.cwd() / "proxyd.yaml", config)
     if action == "providers":
-        return await actions.add(provider_form(body), *_reloader(request))
+        return await actions.add(provider_form(body), *_reloader(request), config)
     if action == "set":
         return await actions.set_value(set_form(body), *_reloader(request))
     raise ProxyError(404, f"the page has no {method} /ui/api/{action[:100]}", code="unknown_path")

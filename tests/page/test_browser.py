@@ -311,3 +311,48 @@ async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
         assert "calls tools well" in await page.inner_text(well)
         await shot(page, "tool-health")
         assert problems == []
+
+
+async def test_a_client_token_gets_a_refused_page_and_a_viewer_a_read_only_one(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.handler = ollama_like()
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(
+        config_text(upstream)
+        + """listen:
+  tokens:
+    - {name: ann, token: ann-admin-token-0001, role: admin}
+    - {name: vic, token: vic-viewer-token-0001, role: viewer}
+    - {name: cal, token: cal-client-token-0001}
+"""
+    )
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url)
+        await page.wait_for_selector("#token:not([hidden])", timeout=WAIT * 1000)
+        await page.fill("#token-input", "cal-client-token-0001")
+        await page.press("#token-input", "Enter")
+        await page.wait_for_selector("body.refused #notice:not([hidden])", timeout=WAIT * 1000)
+        said = await page.inner_text("#notice")
+        assert "role client" in said and "role: viewer" in said
+        assert await page.locator("article.card").count() == 0  # nothing of proxyd's state was shown
+        assert await page.locator("#add-open").is_hidden()
+        await shot(page, "refused-client-token")
+
+        await page.fill("#token-input", "vic-viewer-token-0001")
+        await page.press("#token-input", "Enter")
+        await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
+        assert not await page.locator("body.refused").count() and await page.locator("#notice").is_hidden()
+        for action in ("test", "edit", "delete"):
+            assert await page.locator(f'button[data-action="{action}"]').count() == 0
+        assert await page.locator("#add-open").is_hidden()
+        assert "read-only" in await page.inner_text("#config-path")
+        assert "shown to admins" in await page.inner_text(card("ollama"))
+        await shot(page, "read-only-viewer")
+
+        await page.evaluate("sessionStorage.setItem('proxyd-token', 'ann-admin-token-0001')")
+        await page.reload()
+        await page.wait_for_selector(card("ollama") + ' button[data-action="test"]', timeout=WAIT * 1000)
+        assert not await page.is_disabled("#add-open")
+        # Chromium logs each refused call (the 401 before a token, the client's 403s) as a failed load
+        assert all("status of 401" in p or "status of 403" in p for p in problems), problems

@@ -34,7 +34,11 @@ async function call(method, path, body) {
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401) { askToken(); throw new Error("proxyd asks for its token"); }
-  if (!resp.ok) throw new Error((data.error && data.error.message) || "HTTP " + resp.status);
+  if (!resp.ok) {
+    const err = new Error((data.error && data.error.message) || "HTTP " + resp.status);
+    err.refused = resp.status === 403 && data.error && data.error.code === "role_not_allowed";
+    throw err;
+  }
   return data;
 }
 
@@ -59,8 +63,17 @@ async function poll() {
   try {
     page.state = await call("GET", "/ui/api/state");
     document.getElementById("token").hidden = true;
+    if (document.body.classList.contains("refused")) notice("");  // the refusal was for the last token
+    document.body.classList.remove("refused");
     draw();
   } catch (err) {
+    if (err.refused) {  // a token whose role may not read the page: say so, and take another
+      document.body.classList.add("refused");
+      document.getElementById("add-open").hidden = true;
+      askToken();
+      notice(err.message);
+      return;
+    }
     if (!document.getElementById("token").hidden) return;
     notice("proxyd does not answer: " + err.message);
   }
@@ -74,6 +87,7 @@ function draw() {
     Object.entries(counts).map(([k, v]) => v + " " + k).join(" · ") || "no providers";
   document.getElementById("config-path").textContent = s.editable ? "editing " + s.config : s.not_editable;
   document.getElementById("add-open").disabled = !s.editable;
+  document.getElementById("add-open").hidden = s.role !== "admin";  // a viewer's page is read-only
   if (!typing(document.getElementById("cards"))) drawCards(s);
   drawGroups(s.groups);
   drawModels(s);
@@ -96,7 +110,7 @@ function card(p, editable) {
       h("span", { class: "state muted" }, p.state)),
     h("dl", {},
       h("dt", {}, "base URL"), h("dd", {}, p.base_url),
-      h("dt", {}, "key"), h("dd", {}, p.key),
+      h("dt", {}, "key"), h("dd", {}, p.key === null ? "shown to admins" : p.key),
       h("dt", {}, "wire"), h("dd", { "data-field": "wire" }, wire),
       h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms === null ? "no answer yet" : p.latency_ms + " ms"),
       h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : ""))),
@@ -104,7 +118,7 @@ function card(p, editable) {
     problem(p),
     testResult(p.test),
     h("div", { class: "actions" },
-      h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, "Test"),
+      page.state.can_test && h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, "Test"),
       editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, "Edit"),
       editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, "Delete")));
 }

@@ -1,0 +1,61 @@
+"""What each role may read of ``/status`` and of the page's data (pure).
+
+An admin reads everything. A viewer reads the state of providers, models, groups and the
+aggregate traffic, but nothing that locates a secret or belongs to one request of another
+client: no key source, no file path (the config, token files, the store), no reload error text
+(it names files and lines), no request list. A client reads only whether proxyd and its
+providers are up, and which models they serve: nothing of other clients at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxyd.settings import Role
+
+# What a client sees of a provider in /status: enough to know why its requests fail.
+_CLIENT_PROVIDER_FIELDS = ("name", "state", "wire", "detected_wire", "models")
+
+
+def status_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
+    """``/status`` as ``role`` may read it (``doc`` is the admin's document)."""
+    if role == "admin":
+        return doc
+    if role == "client":
+        config = doc["config"]
+        return {
+            "version": doc["version"],
+            "ready": doc["ready"],
+            "config": {"generation": config["generation"], "loaded_at": config["loaded_at"]},
+            "providers": [{k: p.get(k) for k in _CLIENT_PROVIDER_FIELDS} for p in doc["providers"]],
+            "groups": [{"alias": g["alias"], "strategy": g["strategy"]} for g in doc["groups"]],
+        }
+    config, access = doc["config"], doc["access"]
+    return {
+        **doc,
+        "config": {**config, "source": None, "last_reload": _reload_for_viewer(config.get("last_reload"))},
+        "access": {"clients": [{"name": c["name"], "models": c["models"]} for c in access["clients"]]},
+        "store": {k: v for k, v in doc["store"].items() if k != "where"} if doc.get("store") else doc.get("store"),
+        "providers": [{**p, "key": None} for p in doc["providers"]],
+    }
+
+
+def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
+    """The page's data as ``role`` may read it: a viewer's page is read-only, without key
+    sources, the config's path or the request list."""
+    if role == "admin":
+        return doc
+    return {
+        **doc,
+        "providers": [{**p, "key": None} for p in doc["providers"]],
+        "traffic": {**doc["traffic"], "recent": []},
+        "config": None,
+        "editable": False,
+        "not_editable": "read-only: this token's role is viewer (changes and Tests need an admin's token)",
+    }
+
+
+def _reload_for_viewer(last: dict[str, Any] | None) -> dict[str, Any] | None:
+    if last is None:
+        return None
+    return {"result": last.get("result"), "trigger": last.get("trigger"), "at": last.get("at")}
