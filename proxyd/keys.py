@@ -37,8 +37,22 @@ LISTEN_TOKEN = SecretKeys("token", "token_file", "token_credential")
 STORE_URL = SecretKeys("url", "url_file", "url_credential")  # a store's URL may hold its password
 
 
+ESCAPED = "$${"  # a literal "${", as docker compose writes it: what the page writes for a typed "${"
+
+
+def escape_env(value: str) -> str:
+    """``value`` written so that :func:`expand_env` gives it back as it is."""
+    return value.replace("${", ESCAPED)
+
+
+def env_refs(value: str) -> list[str]:
+    """The variables a value names (``${VAR}``), escaped ones left out."""
+    return [m.group(1) for part in value.split(ESCAPED) for m in ENV_RE.finditer(part)]
+
+
 def expand_env(value: str, env: Env) -> tuple[str, list[str]]:
-    """Expand ``${VAR}`` and ``${VAR:-default}``; return the value and the names left unset."""
+    """Expand ``${VAR}`` and ``${VAR:-default}`` (``$${`` is a literal ``${``); return the value
+    and the names left unset."""
     missing: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
@@ -52,7 +66,7 @@ def expand_env(value: str, env: Env) -> tuple[str, list[str]]:
             missing.append(name)
         return ""
 
-    return ENV_RE.sub(sub, value), missing
+    return "${".join(ENV_RE.sub(sub, part) for part in value.split(ESCAPED)), missing
 
 
 def parse_secret(
@@ -118,8 +132,8 @@ def _from_value(literal: object, path: str, env: Env, errs: Errors) -> tuple[str
     secret, missing = expand_env(literal, env)
     for var in missing:
         errs.add(path, f"environment variable {var} is not set (export it, or use ${{{var}:-default}})")
-    refs = ENV_RE.findall(literal)
-    source = f"env {', '.join(r[0] for r in refs)}" if refs else "literal"
+    refs = env_refs(literal)
+    source = f"env {', '.join(refs)}" if refs else "literal"
     if refs and not secret:
         source += " (empty: none sent)"
     if secret and CTRL_RE.search(secret):

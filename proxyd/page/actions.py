@@ -22,9 +22,10 @@ from proxyd.checkup.run import check_providers, listing_diagnosis
 from proxyd.config import Config, ConfigError, Provider
 from proxyd.errors import ProxyError
 from proxyd.health import probe_models
+from proxyd.keys import escape_env
 from proxyd.loader import load_text
 from proxyd.onboard import edit
-from proxyd.page.forms import ProviderForm, SetForm
+from proxyd.page.forms import ProviderForm, SetForm, invalid
 from proxyd.page.view import row
 from proxyd.reload import Reloader
 from proxyd.upstream import create_session
@@ -42,7 +43,7 @@ async def test(config: Config, name: str) -> dict[str, Any]:
 
 async def catalog(form: ProviderForm, path: Path, config: Config) -> dict[str, Any]:
     """Check a provider before it is added: its ``GET /models`` answer, models or a diagnosis."""
-    provider = candidate(form, path)
+    provider = candidate(form, path, config)
     session = create_session(config.tcp_keepalive, provider.tls)
     try:
         listing = await probe_models(session, provider, config.health.timeout_s)
@@ -65,14 +66,16 @@ async def catalog(form: ProviderForm, path: Path, config: Config) -> dict[str, A
     }
 
 
-def candidate(form: ProviderForm, path: Path) -> Provider:
-    """The provider the form describes, loaded as the config would load it (key in memory only)."""
-    entry: dict[str, Any] = {"name": form.name, "base_url": form.base_url, "wire": form.wire}
+def candidate(form: ProviderForm, path: Path, config: Config) -> Provider:
+    """The provider the form describes, loaded as the config would load it (key in memory only):
+    what was typed is taken literally, and a key may come only from where the config's keys do."""
+    check_key_reference(form, config, path)
+    entry: dict[str, Any] = {"name": form.name, "base_url": escape_env(form.base_url), "wire": form.wire}
     entry.update(form.key_entry())
     if form.key_kind == "paste":
         entry["api_key"] = f"${{{_PASTED}}}"
     if form.headers:
-        entry["headers"] = dict(form.headers)
+        entry["headers"] = _literal_headers(form)
     env = {**os.environ, _PASTED: form.key_value}
     try:
         return load_text(yaml.safe_dump({"providers": [entry]}), path, env).providers[0]
@@ -80,22 +83,66 @@ def candidate(form: ProviderForm, path: Path) -> Provider:
         raise ProxyError(400, "this provider would not load: " + "; ".join(exc.errors), code="invalid_form") from None
 
 
-async def add(form: ProviderForm, path: Path, reloader: Reloader) -> dict[str, Any]:
+async def add(form: ProviderForm, path: Path, reloader: Reloader, config: Config) -> dict[str, Any]:
+    check_key_reference(form, config, path)
+    pasted = path.parent / "keys" / form.name
+    before: list[bytes | None] = []
+
     def change(doc: Any) -> str:
-        key_file = edit.key_file(path, form.name, form.key_value) if form.key_kind == "paste" else None
-        key = form.key_entry(key_file)
-        edit.add_provider(doc, form.name, form.base_url, key, form.wire if form.wire != "auto" else None,
-                          dict(form.headers), list(form.models))  # fmt: skip
+        key = form.key_entry(f"keys/{form.name}")
+        edit.add_provider(doc, form.name, escape_env(form.base_url), key, form.wire if form.wire != "auto" else None,
+                          _literal_headers(form), list(form.models))  # fmt: skip
+        if form.key_kind == "paste":  # only once the entry is accepted: a refused add writes nothing
+            before.append(pasted.read_bytes() if pasted.exists() else None)
+            edit.key_file(path, form.name, form.key_value)
         return f"added provider {form.name}"
 
-    pasted = path.parent / "keys" / form.name
-    existed = pasted.exists()
     try:
         return await _edit(path, reloader, change)
     except ProxyError:
-        if form.key_kind == "paste" and not existed:
-            pasted.unlink(missing_ok=True)  # the edit failed: keep no key for a provider that is not there
+        if before:
+            await asyncio.to_thread(_restore, pasted, before[0])
         raise
+
+
+def _restore(path: Path, content: bytes | None) -> None:
+    """Put back what a key file held before a change that was not accepted."""
+    if content is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(content)
+
+
+def _literal_headers(form: ProviderForm) -> dict[str, str]:
+    return {name: escape_env(value) for name, value in form.headers}
+
+
+def check_key_reference(form: ProviderForm, config: Config, path: Path) -> None:
+    """A key "from an environment variable" or "from a file" may name only what the config's
+    providers already take their keys from, or a file in the config's ``keys/`` folder: the page
+    must not become a way to send proxyd's other secrets (its tokens, the store's URL, any file
+    it can read) to a server of the typist's choosing."""
+    if form.key_kind not in ("env", "file"):
+        return
+    sources = [p.key_source for p in config.providers]
+    if form.key_kind == "env":
+        known = {name for s in sources if s.startswith("env ") for name in _env_names(s)}
+        if form.key_value not in known:
+            raise invalid("key.value", "the page takes a key from an environment variable only when a provider "
+                          f"of the config already does ({', '.join(sorted(known)) or 'none does'}); paste the key, "
+                          "or add the provider with proxyd add --key-env")  # fmt: skip
+        return
+    folder = os.path.realpath(path.parent / "keys")
+    known_files = {os.path.realpath(path.parent / s[len("file ") :]) for s in sources if s.startswith("file ")}
+    target = os.path.realpath(path.parent / form.key_value)
+    if target not in known_files and os.path.commonpath([folder, target]) != folder:
+        raise invalid("key.value", f"the page takes a key from a file only in {folder}/ or from a file a provider "
+                      "of the config already uses; paste the key, or put the file there")  # fmt: skip
+
+
+def _env_names(source: str) -> list[str]:
+    """The variables of a key source such as ``env A, B (empty: none sent)``."""
+    return [n.strip() for n in source[len("env ") :].split(" (", 1)[0].split(",") if n.strip()]
 
 
 async def remove(name: str, path: Path, reloader: Reloader) -> dict[str, Any]:
@@ -112,7 +159,9 @@ async def set_value(form: SetForm, path: Path, reloader: Reloader) -> dict[str, 
             edit.set_model_value(doc, form.provider, form.model, form.key, form.value)
             where = f"{form.provider}.models.{form.model}.{form.key}"
         else:
-            edit.set_provider_value(doc, form.provider, form.key, form.value)
+            # base_url is the one value the page sets that the loader expands: keep a typed "${" as typed
+            value = escape_env(form.value) if form.key == "base_url" and form.value is not None else form.value
+            edit.set_provider_value(doc, form.provider, form.key, value)
             where = f"{form.provider}.{form.key}"
         return f"set {where} = {form.value!r}" if form.value is not None else f"took {where} out"
 

@@ -166,7 +166,7 @@ async def test_add_with_a_pasted_key_keeps_it_out_of_the_yaml(page_factory: Fact
     assert local.last.headers["Authorization"] == "Bearer sk-pasted-42"
 
 
-async def test_add_refuses_a_variable_proxyd_does_not_have(page_factory: Factory, local: FakeUpstream) -> None:
+async def test_add_refuses_a_variable_no_provider_uses(page_factory: Factory, local: FakeUpstream) -> None:
     client = await page_factory(yaml_for(local))
     await client.open_page()
     assert "PROXYD_TEST_NOT_SET" not in os.environ
@@ -177,7 +177,8 @@ async def test_add_refuses_a_variable_proxyd_does_not_have(page_factory: Factory
         "key": {"kind": "env", "value": "PROXYD_TEST_NOT_SET"},
     }
     status, answer = await client.send("POST", "providers", form)
-    assert status == 409 and "$PROXYD_TEST_NOT_SET" in answer["error"]["message"]
+    assert status == 400 and answer["error"]["param"] == "key.value"
+    assert "only when a provider of the config already does" in answer["error"]["message"]
     assert client.path.read_text() == before
 
 
