@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxyd.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, expand_env, parse_secret
+from proxyd.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, env_refs, expand_env, parse_secret
 from proxyd.services import (
     ANTHROPIC_COMPATIBLE,
     GENERIC,
@@ -87,7 +87,8 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
     base_url, added = complete_base_url(given, service if add else None)
     known = service or GENERIC
     insecure = _flag(doc, "allow_insecure_http", False, path, errs)
-    problem = plain_http_problem(base_url) if base_url and not insecure else None
+    written = raw_url if isinstance(raw_url, str) and env_refs(raw_url) else None
+    problem = plain_http_problem(base_url, written) if base_url and not insecure else None
     if problem is not None:
         errs.add(f"{path}.base_url", problem)
     api_key, key_source = parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs)
@@ -154,11 +155,12 @@ def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:
     url = normalize_base_url(value)
     if missing:
         return ""
+    shown = raw if env_refs(raw) else url  # a message quotes a value as written, never a variable's value
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        errs.add(path, f"must start with http:// or https:// (got {url!r})")
+        errs.add(path, f"must start with http:// or https:// (got {shown!r})")
     elif not parts.hostname:
-        errs.add(path, f"has no host (got {url!r})")
+        errs.add(path, f"has no host (got {shown!r})")
     elif parts.username or parts.password:
         errs.add(path, "must not hold credentials: put the key in api_key, api_key_file or headers")
     elif parts.query or parts.fragment:

@@ -117,13 +117,15 @@ def is_local_host(host: str) -> bool:
     return ip.is_loopback or ip.is_private or ip.is_link_local or ip in _TAILSCALE
 
 
-def plain_http_problem(base_url: str) -> str | None:
-    """Why ``base_url`` may not be plain HTTP, or None when it is fine."""
+def plain_http_problem(base_url: str, written: str | None = None) -> str | None:
+    """Why ``base_url`` may not be plain HTTP, or None when it is fine; ``written``: the URL as
+    the config wrote it, when that names variables (the message quotes it, not their values)."""
     parts = urlsplit(base_url)
     if parts.scheme != "http" or is_local_host(parts.hostname or ""):
         return None
+    host = parts.hostname if written is None else (urlsplit(written).netloc or written)
     return (
-        f"is plain http:// to {parts.hostname}, a host outside this machine and private network: the key and "
+        f"is plain http:// to {host}, a host outside this machine and private network: the key and "
         "every prompt would cross the internet unencrypted. Use https://, or set allow_insecure_http: true "
         "for this provider if the network is trusted"
     )

@@ -280,3 +280,29 @@ def test_duplicate_names_and_aliases() -> None:
 def test_errors_never_contain_the_key() -> None:
     errs = errors_of({"providers": [{"name": "p", "base_url": "nope", "api_key": SECRET + "\n"}]}, env={})
     assert errs and all(SECRET not in e for e in errs)
+
+
+SECRET = "sk-SECRET-VALUE-0123456789"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"providers": [{"name": "a", "base_url": "${S}"}]},  # no scheme
+        {"providers": [{"name": "a", "base_url": "http://"}], "listen": {"token": "${S}\n"}},
+        {"providers": [{"name": "a", "base_url": "https://${S}.example.com/v1?x=1"}]},  # a query
+        {"providers": [{"name": "a", "base_url": "http://${S}.example.com/v1"}]},  # plain http outside
+        {"providers": [{"name": "a", "base_url": "ftp://${S}/v1"}]},
+        {"providers": [{"name": "a", "base_url": "http://${S}@example.com/v1"}]},  # credentials
+        {"providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1", "headers": {"X-A": "${S}\u0001"}}]},
+        {"providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1", "api_key": "${S}\u0001"}]},
+        {"providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1"}], "store": {"url": "redis://:${S}@h:x/0"}},
+        {"providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1"}], "store": {"url": "${S}"}},
+        {"providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1"}], "listen": {"token": "${S}",
+         "tokens": [{"name": "b", "token": "${S}"}]}},
+    ],
+)  # fmt: skip
+def test_no_error_quotes_a_variables_value(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, env={"S": SECRET}, read_file=lambda name: "")
+    assert caught.value.errors and SECRET not in str(caught.value) and SECRET.lower() not in str(caught.value).lower()

@@ -16,8 +16,8 @@ def url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a bad port raises here
-    except ValueError as exc:
-        return f"is not a URL ({exc}); write redis://host:6379/0"
+    except ValueError:  # its words quote the URL's parts, which may hold the password
+        return "is not a URL (its host or port cannot be read); write redis://[:password@]host:6379/0"
     scheme = parts.scheme.lower()
     if scheme in ("postgres", "postgresql", "sqlite", "mysql"):
         return (
