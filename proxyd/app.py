@@ -58,7 +58,13 @@ CONFIG_SOURCE = web.AppKey("config_source", str)
 CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
 ACCESS_LINE: web.AppKey[AccessWriter] = web.AppKey("access_line")
 
-_JSON_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
+# The endpoints that route by the body's model: their body is read as JSON whatever its
+# Content-Type says, so the route (and a client's model limit) is checked against the very
+# bytes that go upstream; one that is not a JSON object gets a 400 in the API's shape.
+_DECODE_INLINE = 256 * 1024  # an encoded body larger than this is decoded in a worker thread
+_MODEL_ENDPOINTS = frozenset(
+    {"chat.completions", "responses", "completions", "embeddings", "messages", "messages.count_tokens"}
+)
 
 
 def create_app(
@@ -223,9 +229,9 @@ def _models(request: web.Request, target: Target) -> web.Response:
 
 async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.StreamResponse:
     body = await _read_body(request)
-    parsed = _parse_json(request, target, body)
     runtime = request.app[RUNTIME]
     gen = runtime.current  # this request keeps this config to its end, reloads or not
+    parsed = _parse_json(request, target, body, request.get(CLIENT, ANYONE).name in gen.policy.rules)
     asked = _model_of(parsed)
     route = gen.router.route(asked, target.pinned)
     _check_client(request, gen.policy.rules, asked, route)
@@ -291,13 +297,29 @@ async def _read_body(request: web.Request) -> bytes | None:
         raise
     except Exception:  # aiohttp's payload errors: a broken chunked body
         raise bad_request("the request body could not be read as sent (a broken chunked body?)") from None
+    if len(raw) > _DECODE_INLINE and encoding not in ("identity", ""):
+        # Inflating megabytes takes a while: off the loop, so other requests and /healthz go on.
+        return await asyncio.to_thread(decode, raw, encoding, listen.max_body_bytes, known)
     return decode(raw, encoding, listen.max_body_bytes, known)
 
 
-def _parse_json(request: web.Request, target: Target, body: bytes | None) -> dict[str, Any] | None:
+def _parse_json(request: web.Request, target: Target, body: bytes | None, limited: bool) -> dict[str, Any] | None:
+    """``limited``: the client may use only some models, so a body proxyd cannot read the model
+    of is refused rather than forwarded on a route checked without it."""
     if not body:
         return None
     ctype = request.headers.get("Content-Type", "")
-    if "json" in ctype.lower() or (not ctype and target.endpoint in _JSON_ENDPOINTS):
+    if target.endpoint in _MODEL_ENDPOINTS or "json" in ctype.lower():
         return jsonbody.parse_object(body)
-    return None
+    if not limited:
+        return None
+    try:
+        return jsonbody.parse_object(body)
+    except ProxyError:
+        raise ProxyError(
+            415,
+            f"this client may use only some models, and proxyd checks the model of a JSON body only (this one is "
+            f"{ctype[:60] or 'without a Content-Type'}): send the request as JSON, or ask whoever runs proxyd "
+            "for a client without a models limit",
+            code="unsupported_media_type",
+        ) from None

@@ -18,6 +18,8 @@ from proxyd.errors import ProxyError, bad_request
 
 _GZIP = 16 + zlib.MAX_WBITS
 _BROTLI_STEP = 4096  # input fed to brotli at a time, so its output is checked against the limit as it grows
+_STEP = 64 * 1024  # input fed to zlib and zstd at a time (see _frames)
+MAX_MEMBERS = 1024  # gzip members or zstd frames in one body: real writers make one, or a few
 
 
 class _Stream(Protocol):
@@ -26,7 +28,7 @@ class _Stream(Protocol):
     eof: bool
     unused_data: bytes
 
-    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+    def decompress(self, data: bytes | memoryview, max_length: int = ...) -> bytes: ...
 
 
 def codecs(zstd: ModuleType | None, brotli: ModuleType | None) -> dict[str, Callable[[bytes, int], bytes]]:
@@ -70,26 +72,52 @@ def _deflate(body: bytes, limit: int) -> bytes:
 
 
 def _frames(body: bytes, limit: int, make: Callable[[], Any], encoding: str) -> bytes:
-    """Decode member after member (gzip) or frame after frame (zstd), stopping past ``limit``."""
+    """Decode member after member (gzip) or frame after frame (zstd), stopping past ``limit``.
+
+    The input is fed in slices of :data:`_STEP`: a codec copies what follows a member's end
+    (``unused_data``), and with the whole rest of the body fed at once, many small members
+    would cost the square of the body's size.
+    """
+    view = memoryview(body)
     out: list[bytes] = []
-    size = 0
-    rest = body
-    while rest:
-        stream: _Stream = make()
-        try:
-            piece = stream.decompress(rest, limit + 1 - size)
-        except Exception as exc:  # zlib.error, ZstdError: the codec's own words for a bad body
-            raise _broken(encoding, str(exc)[:120]) from None
-        size += len(piece)
-        if size > limit:
-            raise too_large(limit)
-        out.append(piece)
-        if not stream.eof:
-            raise _broken(encoding, "it ends before its last block")
-        rest = stream.unused_data
-        if encoding == "gzip" and not rest.strip(b"\0"):
+    size = pos = members = 0
+    pending = b""  # input read past the end of the last member
+    while pending or pos < len(body):
+        if encoding == "gzip" and _padding(pending, view[pos:]):
             break  # trailing zero padding after the last member, as some writers leave
+        members += 1
+        if members > MAX_MEMBERS:
+            raise _broken(encoding, f"more than {MAX_MEMBERS} {'members' if encoding == 'gzip' else 'frames'}")
+        stream: _Stream = make()
+        data: bytes | memoryview = pending
+        if not data:
+            data, pos = view[pos : pos + _STEP], pos + _STEP
+        while True:
+            try:
+                piece = stream.decompress(data, limit + 1 - size)
+            except Exception as exc:  # zlib.error, ZstdError: the codec's own words for a bad body
+                raise _broken(encoding, str(exc)[:120]) from None
+            size += len(piece)
+            if size > limit:
+                raise too_large(limit)
+            out.append(piece)
+            if stream.eof:
+                pending = stream.unused_data
+                break
+            data = getattr(stream, "unconsumed_tail", b"")
+            if not data and getattr(stream, "needs_input", True):
+                if pos >= len(body):
+                    raise _broken(encoding, "it ends before its last block")
+                data, pos = view[pos : pos + _STEP], pos + _STEP
     return b"".join(out)
+
+
+def _padding(pending: bytes, rest: memoryview) -> bool:
+    """Whether what is left is zeros only; the rest is read whole only when it starts with one
+    (a member starts with 0x1f), so at most once."""
+    if pending.strip(b"\0"):
+        return False
+    return not rest or (rest[0] == 0 and not rest.tobytes().strip(b"\0"))
 
 
 def _brotli(body: bytes, limit: int, brotli: ModuleType) -> bytes:
