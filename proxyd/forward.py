@@ -15,6 +15,7 @@ Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know thei
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ from proxyd.relay import (
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
+from proxyd.toolcalls.schemas import compile_schema
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
@@ -194,7 +196,7 @@ async def _same_wire(
     """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
     adapted = adapt(client, parsed, call)
     body = adapted or parsed
-    tools = _tool_check(call, client.offered_tools(body), client, body) if body.get("tools") else None
+    tools = await _tool_check(call, client.offered_tools(body), client, body) if body.get("tools") else None
     whole = _wants_whole(call, target, body)
     data: bytes | None
     if whole:
@@ -221,9 +223,18 @@ def _is_stream(resp: aiohttp.ClientResponse) -> bool:
     return resp.status < 300 and resp.content_type == "text/event-stream"
 
 
-def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> ToolCheck | None:
-    """The request's tool-call check, when its offer (in the pivot's form) holds tools."""
-    return tool_check(call.request.app[RUNTIME].schemas, call.route, call.obs, offer, client, body)
+async def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> ToolCheck | None:
+    """The request's tool-call check, when its offer (in the pivot's form) holds tools; schemas
+    seen for the first time are compiled in a thread (a large one takes a good part of a second)."""
+    runtime = call.request.app[RUNTIME]
+    check = tool_check(runtime.schemas, call.route, call.obs, offer, client, body)
+    todo = check.unprepared() if check is not None else None
+    if todo:
+        assert check is not None
+        loop = asyncio.get_running_loop()
+        compiled = await loop.run_in_executor(runtime.compiler, lambda: [(key, compile_schema(s)) for key, s in todo])
+        check.prepared(compiled)
+    return check
 
 
 def _wants_whole(call: Call, target: Target, parsed: Body) -> bool:
@@ -254,7 +265,7 @@ async def translate(
         if probing is not None:
             return probing  # this request has no form on that wire: it cannot tell anything
         raise
-    tools = _tool_check(call, pivoted, client, body)
+    tools = await _tool_check(call, pivoted, client, body)
     streaming = sent.get("stream") is True
     if streaming and streaming_off(call.provider, call.route.entry):
         sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream

@@ -211,8 +211,9 @@ class Observer:
             self.log.warning(
                 "tool_call_problem", request_id=obs.request_id, provider=obs.provider, model=label,
                 tool=judged.tool[:80], result=judged.result, detail=judged.detail, repaired=record.repaired,
-                arguments_head=judged.arguments[:200],
             )  # fmt: skip
+            # The arguments are one client's data: only a debug log shows their (redacted) head.
+            self.log.debug("tool_call_arguments", request_id=obs.request_id, arguments_head=judged.arguments[:200])
 
     def _update_health(self, obs: Observation, reason: str | None) -> None:
         if obs.upstream_status is None and reason is None:

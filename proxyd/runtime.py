@@ -14,6 +14,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -73,6 +74,10 @@ class Runtime:
         self.rng = random.Random()
         # Tool calls: argument schemas compiled once, and each model's recent tool calling.
         self.schemas = Schemas()
+        # New schemas are compiled here, one at a time: a compile is pure Python that holds the
+        # GIL, and one thread doing it leaves the event loop its turn every switch interval
+        # (several at once starved /healthz for 200 ms).
+        self.compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proxyd-schemas")
         self.tool_health = ToolHealth()
 
     def target(self, key: str) -> TargetState | None:
@@ -161,6 +166,7 @@ class Runtime:
         task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
+        self.compiler.shutdown(wait=False, cancel_futures=True)
         for pool in self.current.pools.values():
             await pool.session.close()
         if self._closing:

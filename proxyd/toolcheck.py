@@ -40,6 +40,15 @@ class ToolCheck:
     def __init__(self, judge: Judge, obs: Observation, turn: Turn) -> None:
         self._judge, self.obs, self.turn = judge, obs, turn
 
+    def unprepared(self) -> list[tuple[str, Any]]:
+        """The offered tools' schemas not compiled yet (compiled off the loop before the request is sent)."""
+        tools = self._judge.offered.tools.values()
+        return self._judge.schemas.missing(spec.schema for spec in tools if not spec.freeform)
+
+    def prepared(self, compiled: list[tuple[str, Any]]) -> None:
+        for key, validator in compiled:
+            self._judge.schemas.keep(key, validator)
+
     def rewrites(self, wire: Wire) -> bool:
         """Does repair rewrite answers of this wire when they come on the client's own wire?"""
         return self._judge.repair and not wire.stateful
