@@ -25,6 +25,14 @@ _SENSITIVE_NAMES = frozenset({
     "cookie", "set_cookie",
 })  # fmt: skip
 _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_apikey")
+# The headers a provider's config sets whose values are known to hold no secret. Every other
+# configured header is treated as a credential (shown as $NAME, hunted in logs): a name cannot
+# tell a secret (Ocp-Apim-Subscription-Key, Helicone-Auth, X-Secret-Key, cf-aig-authorization...).
+HARMLESS_HEADERS = frozenset({
+    "accept", "accept-language", "anthropic-version", "anthropic-beta", "openai-beta", "http-referer", "referer",
+    "x-title", "user-agent", "content-type", "x-stainless-lang", "openai-organization", "openai-project",
+    "x-ms-region", "api-version",
+})  # fmt: skip
 _PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + MASK),
     (
@@ -50,7 +58,7 @@ def secrets_of(config: Config) -> set[str]:
         if p.api_key:
             found.add(p.api_key)
         for name, value in p.headers:
-            if sensitive_name(name):
+            if secret_header(name):
                 found.add(value)
                 found.update(part for part in value.split() if len(part) >= MIN_SECRET)
     return {s for s in found if len(s) >= MIN_SECRET}
@@ -59,10 +67,15 @@ def secrets_of(config: Config) -> set[str]:
 def blank_provider_secrets(body: bytes, provider: Provider) -> bytes:
     """``body`` with the provider's key and credential headers blanked: some gateways echo the
     key they rejected, and it must reach neither a client nor a terminal."""
-    for secret in (provider.api_key, *(v for n, v in provider.headers if sensitive_name(n))):
+    for secret in (provider.api_key, *(v for n, v in provider.headers if secret_header(n))):
         if secret and len(secret) >= 4 and secret.encode() in body:
             body = body.replace(secret.encode(), MASK.encode())
     return body
+
+
+def secret_header(name: str) -> bool:
+    """Whether a configured header's value is kept as secret: all but :data:`HARMLESS_HEADERS`."""
+    return name.lower() not in HARMLESS_HEADERS
 
 
 @functools.lru_cache(maxsize=512)

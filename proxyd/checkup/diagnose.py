@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxyd.headers import ANTHROPIC_VERSION
-from proxyd.redact import redact_text, sensitive_name
+from proxyd.redact import redact_text, secret_header
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
 from proxyd.wires.registry import WIRES
@@ -67,7 +67,7 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     if provider.wire == "anthropic" and not any(n.lower() == "anthropic-version" for n, _ in provider.headers):
         parts += ["-H", shlex.quote(f"anthropic-version: {ANTHROPIC_VERSION}")]
     for name, value in provider.headers:
-        if sensitive_name(name):
+        if secret_header(name):
             parts += ["-H", f'"{name}: ${_env_name(name)}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
