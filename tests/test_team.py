@@ -30,6 +30,8 @@ TOKENS = {"alice": "alice-team-token-0123456789", "bob": "bob-team-token-0123456
 REDIS_PASSWORD = "team-redis-password-0123"
 SLOW_PIECES = 60  # 6 s: past the drain's delay and into the socket's close
 BOB = {"Authorization": f"Bearer {TOKENS['bob']}"}
+ALICE = {"Authorization": f"Bearer {TOKENS['alice']}"}
+ROLES = {"alice": "client", "bob": "viewer"}
 
 
 @dataclass
@@ -70,7 +72,10 @@ def team_config(tmp_path: Path, upstream: FakeUpstream, redis: Daemon) -> Path:
         (secrets / f"{name}.token").write_text(token + "\n")
     (secrets / "redis.url").write_text(f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis.port}/0\n")
     config = {
-        "listen": {"tokens": [{"name": n, "token_file": str(secrets / f"{n}.token")} for n in TOKENS]},
+        # alice is a client (the API only); bob a viewer, who also reads /status and /metrics
+        "listen": {
+            "tokens": [{"name": n, "token_file": str(secrets / f"{n}.token"), "role": ROLES[n]} for n in TOKENS]
+        },
         "store": {"url_file": str(secrets / "redis.url")},
         "health": {"interval_s": 0},
         "shutdown_grace_s": 20,
@@ -143,8 +148,8 @@ async def test_a_conversation_keeps_its_history_across_instances(team: Team, ups
     assert said == ["turn 0", "Hello! You said: turn 0", "turn 1", "Hello! You said: turn 1",
                     "turn 2", "Hello! You said: turn 2", "turn 3"]  # fmt: skip
     # A streamed turn: the other instance reads its record the moment response.completed arrives,
-    # before the stream has even ended.
-    headers = BOB
+    # before the stream has even ended. It is alice's: to bob, another client, it does not exist.
+    headers = ALICE
     async with team.post("/v1/responses", {"model": "llama/q", "input": "streamed", "stream": True}) as resp:
         served_by = resp.headers["X-Proxyd-Instance"]
         other = team.other(served_by)
@@ -155,6 +160,12 @@ async def test_a_conversation_keeps_its_history_across_instances(team: Team, ups
                     record = await got.json()
                 break
     assert record["output"][0]["content"][0]["text"] == "Hello! You said: streamed"
+    for method in ("GET", "DELETE"):
+        async with team.session.request(method, f"{other.origin}/v1/responses/{response_id}", headers=BOB) as resp:
+            assert resp.status == 404 and (await resp.json())["error"]["code"] == "response_not_found"
+    async with team.post("/v1/responses", {"model": "llama/q", "input": "x", "previous_response_id": response_id},
+                         who="bob") as resp:  # fmt: skip
+        assert resp.status == 404 and (await resp.json())["error"]["param"] == "previous_response_id"
     async with team.session.delete(f"{other.origin}/v1/responses/{response_id}", headers=headers) as resp:
         assert (await resp.json())["deleted"] is True
     origin = team.instances[served_by].origin

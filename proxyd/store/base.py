@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# The owner of a record kept before records had one: the one-person proxyd's client name.
+UNOWNED = "default"
+
 
 @dataclass(frozen=True)
 class Record:
     input: list[dict[str, Any]]
     response: dict[str, Any]
+    owner: str = UNOWNED  # the client (listen.tokens name) whose turn it is: only it may read it
 
 
 class StoreDown(Exception):
@@ -54,7 +58,7 @@ class ResponseStore(Protocol):
 
     async def get(self, response_id: str) -> Record | None: ...
 
-    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None: ...
+    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any], owner: str = UNOWNED) -> None: ...
 
     async def delete(self, response_id: str) -> bool: ...
 

@@ -11,8 +11,10 @@ from urllib.parse import unquote
 import structlog
 from aiohttp import web
 
+from proxyd.access import ANYONE
 from proxyd.errors import ProxyError, bad_request
 from proxyd.metrics import METRICS
+from proxyd.observe import CLIENT
 from proxyd.store.base import Record, ResponseStore, StoreDown
 
 STORE: web.AppKey[ResponseStore | None] = web.AppKey("store")
@@ -90,7 +92,7 @@ async def keep_turn(request: web.Request, full: dict[str, Any], response: dict[s
     if store is None or full.get("store") is False or response.get("status") not in ("completed", "incomplete"):
         return
     try:
-        await store.put(as_items(full.get("input")), response)
+        await store.put(as_items(full.get("input")), response, request.get(CLIENT, ANYONE).name)
     except StoreDown as exc:  # a full disk or a store that is down must not break the answer
         _count(request, "put")
         structlog.get_logger("proxyd").warning(
@@ -99,10 +101,18 @@ async def keep_turn(request: web.Request, full: dict[str, Any], response: dict[s
 
 
 async def _stored(request: web.Request, store: ResponseStore, response_id: str, param: str) -> Record | None:
+    """The record, when the client asking may read it: its own, or any for an admin; another
+    client's id is answered as one proxyd does not hold."""
     try:
-        return await store.get(response_id)
+        record = await store.get(response_id)
     except StoreDown as exc:
         raise _down(request, exc, "get", param) from None
+    client = request.get(CLIENT, ANYONE)
+    if record is None or record.owner == client.name or client.can("admin"):
+        return record
+    error = not_found(response_id)  # the same answer as for an id nobody holds: it tells nothing
+    error.param = param or None
+    raise error
 
 
 def _down(request: web.Request, exc: StoreDown, operation: str, param: str) -> ProxyError:

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from proxyd import jsoncodec
 from proxyd.config import Store as StoreConfig
 from proxyd.settings import MiB
-from proxyd.store.base import LastCall, Record
+from proxyd.store.base import UNOWNED, LastCall, Record
 from proxyd.store.where import shown
 
 # One hash tag: every key a script touches is in one slot, as a Redis Cluster would need.
@@ -116,11 +116,11 @@ class RedisStore:
         if raw is None:
             return None
         doc = jsoncodec.loads(raw)
-        return Record(doc["input"], doc["response"])
+        return Record(doc["input"], doc["response"], doc.get("owner") or UNOWNED)
 
-    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
+    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any], owner: str = UNOWNED) -> None:
         """Return once the record is in Redis: from then on every instance reads it."""
-        payload = jsoncodec.dumps({"input": input_items, "response": response})
+        payload = jsoncodec.dumps({"input": input_items, "response": response, "owner": owner})
         args = [RECORD, response["id"], payload, self._max_age_ms, self._max_bytes]
         await self._call(self._put_script, _KEYS, args)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proxyd.config import Store as StoreConfig
-from proxyd.store.base import LastCall, Record
+from proxyd.store.base import UNOWNED, LastCall, Record
 
 T = TypeVar("T")
 
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at REAL NOT NULL,
     size INTEGER NOT NULL,
     input TEXT NOT NULL,
-    response TEXT NOT NULL
+    response TEXT NOT NULL,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at);
 """
@@ -72,7 +73,7 @@ class SQLiteStore:
         self._total = 0  # bytes of records, as counted at the last sweep plus puts since
         self._sweep_every = min(60.0, self._max_age_s / 10)
         self._next_sweep = 0.0
-        self._batch: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+        self._batch: list[tuple[list[dict[str, Any]], dict[str, Any], str]] = []
         self._batch_done: asyncio.Future[None] | None = None  # the puts in _batch wait on it
         self._inflight: asyncio.Future[None] | None = None  # the write job running now
 
@@ -98,9 +99,9 @@ class SQLiteStore:
     def describe(self) -> dict[str, Any]:
         return self._last.describe()
 
-    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any]) -> None:
+    async def put(self, input_items: list[dict[str, Any]], response: dict[str, Any], owner: str = UNOWNED) -> None:
         """Return once the record is committed (with whatever else was waiting to be)."""
-        self._batch.append((input_items, response))
+        self._batch.append((input_items, response, owner))
         if self._batch_done is None:
             self._batch_done = asyncio.get_running_loop().create_future()
         done = self._batch_done
@@ -148,6 +149,8 @@ class SQLiteStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(responses)")}:
+            db.execute("ALTER TABLE responses ADD COLUMN owner TEXT")  # a file an older proxyd made
         self._db = db
         os.chmod(self.path, 0o600)  # conversations are private
 
@@ -162,18 +165,21 @@ class SQLiteStore:
         return self._db
 
     def _get(self, response_id: str) -> Record | None:
-        row = self._conn().execute("SELECT input, response FROM responses WHERE id = ?", (response_id,)).fetchone()
-        return Record(json.loads(row[0]), json.loads(row[1])) if row else None
+        row = (
+            self._conn().execute("SELECT input, response, owner FROM responses WHERE id = ?", (response_id,)).fetchone()
+        )
+        return Record(json.loads(row[0]), json.loads(row[1]), row[2] or UNOWNED) if row else None
 
-    def _write(self, batch: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
+    def _write(self, batch: list[tuple[list[dict[str, Any]], dict[str, Any], str]]) -> None:
         db, now = self._conn(), self._clock()
         with db:
-            for input_items, response in batch:
+            for input_items, response, owner in batch:
                 stored_input, stored_response = json.dumps(input_items), json.dumps(response)
                 size = len(stored_input) + len(stored_response)
                 db.execute(
-                    "INSERT OR REPLACE INTO responses (id, created_at, size, input, response) VALUES (?, ?, ?, ?, ?)",
-                    (response["id"], now, size, stored_input, stored_response),
+                    "INSERT OR REPLACE INTO responses (id, created_at, size, input, response, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (response["id"], now, size, stored_input, stored_response, owner),
                 )
                 self._total += size
             self._bound(db, now, batch[-1][1]["id"])

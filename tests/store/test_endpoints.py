@@ -79,6 +79,25 @@ async def test_head_responses_answers_for_codex_doctor(client: ProxyClient) -> N
     assert resp.status == 200 and resp.headers["Allow"] == "POST"
 
 
+async def test_records_keep_their_owner_and_an_older_file_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)  # a file as an older proxyd left it: no owner column, one record
+    old.execute("CREATE TABLE responses (id TEXT PRIMARY KEY, created_at REAL NOT NULL, size INTEGER NOT NULL, "
+                "input TEXT NOT NULL, response TEXT NOT NULL)")  # fmt: skip
+    old.execute("INSERT INTO responses VALUES ('resp_old', 1e12, 2, '[]', '{\"id\": \"resp_old\"}')")
+    old.commit()
+    old.close()
+    store = SQLiteStore(path, Store())
+    await store.open()
+    try:
+        await store.put([], {"id": "resp_a", "output": []}, owner="alice")
+        kept, older = await store.get("resp_a"), await store.get("resp_old")
+        assert kept is not None and kept.owner == "alice"
+        assert older is not None and older.owner == "default"
+    finally:
+        await store.close()
+
+
 async def test_store_is_bounded_by_age_and_size(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite3", Store(max_mb=0.01, max_age_days=1))
     await store.open()

@@ -57,6 +57,14 @@ async def test_put_get_delete(store: RedisStore) -> None:
                                 "ok": True, "error": None}  # fmt: skip
 
 
+async def test_each_record_keeps_its_owner(store: RedisStore) -> None:
+    await store.put(*turn(1), owner="alice")
+    await store.put(*turn(2))
+    one, two = await store.get("resp_1"), await store.get("resp_2")
+    assert one is not None and one.owner == "alice"
+    assert two is not None and two.owner == "default"  # no owner said: the one-person proxyd's
+
+
 async def test_the_oldest_go_first_past_max_mb(store: RedisStore) -> None:
     for i in range(6):  # 0.01 MB (10,485 bytes) holds three records of 3,070 bytes
         await store.put(*turn(i, 3000))
@@ -78,7 +86,7 @@ async def test_records_expire_by_age_and_leave_the_books(redis: Daemon) -> None:
         count, _, total = await books(aged)
         assert count == 1 and total == len(
             b'{"input":[{"type":"message","role":"user","content":"xxxxxxxxxx"}],'
-        ) + len(b'"response":{"id":"resp_2","output":[]}}')
+        ) + len(b'"response":{"id":"resp_2","output":[]},"owner":"default"}')
     finally:
         await aged.close()
 
