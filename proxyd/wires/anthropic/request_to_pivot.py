@@ -5,9 +5,15 @@ become the assistant's ``tool_calls``, ``tool_result`` blocks the ``tool`` messa
 it; images become ``image_url`` parts; thinking blocks become the assistant's
 ``reasoning_content`` and ``thinking_blocks`` (signatures kept, so an Anthropic provider gets them
 back as sent). ``thinking`` becomes a ``reasoning_effort``; ``tool_choice`` and
-``disable_parallel_tool_use`` their chat forms. What a chat server cannot use (``cache_control``,
-``metadata``, ``context_management``, ``top_k``...) is left out and named in ``dropped``; what
-the client got wrong is a :class:`TranslationError` naming the field.
+``disable_parallel_tool_use`` their chat forms. A ``system`` message inside ``messages`` (Claude
+Code sends its environment block so, and the API takes it) stays a system message at its place.
+
+A tolerant reader: what a chat server cannot use (``cache_control``, ``metadata``,
+``context_management``, ``top_k``..., and content blocks with no chat form such as
+``document`` without text, ``server_tool_use``, ``tool_reference``, ``container_upload``) is left
+out and named in ``dropped``; a ``document`` or ``search_result`` with text becomes that text.
+Only what the Messages API itself refuses (no ``messages``, no ``max_tokens``, a role it does not
+know, content that is neither a string nor a list) is a :class:`TranslationError` naming the field.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from proxyd.wires.turn import Pivoted
 
 Body = dict[str, Any]
 _DROPPED_FIELDS = ("metadata", "context_management", "top_k", "container", "mcp_servers", "service_tier")
+_ROLES = ("user", "assistant", "system")
 # Budget tokens -> effort, the inverse of request_from_pivot's table (low 1024 / medium 2048 / high 4096+).
 _EFFORTS = ((4096, "high"), (2048, "medium"), (0, "low"))
 
@@ -34,7 +41,7 @@ def anthropic_to_chat(body: Body) -> Pivoted:
     if system:
         out.append({"role": "system", "content": system})
     for i, message in enumerate(messages):
-        out += _message(message, f"messages[{i}]")
+        out += _message(message, f"messages[{i}]", dropped)
     chat: Body = {"model": body.get("model"), "messages": out}
     if not isinstance(body.get("max_tokens"), int):
         raise TranslationError("max_tokens", "is required: a whole number of tokens")
@@ -64,47 +71,61 @@ def _system(raw: object) -> str:
     raise TranslationError("system", "must be a string or a list of text blocks")
 
 
-def _message(message: object, path: str) -> list[Body]:
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise TranslationError(f"{path}.role", "must be user or assistant (a system prompt goes in 'system')")
+def _message(message: object, path: str, dropped: list[str]) -> list[Body]:
+    role = message.get("role") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or role not in _ROLES:
+        raise TranslationError(f"{path}.role", f"{role!r} is not a role of the Messages API (user, assistant, system)")
     content = message.get("content")
-    if isinstance(content, str):
-        return [{"role": message["role"], "content": content}]
-    if not isinstance(content, list):
+    if not isinstance(content, str | list):
         raise TranslationError(f"{path}.content", "must be a string or a list of content blocks")
-    if message["role"] == "assistant":
-        return [_assistant(content, path)]
-    return _user(content, path)
+    if role == "system":
+        text = content if isinstance(content, str) else _block_texts(content, path, dropped)
+        return [{"role": "system", "content": text}]
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    if role == "assistant":
+        return [_assistant(content, path, dropped)]
+    return _user(content, path, dropped)
 
 
-def _assistant(blocks: list[Any], path: str) -> Body:
+def _block_texts(blocks: list[Any], path: str, dropped: list[str]) -> str:
+    texts = []
+    for j, block in enumerate(blocks):
+        text = _text_of(block)
+        if text is None:
+            dropped.append(f"{path}.content[{j}] ({_kind(block)})")
+        else:
+            texts.append(text)
+    return "\n\n".join(texts)
+
+
+def _assistant(blocks: list[Any], path: str, dropped: list[str]) -> Body:
     message, unknown = assistant_message(blocks)
-    for j, kind in unknown:
-        raise TranslationError(f"{path}.content[{j}].type", f"{kind!r} is not an assistant block proxyd can send on")
+    dropped += [f"{path}.content[{j}] ({kind})" for j, kind in unknown]  # server tool use and results
     return message
 
 
-def _user(blocks: list[Any], path: str) -> list[Body]:
+def _user(blocks: list[Any], path: str, dropped: list[str]) -> list[Body]:
     """Tool results first, as ``tool`` messages (chat wants them right after the calls), then the rest."""
     results: list[Body] = []
     parts: list[Body] = []
     for j, block in enumerate(blocks):
-        kind = block.get("type") if isinstance(block, dict) else None
+        kind = _kind(block)
         where = f"{path}.content[{j}]"
         if kind == "tool_result":
             results.append(
                 {
                     "role": "tool",
                     "tool_call_id": block.get("tool_use_id"),
-                    "content": _result_text(block.get("content"), where),
+                    "content": _result_text(block.get("content"), where, dropped),
                 }
             )
-        elif kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text") or "")})
-        elif kind == "image":
-            parts.append(_image(block.get("source"), where))
+        elif kind == "image" and (image := _image(block.get("source"))) is not None:
+            parts.append(image)
+        elif (text := _text_of(block)) is not None:
+            parts.append({"type": "text", "text": text})
         else:
-            raise TranslationError(f"{where}.type", f"{kind!r} is not a user block proxyd can send on")
+            dropped.append(f"{where} ({kind})")
     out = list(results)
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
@@ -112,27 +133,57 @@ def _user(blocks: list[Any], path: str) -> list[Body]:
     return out
 
 
-def _result_text(content: object, path: str) -> str:
+def _result_text(content: object, path: str, dropped: list[str]) -> str:
     if isinstance(content, str) or content is None:
         return content or ""
     if isinstance(content, list):  # blocks: chat tool messages take text; images are described
         pieces = []
-        for block in content:
-            if isinstance(block, dict) and block.get("type") == "text":
-                pieces.append(str(block.get("text") or ""))
-            elif isinstance(block, dict) and block.get("type") == "image":
+        for j, block in enumerate(content):
+            text = _text_of(block)
+            if text is not None:
+                pieces.append(text)
+            elif _kind(block) == "image":
                 pieces.append("[image]")
+            else:
+                dropped.append(f"{path}.content[{j}] ({_kind(block)})")
         return "\n".join(pieces)
     raise TranslationError(f"{path}.content", "must be a string or a list of blocks")
 
 
-def _image(source: object, path: str) -> Body:
+def _kind(block: object) -> str:
+    return str(block.get("type")) if isinstance(block, dict) else type(block).__name__
+
+
+def _text_of(block: object) -> str | None:
+    """The text a block carries, for a wire that takes text: a text block's, a document's with a
+    text source, a search result's (its title and text blocks); None for a block without text."""
+    if not isinstance(block, dict):
+        return None
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text") or "")
+    if kind == "document":
+        source = block.get("source")
+        source = source if isinstance(source, dict) else {}
+        data = source.get("data") if source.get("type") == "text" else None
+        title = block.get("title")
+        return None if not isinstance(data, str) else (f"{title}\n\n{data}" if isinstance(title, str) else data)
+    if kind == "search_result":
+        texts = [str(b.get("text")) for b in block.get("content") or [] if isinstance(b, dict) and b.get("text")]
+        head = " ".join(str(block[k]) for k in ("title", "source") if isinstance(block.get(k), str))
+        return "\n\n".join([head, *texts]) if texts else None
+    return None
+
+
+def _image(source: object) -> Body | None:
+    """An image block's source as an ``image_url`` part; None for one chat has no form for (a
+    Files API ``file`` source)."""
     if isinstance(source, dict) and source.get("type") == "base64":
         url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
     elif isinstance(source, dict) and source.get("type") == "url":
         url = str(source.get("url") or "")
     else:
-        raise TranslationError(f"{path}.source", "must be a base64 or url image source")
+        return None
     return {"type": "image_url", "image_url": {"url": url}}
 
 

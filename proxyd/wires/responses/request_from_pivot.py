@@ -29,7 +29,9 @@ def chat_to_responses(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(limit, int):
         out["max_output_tokens"] = limit
     if body.get("reasoning_effort"):
-        out["reasoning"] = {"effort": body["reasoning_effort"]}
+        # Without a summary OpenAI returns no reasoning text at all: a client that asked for
+        # thinking (Claude Code's blocks, a chat client's reasoning_content) would get it empty.
+        out["reasoning"] = {"effort": body["reasoning_effort"], "summary": "auto"}
     if body.get("tools") is not None:
         out["tools"] = _tools(body["tools"])
     if body.get("tool_choice") is not None:

@@ -54,10 +54,10 @@ def test_what_claude_code_sends_reaches_the_pivot() -> None:
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"model": "m", "max_tokens": 5, "messages": [{"role": "developer", "content": "x"}]}, "messages[0].role"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
         ({"model": "m", "max_tokens": 5, "messages": []}, "messages"),
-        ({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content[0].type"),
+        ({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": 7}]}, "messages[0].content"),
     ],
 )  # fmt: skip
 def test_bad_anthropic_requests_name_the_field(body: dict[str, Any], param: str) -> None:
@@ -105,3 +105,44 @@ def test_effort_becomes_a_budget_below_max_tokens(effort: str, max_tokens: int, 
         }
     )
     assert (out.get("thinking") or {}).get("budget_tokens") == thinking
+
+
+SYSTEM_MID = {"role": "system", "content": [{"type": "text", "text": "<env>cwd: /w</env>", "cache_control": {"type": "ephemeral"}}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected", "dropped"),
+    [
+        # Claude Code 2.1.328 and later: its environment block as a system message after the first user turn
+        ([{"role": "user", "content": "hi"}, SYSTEM_MID, {"role": "user", "content": "go"}],
+         [{"role": "user", "content": "hi"}, {"role": "system", "content": "<env>cwd: /w</env>"},
+          {"role": "user", "content": "go"}], []),
+        ([{"role": "user", "content": [{"type": "document", "title": "README",
+                                        "source": {"type": "text", "media_type": "text/plain", "data": "# proxyd"}}]}],
+         [{"role": "user", "content": "README\n\n# proxyd"}], []),
+        ([{"role": "user", "content": [{"type": "search_result", "title": "T", "source": "https://x",
+                                        "content": [{"type": "text", "text": "found"}]}]}],
+         [{"role": "user", "content": "T https://x\n\nfound"}], []),
+        ([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "tool_reference", "tool_name": "Grep"},
+                                       {"type": "document", "source": {"type": "file", "file_id": "f1"}},
+                                       {"type": "image", "source": {"type": "file", "file_id": "f2"}}]}],
+         [{"role": "user", "content": "a"}],
+         ["messages[0].content[1] (tool_reference)", "messages[0].content[2] (document)",
+          "messages[0].content[3] (image)"]),
+        ([{"role": "user", "content": "q"},
+          {"role": "assistant", "content": [{"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {}},
+                                            {"type": "web_search_tool_result", "tool_use_id": "s1", "content": []},
+                                            {"type": "text", "text": "answer"}]}],
+         [{"role": "user", "content": "q"}, {"role": "assistant", "content": "answer"}],
+         ["messages[1].content[0] (server_tool_use)", "messages[1].content[1] (web_search_tool_result)"]),
+        ([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                        "content": [{"type": "text", "text": "out"}, {"type": "tool_reference", "tool_name": "X"}]}]}],
+         [{"role": "tool", "tool_call_id": "t1", "content": "out"}], ["messages[0].content[0].content[1] (tool_reference)"]),
+    ],
+)  # fmt: skip
+def test_what_the_messages_api_accepts_is_mapped_or_dropped_with_a_note(
+    messages: list[dict[str, Any]], expected: list[dict[str, Any]], dropped: list[str]
+) -> None:
+    pivoted = anthropic_to_chat({"model": "m", "max_tokens": 5, "messages": messages})
+    assert pivoted.body["messages"] == expected
+    assert list(pivoted.dropped) == dropped

@@ -81,7 +81,7 @@ def test_request_mapping() -> None:
         "temperature": 0.1,
         "stream": True,
         "max_output_tokens": 50,
-        "reasoning": {"effort": "low"},
+        "reasoning": {"effort": "low", "summary": "auto"},  # without a summary OpenAI sends no reasoning text
         "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "description": "d"}],
         "tool_choice": {"type": "function", "name": "f"},
         "text": {"format": {"type": "json_schema", "name": "o", "schema": {"type": "object"}}},
