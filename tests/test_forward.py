@@ -234,7 +234,7 @@ async def test_streaming_off_provider_still_streams_events(sdk: openai.AsyncOpen
     ("body", "param"),
     [
         ({"input": 42}, "input"),
-        ({"input": [{"type": "mystery"}]}, "input[0].type"),
+        ({"input": [{"type": "mystery"}]}, "input"),  # a newer item type is dropped; then nothing is left
         ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
         ({"input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
     ],

@@ -130,7 +130,23 @@ def _part(raw: object, path: str) -> Body | None:
             media, data = url[5:].split(";base64,", 1)
             return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
         return {"type": "image", "source": {"type": "url", "url": url}}
+    document = _document(part.get("file")) if kind == "file" else None
+    if document is not None:
+        return document
+    # Audio, or a file the provider cannot be handed (an id of another service's store): the
+    # client's meaning would be lost, so this one says so instead of dropping it.
     raise TranslationError(f"{path}.type", f"{kind!r} parts cannot be sent to an Anthropic provider")
+
+
+def _document(file: object) -> Body | None:
+    """A chat ``file`` part holding a PDF or text as data: Anthropic's document block."""
+    data = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data, str) or not data.startswith("data:") or ";base64," not in data:
+        return None
+    media, payload = data[5:].split(";base64,", 1)
+    if media != "application/pdf":
+        return None
+    return {"type": "document", "source": {"type": "base64", "media_type": media, "data": payload}}
 
 
 def _input(arguments: object, path: str) -> Body:

@@ -49,6 +49,9 @@ def responses_to_chat(body: dict[str, Any], *, developer_role: bool = False) -> 
         messages.add({"role": "system", "content": instructions})
     messages.input(body.get("input"))
     dropped += messages.dropped
+    if not messages.messages and messages.dropped:
+        raise TranslationError("input", "holds nothing a Chat Completions provider can take (" + "; ".join(
+            messages.dropped) + ")")  # fmt: skip
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages.finish()}
     for name in _PASSED:
         if body.get(name) is not None:
@@ -129,9 +132,11 @@ class _Messages:
         elif kind in _HOSTED_ITEMS:
             self.dropped.append(f"{path}: {kind} items mean nothing to a Chat Completions provider")
         elif kind == "item_reference":
+            # The API resolves it from what it stored; across wires there is nothing to resolve it
+            # from, and dropping it would answer on a conversation with a hole in it.
             raise TranslationError(f"{path}.type", "item_reference is not supported; send the item itself")
-        else:
-            raise TranslationError(f"{path}.type", f"unknown input item type {kind!r}")
+        else:  # an item type newer than proxyd: named, never a 400 (the API may well take it)
+            self.dropped.append(f"{path}: {kind} items have no Chat Completions form")
 
     def reasoning(self, item: dict[str, Any]) -> None:
         """Earlier thinking: chat servers do not take it back, but an Anthropic provider takes back
@@ -150,7 +155,7 @@ class _Messages:
         role = item.get("role")
         if role not in ("user", "assistant", "system", "developer"):
             raise TranslationError(f"{path}.role", "must be user, assistant, system or developer")
-        content = _content(item.get("content"), f"{path}.content")
+        content = _content(item.get("content"), f"{path}.content", self.dropped)
         previous = self._open_assistant()
         if role == "assistant" and previous is not None and not previous.get("tool_calls"):
             previous["content"] = _join(previous.get("content"), content)  # one assistant turn
@@ -190,18 +195,25 @@ class _Messages:
         return last if last is not None and last["role"] == "assistant" else None
 
 
-def _content(raw: object, path: str) -> str | list[dict[str, Any]]:
+def _content(raw: object, path: str, dropped: list[str]) -> str | list[dict[str, Any]]:
     if isinstance(raw, str):
         return raw
     if not isinstance(raw, list):
         raise TranslationError(path, "must be a string or a list of content parts")
-    parts = [_part(part, f"{path}[{i}]") for i, part in enumerate(raw)]
+    parts = []
+    for i, raw_part in enumerate(raw):
+        part = _part(raw_part, f"{path}[{i}]")
+        if part is None:
+            dropped.append(f"{path}[{i}]: {raw_part.get('type')!r} parts have no Chat Completions form")
+        else:
+            parts.append(part)
     if all(p["type"] == "text" for p in parts):  # the oldest servers take only strings
         return "\n".join(p["text"] for p in parts)
     return parts
 
 
-def _part(part: object, path: str) -> dict[str, Any]:
+def _part(part: object, path: str) -> dict[str, Any] | None:
+    """A content part in chat's form; None for a type chat has no form for (dropped with a note)."""
     if not isinstance(part, dict):
         raise TranslationError(path, "must be a content part object")
     kind = part.get("type")
@@ -213,9 +225,7 @@ def _part(part: object, path: str) -> dict[str, Any]:
     if kind == "input_image":
         url = part.get("image_url")
         if not isinstance(url, str):
-            raise TranslationError(
-                f"{path}.image_url", "is required (file_id images cannot be sent to a chat provider)"
-            )
+            return None  # a file_id image: chat has no form for it
         image: dict[str, Any] = {"url": url}
         if part.get("detail"):
             image["detail"] = part["detail"]
@@ -223,9 +233,9 @@ def _part(part: object, path: str) -> dict[str, Any]:
     if kind == "input_file":
         file = {k: part[k] for k in ("file_data", "file_id", "filename") if part.get(k)}
         if "file_data" not in file and "file_id" not in file:
-            raise TranslationError(path, "input_file needs file_data or file_id")
+            return None  # a file_url: chat's file part has no URL form
         return {"type": "file", "file": file}
-    raise TranslationError(f"{path}.type", f"unknown content part type {kind!r}")
+    return None
 
 
 def _join(previous: Any, content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:

@@ -146,3 +146,16 @@ def test_what_the_messages_api_accepts_is_mapped_or_dropped_with_a_note(
     pivoted = anthropic_to_chat({"model": "m", "max_tokens": 5, "messages": messages})
     assert pivoted.body["messages"] == expected
     assert list(pivoted.dropped) == dropped
+
+
+def test_a_pdf_file_part_becomes_a_document_and_audio_is_refused_in_words() -> None:
+    pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}}
+    out = chat_to_anthropic(
+        {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "read"}, pdf]}]}
+    )
+    assert out["messages"][0]["content"][1] == {
+        "type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}  # fmt: skip
+    audio = {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}
+    with pytest.raises(TranslationError) as info:
+        chat_to_anthropic({"model": "m", "messages": [{"role": "user", "content": [audio]}]})
+    assert info.value.param == "messages[0].content[0].type"

@@ -229,13 +229,8 @@ def test_options_mapped_and_unknown_fields_not_sent() -> None:
     [
         ({"input": 5}, "input"),
         ({"input": [5]}, "input[0]"),
-        ({"input": [{"type": "mystery"}]}, "input[0].type"),
+        ({"input": [{"type": "mystery"}]}, "input"),  # dropped (a newer item type), and then nothing is left
         ({"input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
-        ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type"),
-        (
-            {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]},
-            "input[0].content[0].image_url",
-        ),
         ({"input": [{"type": "function_call_output", "call_id": "ghost", "output": "x"}]}, "input[0].call_id"),
         ({"input": [{"type": "function_call", "call_id": "c", "arguments": "{}"}]}, "input[0].name"),
         ({"input": "x", "tools": [{"type": "function", "parameters": {}}]}, "tools[0].name"),
@@ -264,3 +259,21 @@ def test_bad_requests_name_the_field(body: dict[str, Any], param: str) -> None:
 )
 def test_custom_input(arguments: str, expected: str) -> None:
     assert custom_input(arguments) == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "dropped"),
+    [
+        ({"type": "compaction_summary", "summary": "..."}, "input[1]: compaction_summary items have no Chat Completions form"),
+        ({"role": "user", "content": [{"type": "input_text", "text": "b"}, {"type": "input_audio", "input_audio": {}}]},
+         "input[1].content[1]: 'input_audio' parts have no Chat Completions form"),
+        ({"role": "user", "content": [{"type": "input_text", "text": "b"}, {"type": "input_image", "file_id": "file_1"}]},
+         "input[1].content[1]: 'input_image' parts have no Chat Completions form"),
+        ({"role": "user", "content": [{"type": "input_text", "text": "b"}, {"type": "input_file", "file_url": "https://x/a.pdf"}]},
+         "input[1].content[1]: 'input_file' parts have no Chat Completions form"),
+    ],
+)  # fmt: skip
+def test_what_the_api_takes_and_chat_cannot_is_dropped_with_a_note(item: dict[str, Any], dropped: str) -> None:
+    converted = responses_to_chat({"model": "m", "input": [{"role": "user", "content": "a"}, item]})
+    assert dropped in converted.dropped
+    assert converted.body["messages"][0] == {"role": "user", "content": "a"}
