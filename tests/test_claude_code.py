@@ -11,34 +11,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from clients.install import CannotInstall, installed
+from clients.versions import CLAUDE_CODE, PINNED
 from tests.conftest import FakeUpstream, ProxyClient
 
-# The last release that runs from JavaScript on Node 20; later ones ship a native binary for Node 22.
-CLAUDE_CODE_VERSION = "2.1.112"
-CLI_DIR = Path(__file__).resolve().parent.parent / ".claude-cli"  # git-ignored; the test fills it
+# The last release that runs from JavaScript on Node 20; later ones ship a native binary (every pinned
+# release runs in tests/test_client_matrix.py).
+CLAUDE_CODE_VERSION = PINNED["claude-code"][0]
 MARKER = "proxyd-claude-marker"
 
 
-def claude_cli() -> Path:
-    script = CLI_DIR / "node_modules" / "@anthropic-ai" / "claude-code" / "cli.js"
-    if script.exists():
-        return script
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("node and npm are not installed, so Claude Code cannot run (.ci/run installs both)")
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(CLI_DIR), f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
-        check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
-    return script
+def claude_cli() -> list[str]:
+    """Claude Code's argv, installed once into .clients/ (clients.install)."""
+    try:
+        return installed(CLAUDE_CODE, CLAUDE_CODE_VERSION)
+    except CannotInstall as exc:
+        pytest.skip(f"Claude Code cannot be installed: {exc}")
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -97,7 +91,7 @@ async def claude_proxy(proxy_factory: Any, upstream: FakeUpstream) -> ProxyClien
 async def test_claude_code_runs_a_tool_through_proxyd(
     claude_proxy: ProxyClient, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    script = await asyncio.to_thread(claude_cli)
+    program = await asyncio.to_thread(claude_cli)
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -106,7 +100,7 @@ async def test_claude_code_runs_a_tool_through_proxyd(
         "ANTHROPIC_API_KEY": "sk-ant-dummy", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
     }  # fmt: skip
-    args = ["node", str(script), "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
+    args = [*program, "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
             "--verbose", "--allowedTools", "Bash"]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=work, env=env, stdin=asyncio.subprocess.DEVNULL,

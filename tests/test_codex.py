@@ -10,33 +10,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from clients.install import CannotInstall, installed
+from clients.versions import CODEX, PINNED
 from tests.conftest import FakeUpstream, ProxyClient
 
-CODEX_VERSION = "0.169.0"
-CLI_DIR = Path(__file__).resolve().parent.parent / ".codex-cli"  # git-ignored; .ci/run fills it
+CODEX_VERSION = PINNED["codex"][0]  # every pinned release runs in tests/test_client_matrix.py
 MARKER = "proxyd-e2e-marker"
 
 
-def codex_binary() -> Path:
-    binary = CLI_DIR / "node_modules" / ".bin" / "codex"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed, so the Codex CLI cannot be installed (.ci/run installs both)")
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(CLI_DIR), f"@openai/codex@{CODEX_VERSION}"],
-        check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
-    return binary
+def codex_binary() -> list[str]:
+    """Codex's argv, installed once into .clients/ (clients.install)."""
+    try:
+        return installed(CODEX, CODEX_VERSION)
+    except CannotInstall as exc:
+        pytest.skip(f"the Codex CLI cannot be installed: {exc}")
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -85,13 +78,13 @@ async def codex_proxy(proxy_factory: Any, upstream: FakeUpstream) -> ProxyClient
 
 async def run_codex(origin: str, tmp_path: Path) -> list[dict[str, Any]]:
     """``codex exec`` through proxyd; its JSON events, after checking it exited cleanly."""
-    binary = await asyncio.to_thread(codex_binary)
+    program = await asyncio.to_thread(codex_binary)
     home, work = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
     provider = f'{{name="proxyd", base_url="{origin}/v1", wire_api="responses", env_key="PROXYD_API_KEY"}}'
     args = [
-        str(binary), "exec", "--skip-git-repo-check", "--ephemeral", "--json",
+        *program, "exec", "--skip-git-repo-check", "--ephemeral", "--json",
         "-c", 'model_provider="proxyd"', "-c", 'model="local/qwen3-coder"', "-c", f"model_providers.proxyd={provider}",
         "-c", "analytics.enabled=false", "-c", "check_for_update_on_startup=false", "-c", "feedback.enabled=false",
         "--disable", "apps", "--disable", "plugins",

@@ -15,8 +15,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff() -> None:
     for args in (
-        ("ruff", "check", "proxyd", "tests", "bench"),
-        ("ruff", "format", "--check", "proxyd", "tests", "bench"),
+        ("ruff", "check", "proxyd", "tests", "bench", "clients"),
+        ("ruff", "format", "--check", "proxyd", "tests", "bench", "clients"),
     ):
         result = run(*args)
         assert result.returncode == 0, result.stdout + result.stderr

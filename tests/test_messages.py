@@ -38,8 +38,9 @@ def validate_anthropic(body: dict[str, Any]) -> str | None:
         return "max_tokens: Field required"
     seen_tools: set[str] = set()
     for i, message in enumerate(body.get("messages") or []):
-        if message.get("role") not in ("user", "assistant"):
-            return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        # A system message inside messages is taken (Claude Code 2.1.328 sends its environment so)
+        if message.get("role") not in ("user", "assistant", "system"):
+            return f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'"
         blocks = message["content"] if isinstance(message["content"], list) else []
         for block in blocks:
             if block.get("type") == "tool_use":

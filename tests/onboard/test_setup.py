@@ -133,14 +133,14 @@ async def run_client(args: list[str], env: dict[str, str], cwd: Path, wait: floa
 async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpstream) -> None:
     from tests.test_codex import MARKER, chat_only, codex_binary
 
-    binary = await asyncio.to_thread(codex_binary)
+    program = await asyncio.to_thread(codex_binary)
     config, proc, port = await serving(tmp_path, upstream, chat_only, "coder")
     try:
         home, work = await set_up(tmp_path, "codex", config)
         written = tomllib.loads((home / ".codex" / "config.toml").read_text())
         assert written["model"] == "coder"
         assert written["model_providers"]["proxyd"]["base_url"] == f"http://127.0.0.1:{port}/v1"
-        args = [str(binary), "exec", "--skip-git-repo-check", "--ephemeral", "--json", "-c", "analytics.enabled=false",
+        args = [*program, "exec", "--skip-git-repo-check", "--ephemeral", "--json", "-c", "analytics.enabled=false",
                 "-c", "check_for_update_on_startup=false", "--dangerously-bypass-approvals-and-sandbox", "-C", str(work),
                 "Run echo and tell me what it printed."]  # fmt: skip
         env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "PROXYD_API_KEY": "x"}
@@ -154,13 +154,13 @@ async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpst
 async def test_claude_code_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpstream) -> None:
     from tests.test_claude_code import MARKER, chat_only, claude_cli
 
-    script = await asyncio.to_thread(claude_cli)
+    program = await asyncio.to_thread(claude_cli)
     config, proc, _ = await serving(tmp_path, upstream, chat_only, "coder")
     try:
         home, work = await set_up(tmp_path, "claude-code", config)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1"}  # fmt: skip
-        args = ["node", str(script), "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
+        args = [*program, "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
                 "--verbose", "--allowedTools", "Bash"]  # fmt: skip
         stdout, _ = await run_client(args, env, work, 240)
         result = json.loads(stdout.strip().splitlines()[-1])
