@@ -15,6 +15,7 @@ import yaml
 
 from proxyd.config import Config, ConfigError, parse_config
 from proxyd.redact import MIN_SECRET
+from proxyd.yaml_errors import yaml_problem
 
 # config/example.yaml, shipped inside the package (a symlink in the source tree) so installs have it.
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
@@ -100,9 +101,7 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError([f"{where}: invalid YAML: {exc.problem or exc.context}"]) from None
+        raise ConfigError(yaml_problem(source, text, exc)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: invalid YAML: {type(exc).__name__}"]) from None
 

@@ -38,6 +38,42 @@ def test_yaml_errors_point_at_the_line(tmp_path: Path) -> None:
     assert run("validate", "--config", str(config)).returncode == 2
 
 
+TYPO = """# my config
+default_provider: ollama
+providers:
+  - name: ollama
+    base_url: http://127.0.0.1:11434/v1
+  - name: vllm
+    base_url http://127.0.0.1:8000/v1
+    wire: chat
+"""
+
+
+def test_a_typo_is_reported_on_its_own_line_and_shown(tmp_path: Path) -> None:
+    config = write(tmp_path / "config.yaml", TYPO)  # the ':' is missing on line 7; the parser stops on line 8
+    result = run("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}:7:5: invalid YAML: could not find expected ':'" in result.stderr
+    assert (
+        "the parser stopped at line 8" in result.stderr
+        and "line 7:     base_url http://127.0.0.1:8000/v1" in result.stderr
+    )
+
+
+def test_edits_of_a_broken_file_say_where_and_change_nothing(tmp_path: Path) -> None:
+    config = write(tmp_path / "config.yaml", TYPO)
+    for args in (
+        ("set", "ollama.wire", "chat"),
+        ("remove", "ollama"),
+        ("add", "groq", "https://api.groq.com/openai/v1"),
+    ):
+        result = run(*args, "--config", str(config))
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and f"{config}:7:5: invalid YAML" in result.stderr
+        assert "fix the file first; nothing was changed" in result.stderr
+        assert config.read_text() == TYPO
+
+
 def test_validate_summary_shows_key_sources_not_keys(tmp_path: Path) -> None:
     write(tmp_path / "key", SECRET + "\n")
     config = write(

@@ -18,9 +18,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from proxyd.config import ConfigError
 from proxyd.loader import load_text
+from proxyd.yaml_errors import yaml_problem
 
 _UNSET_RE = re.compile(r"environment variable (\w+) is not set")
 _CAPABILITIES = ("tools", "vision", "reasoning", "streaming")
@@ -41,9 +43,17 @@ def _yaml() -> YAML:
 
 def read(path: Path) -> Any:
     try:
-        return _yaml().load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EditError(f"cannot read {path}: {exc.strerror}; run proxyd init first") from None
+    except UnicodeDecodeError:
+        raise EditError(f"{path} is not UTF-8 text: fix the file first") from None
+    try:
+        return _yaml().load(text)
+    except YAMLError as exc:  # a typo: say where, and that nothing changed
+        where = yaml_problem(str(path), text, exc)
+        raise EditError("\n".join(where) + "\nfix the file first; nothing was changed, and a running proxyd keeps "
+                        "the config it loaded last") from None  # fmt: skip
 
 
 def providers(doc: Any) -> CommentedSeq:

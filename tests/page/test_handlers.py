@@ -230,3 +230,18 @@ async def test_without_a_config_file_the_page_only_shows(proxy_factory: Any, loc
         assert resp.status == 409 and (await resp.json())["error"]["code"] == "not_editable"
     async with proxy.get("/ui/nothing") as resp:
         assert resp.status == 404
+
+
+async def test_an_edit_of_a_broken_file_says_where_in_words(page_factory: Factory, local: FakeUpstream) -> None:
+    client = await page_factory(yaml_for(local))
+    await client.open_page()
+    broken = client.path.read_text().replace("    wire: chat", "    wire chat", 1)  # a ':' lost while editing by hand
+    client.path.write_text(broken)
+    line = broken.splitlines().index("    wire chat") + 1
+    for method, action, body in (("POST", "set", {"provider": "local", "key": "streaming", "value": False}),
+                                 ("DELETE", "providers/cloud", None)):  # fmt: skip
+        status, answer = await client.send(method, action, body)
+        message = answer["error"]["message"]
+        assert status == 409 and f"proxyd.yaml:{line}:" in message and "invalid YAML" in message, answer
+        assert "nothing was changed" in message
+    assert client.path.read_text() == broken
