@@ -118,7 +118,11 @@ class Reloader:
 
     def _failed(self, trigger: str, errors: list[str]) -> None:
         self.app[METRICS].reloads.labels("failure").inc()
-        self.last = {"result": "failure", "trigger": trigger, "at": time.time(), "errors": errors}
+        now = time.time()
+        # "since": the first failure after the last good load, so the page can say how long the
+        # file has been broken (the running config is that old).
+        since = self.last["since"] if self.last is not None and self.last["result"] == "failure" else now
+        self.last = {"result": "failure", "trigger": trigger, "at": now, "since": since, "errors": errors}
         self.log.error(
             "config_reload_failed",
             config=str(self.path),

@@ -50,6 +50,7 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         "providers": [{**p, "key": None} for p in doc["providers"]],
         "traffic": {**doc["traffic"], "recent": []},
         "config": None,
+        "reload_failed": _reload_for_viewer(doc.get("reload_failed")),
         "editable": False,
         "not_editable": "read-only: this token's role is viewer (changes and Tests need an admin's token)",
     }
@@ -58,4 +59,4 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
 def _reload_for_viewer(last: dict[str, Any] | None) -> dict[str, Any] | None:
     if last is None:
         return None
-    return {"result": last.get("result"), "trigger": last.get("trigger"), "at": last.get("at")}
+    return {k: last[k] for k in ("result", "trigger", "at", "since") if k in last}

@@ -114,8 +114,10 @@ def _state(request: web.Request) -> dict[str, Any]:
                    request.app[OBSERVER].recent, now, groups, tool_calls)  # fmt: skip
     path, why = _config_file(request)
     role = request.get(CLIENT, ANYONE).role
+    reloader = request.app.get(RELOADS)
+    failed = reloader.last if reloader is not None and (reloader.last or {}).get("result") == "failure" else None
     doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why,
-               role=role, can_test=role == "admin")  # fmt: skip
+               role=role, can_test=role == "admin", reload_failed=failed)  # fmt: skip
     return page_for(doc, role)
 
 

@@ -356,3 +356,21 @@ async def test_a_client_token_gets_a_refused_page_and_a_viewer_a_read_only_one(
         assert not await page.is_disabled("#add-open")
         # Chromium logs each refused call (the 401 before a token, the client's 403s) as a failed load
         assert all("status of 401" in p or "status of 403" in p for p in problems), problems
+
+
+async def test_a_failed_reload_stays_on_top_until_a_good_one(browser: Browser, serve: Any) -> None:
+    url, path, _ = serve
+    page, problems = await open_page(browser, url)
+    await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
+    assert await page.locator("#reload-failed").is_hidden()
+    good = path.read_text()
+    broken = good.replace("    wire: chat", "    wire chat", 1)
+    path.write_text(broken)
+    line = broken.splitlines().index("    wire chat") + 1
+    await page.wait_for_selector("#reload-failed:not([hidden])", timeout=WAIT * 1000)
+    said = await page.inner_text("#reload-failed")
+    assert "did not load (since " in said and f"proxyd.yaml:{line}:" in said and f"line {line}:     wire chat" in said
+    await shot(page, "reload-failed")
+    path.write_text(good)
+    await page.wait_for_selector("#reload-failed[hidden]", state="attached", timeout=WAIT * 1000)
+    assert problems == []

@@ -85,6 +85,7 @@ function draw() {
   for (const p of s.providers) counts[p.state] = (counts[p.state] || 0) + 1;
   document.getElementById("summary").textContent =
     Object.entries(counts).map(([k, v]) => v + " " + k).join(" · ") || "no providers";
+  drawReloadFailed(s.reload_failed);
   document.getElementById("config-path").textContent = s.editable ? "editing " + s.config : s.not_editable;
   document.getElementById("add-open").disabled = !s.editable;
   document.getElementById("add-open").hidden = s.role !== "admin";  // a viewer's page is read-only
@@ -92,6 +93,16 @@ function draw() {
   drawGroups(s.groups);
   drawModels(s);
   drawTraffic(s.traffic);
+}
+
+// A config file that did not load stays on top until one does: the running config is older than the file.
+function drawReloadFailed(failed) {
+  const el = document.getElementById("reload-failed");
+  el.hidden = !failed;
+  if (!failed) return;
+  const since = new Date(failed.since * 1000).toLocaleTimeString();
+  const head = "The config file did not load (since " + since + "); proxyd runs on the config it loaded before.";
+  el.textContent = failed.errors ? head + "\n" + failed.errors.join("\n") : head;
 }
 
 // --- providers ---------------------------------------------------------------------------------
