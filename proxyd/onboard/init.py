@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from proxyd.config import ConfigError
 from proxyd.loader import EXAMPLE_CONFIG, find_config, load_config, user_config
+from proxyd.onboard.backup import keep_backup
 from proxyd.onboard.draft import render
 from proxyd.onboard.finds import Found, keys_in
 from proxyd.onboard.scan import local_servers
@@ -82,9 +81,7 @@ def _pick(found: list[Found], ask: Ask) -> list[Found]:
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        backup = path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
-        shutil.copy2(path, backup)
-        print(f"kept the old config as {backup}")
+        print(f"kept the old config as {keep_backup(path)}")
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(0o600)

@@ -13,9 +13,7 @@ import asyncio
 import io
 import json
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import aiohttp
 
 from proxyd.config import Config, ConfigError
 from proxyd.loader import find_config, load_config
+from proxyd.onboard.backup import keep_backup
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
 
 _ID_KEYS = ("model_id", "name", "model")  # what tells two list entries apart when merging
@@ -104,7 +103,7 @@ def write(path: Path, piece: Snippet) -> Path:
     merged = _merge_text(original, piece)
     path.parent.mkdir(parents=True, exist_ok=True)
     if original:
-        shutil.copy2(path, path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}"))
+        keep_backup(path)
     path.write_text(merged, encoding="utf-8")
     return path
 

@@ -168,3 +168,15 @@ async def test_claude_code_runs_on_what_setup_wrote(tmp_path: Path, upstream: Fa
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_two_writes_in_one_second_keep_the_users_original(tmp_path: Path) -> None:
+    codex = tmp_path / ".codex" / "config.toml"
+    codex.parent.mkdir()
+    original = '# mine\napproval_policy = "never"\n'
+    codex.write_text(original)
+    for _ in range(3):  # within the same second: each backup gets a name of its own
+        write(codex, snippet("codex", TARGET))
+    backups = sorted(codex.parent.glob("config.toml.bak-*"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(backups) == 3 and original in [b.read_text() for b in backups]
+    assert backups[0].read_text() == original
