@@ -26,11 +26,12 @@ from proxyd.catalog import find_model, model_objects
 from proxyd.clients import ModelRule
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
-from proxyd.errors import ProxyError, bad_request, error_body
+from proxyd.errors import ProxyError, bad_request
 from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
 from proxyd.health import HEALTH, HealthChecker
 from proxyd.metrics import METRICS, Metrics
+from proxyd.misdirected import misdirected
 from proxyd.observe import (
     CLIENT,
     OBS,
@@ -175,12 +176,14 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
             obs.failed(exc)
         return _error_response(exc.status, shaped_error(request, exc))
     except web.HTTPException as exc:
-        return _error_response(exc.status, error_body(exc.reason, code=f"http_{exc.status}"))
+        return _error_response(
+            exc.status, shaped_error(request, ProxyError(exc.status, exc.reason, code=f"http_{exc.status}"))
+        )
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc) or (request.writer is not None and request.writer.output_size):
             raise
         cut = answer_shutdown()
-        return _error_response(cut.status, cut.body())
+        return _error_response(cut.status, shaped_error(request, cut))
     except ConnectionResetError:
         raise
     except Exception as exc:
@@ -188,7 +191,8 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         structlog.get_logger("proxyd").error("internal_error", error_type=type(exc).__name__, path=request.path)
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
-        return _error_response(500, error_body("internal error in proxyd; see its log", type="server_error"))
+        internal = ProxyError(500, "internal error in proxyd; see its log", type="server_error")
+        return _error_response(500, shaped_error(request, internal))
 
 
 def _error_response(status: int, body: dict[str, Any]) -> web.Response:
@@ -203,6 +207,10 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return _models(request, target)
     if target.rest == "/responses" and request.method == "HEAD":
         return web.Response(headers={"Allow": "POST"})  # Codex's doctor probes this
+    if request.method != "POST" or target.endpoint == "other":
+        mistake = misdirected(target, request.method, request.headers.get("Host", ""))
+        if mistake is not None:
+            raise mistake
     if target.endpoint == "responses.item":
         stored = await serve_stored(request, target.rest)
         if stored is not None:

@@ -21,10 +21,11 @@ from aiohttp import web
 from proxyd.access import Refusal, came_through_proxy, check_role, preflight_headers
 from proxyd.errors import ProxyError
 from proxyd.metrics import METRICS
+from proxyd.misdirected import meant
 from proxyd.observe import CLIENT, Handler
 from proxyd.routing import parse_target
 from proxyd.runtime import RUNTIME
-from proxyd.wires.registry import client_wire
+from proxyd.wires.registry import endpoint_wire
 
 SHUTDOWN = "proxyd is shutting down"
 CORS_ORIGIN = web.RequestKey("cors_origin", str)
@@ -144,5 +145,5 @@ def shaped_error(request: web.Request, exc: ProxyError) -> dict[str, Any]:
         target = parse_target(request.raw_path)
     except ProxyError:  # the target itself was the error: no API to speak of
         target = None
-    wire = client_wire(target.endpoint) if target is not None else None
+    wire = endpoint_wire(meant(target).endpoint) if target is not None else None
     return wire.error_body(exc) if wire is not None else exc.body()

@@ -359,3 +359,49 @@ async def test_local_paths(proxy: ProxyClient) -> None:
     resp = await proxy.get("/admin")
     assert resp.status == 404
     assert_openai_error(await resp.json(), "unknown_path")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "anthropic", "said"),
+    [
+        ("POST", "/v1/v1/messages", 404, True, "set ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "),
+        ("POST", "/v1/v1/messages/count_tokens", 404, True, "ends in /v1 twice"),
+        ("POST", "/v1/v1/chat/completions", 404, False, "set the client's base URL to http://127.0.0.1:{port}/v1 "),
+        ("GET", "/v1/chat/completions", 405, False, "chat completions takes POST, and this request was GET"),
+        ("GET", "/v1/messages", 405, True, "the Messages API takes POST"),
+        ("PUT", "/v1/embeddings", 405, False, "embeddings takes POST"),
+    ],
+)
+async def test_a_clients_own_mistake_is_named_not_blamed_on_the_provider(
+    proxy: ProxyClient, upstream: FakeUpstream, method: str, path: str, status: int, anthropic: bool, said: str
+) -> None:
+    async with proxy.request(method, path, json={"model": "fast", "max_tokens": 5, "messages": []}) as resp:
+        body = await resp.json()
+    assert resp.status == status and not upstream.seen
+    message = body["error"]["message"]
+    assert said.format(port=proxy.port) in message and "provider" not in message
+    assert (body.get("type") == "error") is anthropic  # the shape of the API the client meant
+
+
+async def test_proxyds_own_failures_come_in_the_clients_shape(
+    proxy: ProxyClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import proxyd.app
+
+    async def broken(*args: Any) -> web.StreamResponse:
+        raise RuntimeError("a bug")
+
+    async def refused(*args: Any) -> web.StreamResponse:
+        raise web.HTTPRequestEntityTooLarge(max_size=1, actual_size=2)
+
+    for fault, status in ((broken, 500), (refused, 413)):
+        monkeypatch.setattr(proxyd.app, "_proxy", fault)
+        async with proxy.post("/v1/messages", json={"model": "fast", "max_tokens": 5, "messages": []}) as resp:
+            body = await resp.json()
+        assert (
+            resp.status == status
+            and body["type"] == "error"
+            and body["error"]["type"] in ("api_error", "request_too_large")
+        )
+        async with proxy.post("/v1/chat/completions", json={"model": "fast", "messages": []}) as resp:
+            assert "type" not in await resp.json() and resp.status == status

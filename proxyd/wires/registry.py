@@ -86,6 +86,7 @@ WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES, ANTHROPI
 _BY_ENDPOINT: dict[str, Wire] = {wire.endpoints[0]: wire for wire in WIRES.values()}
 _COUNTERS: dict[str, Counter] = {w.count_endpoint: w for w in (ANTHROPIC,)}
 _STREAMS: dict[str, Wire] = {endpoint: wire for wire in WIRES.values() for endpoint in wire.endpoints}
+_ANY_ENDPOINT: dict[str, Wire] = {**_STREAMS, ANTHROPIC.count_endpoint: ANTHROPIC}
 
 
 def client_wire(endpoint: str) -> Wire | None:
@@ -96,6 +97,12 @@ def client_wire(endpoint: str) -> Wire | None:
 def counting_wire(endpoint: str) -> Counter | None:
     """The wire whose token-counting endpoint this is (Anthropic's ``count_tokens``)."""
     return _COUNTERS.get(endpoint)
+
+
+def endpoint_wire(endpoint: str) -> Wire | None:
+    """The wire any of whose endpoints this is (``messages.count_tokens`` is Anthropic's): whose
+    error shape a client of it reads."""
+    return _ANY_ENDPOINT.get(endpoint)
 
 
 def stream_wire(endpoint: str) -> Wire | None:
