@@ -117,12 +117,18 @@ def render(
     stages = sorted((n for n in results if n not in what or n in STAGES), key=lambda n: results[n][0])
     for name in [AS_RUN, *([CONTROL] if CONTROL in results else []), *stages, ALL_OFF, PASSTHROUGH]:
         req, stream = results[name]
-        saved = f"{base_req - req:,.0f} ({(base_req - req) / base_req:.0%})" if name != AS_RUN else "-"
-        saved_s = f"{base_stream - stream:,.0f} ({(base_stream - stream) / base_stream:.0%})" if name != AS_RUN else "-"
+        saved = _saved(base_req, req) if name != AS_RUN else "-"
+        saved_s = _saved(base_stream, stream) if name != AS_RUN else "-"
         lines.append(f"| {name} | {what[name]} | {req:,.0f} | {saved} | {stream:,.0f} | {saved_s} |")
     if quick:
         lines += ["", f"Quick mode: a handful of requests each. These numbers only show that {noun} runs."]
     return "\n".join(lines) + "\n"
+
+
+def _saved(base: float, value: float) -> str:
+    # A quick run on a busy machine can measure no CPU at all for as run: no share to give then.
+    share = f" ({(base - value) / base:.0%})" if base else ""
+    return f"{base - value:,.0f}{share}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,11 +52,16 @@ class Schemas:
     :meth:`problem` compiles in line only what was not prepared that way.
     """
 
-    __slots__ = ("_bytes", "_cache", "_max_bytes", "_size")
+    __slots__ = ("_bytes", "_cache", "_held", "_keys", "_max_bytes", "_size")
 
     def __init__(self, size: int = 512, max_bytes: int = 16 * 1024 * 1024) -> None:
         self._cache: OrderedDict[str, Validator | str] = OrderedDict()
         self._size, self._max_bytes, self._bytes = size, max_bytes, 0
+        # The key of each schema object seen lately, by identity (the object is held, so its id
+        # is not reused): a request's schema is keyed when it is offered and again when a call
+        # is judged, and a large one's repr takes milliseconds of the event loop.
+        self._keys: OrderedDict[int, tuple[Mapping[str, Any], str | None, int]] = OrderedDict()
+        self._held = 0  # the schema text the memo holds, bounded like the cache
 
     def problem(self, schema: Mapping[str, Any], value: Any) -> str | None:
         """Why ``value`` does not match ``schema`` (the most relevant error, with its path), or None."""
@@ -78,7 +83,7 @@ class Schemas:
         """The schemas (with their keys) not compiled yet and not too large to check."""
         out = []
         for schema in schemas:
-            key = _key(schema) if schema else None
+            key = self._key(schema) if schema else None
             if schema and key is not None and key not in self._cache:
                 out.append((key, schema))
         return out
@@ -93,8 +98,26 @@ class Schemas:
             old, _ = self._cache.popitem(last=False)
             self._bytes -= len(old)
 
+    def _key(self, schema: Mapping[str, Any]) -> str | None:
+        """The cache's key for a schema (its ``repr``: half a canonical JSON encode's cost, and
+        parsed JSON has one repr), or None for one too large to check."""
+        held = self._keys.get(id(schema))
+        if held is not None and held[0] is schema:
+            return held[1]
+        text = repr(schema)
+        key = text if len(text) <= MAX_SCHEMA_BYTES else None
+        if len(text) <= self._max_bytes:
+            stale = self._keys.pop(id(schema), None)  # a freed schema whose id was reused
+            self._held -= stale[2] if stale is not None else 0
+            self._keys[id(schema)] = (schema, key, len(text))
+            self._held += len(text)
+            while len(self._keys) > 64 or self._held > self._max_bytes:
+                _, (_, _, size) = self._keys.popitem(last=False)
+                self._held -= size
+        return key
+
     def _validator(self, schema: Mapping[str, Any]) -> Validator | None:
-        key = _key(schema)
+        key = self._key(schema)
         if key is None:
             return None
         found = self._cache.get(key)
@@ -104,13 +127,6 @@ class Schemas:
         else:
             self._cache.move_to_end(key)
         return None if isinstance(found, str) else found
-
-
-def _key(schema: Mapping[str, Any]) -> str | None:
-    """The cache's key for a schema (its ``repr``: half a canonical JSON encode's cost, and parsed
-    JSON has one repr), or None for one too large to check."""
-    key = repr(schema)
-    return key if len(key) <= MAX_SCHEMA_BYTES else None
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Validator | str:
