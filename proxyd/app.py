@@ -26,10 +26,10 @@ from proxyd.catalog import find_model, model_objects
 from proxyd.clients import ModelRule
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
-from proxyd.errors import ProxyError, bad_request
+from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
 from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
-from proxyd.health import HEALTH, HealthChecker
+from proxyd.health import HEALTH, HealthChecker, publish_state
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
 from proxyd.observe import (
@@ -127,6 +127,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[OBSERVER] = Observer(app[METRICS], runtime, app.get(ACCESS_LINE))
     app[METRICS].last_reload.set(runtime.current.loaded_at)
     app[METRICS].know_providers(p.name for p in runtime.current.config.providers)
+    for p in runtime.current.config.providers:
+        if p.disabled:  # red from the start, and said once in the log
+            publish_state(app[METRICS], p.name, runtime.health[p.name], by="config")
     checker = HealthChecker(runtime, app[METRICS])
     app[HEALTH] = checker
     checker.start()
@@ -243,6 +246,8 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     asked = _model_of(parsed)
     route = gen.router.route(asked, target.pinned)
     _check_client(request, gen.policy.rules, asked, route)
+    if route.group is None and route.provider.disabled:
+        raise disabled_error(route.provider.name, route.provider.disabled)
     if route.group is not None:
         return await serve_group(request, target, route, gen, body, parsed, obs)
     request.app[OBSERVER].routed(obs, route.provider.name, route.model)

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.errors import ProxyError
+from proxyd.errors import ProxyError, disabled_error
 from proxyd.failover import TryNext, next_step, plan
 from proxyd.forward import forward
 from proxyd.metrics import METRICS
@@ -51,6 +51,10 @@ async def serve_group(
     assert group is not None
     runtime = request.app[RUNTIME]
     order = plan(group, runtime.targets, runtime.busy, runtime.down(), time.time(), runtime.rng)
+    usable = [t for t in order if not _disabled(gen, t.provider)]
+    if not usable:  # every target's provider is disabled: say why, for the first
+        raise disabled_error(order[0].provider, _disabled(gen, order[0].provider) or "")
+    order = usable
     tries = _Tries(group, time.monotonic())
     for index, chosen in enumerate(order):
         if tries.attempts and tries.time_left(time.monotonic()) <= 0:
@@ -65,6 +69,11 @@ async def serve_group(
     if tries.failures:
         _count_failover(request, tries, None)
     raise _exhausted(tries)
+
+
+def _disabled(gen: Generation, name: str) -> str | None:
+    provider = gen.config.provider(name)
+    return provider.disabled if provider is not None else None
 
 
 async def _try_target(

@@ -61,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_summary(config, f"{path} ({why})")
         if loose:
             print(f"warning: {loose}", file=sys.stderr)
-        return EXIT_OK
+        disabled = [p for p in config.providers if p.disabled]
+        for p in disabled:  # the rest works; --strict makes any of these a failure (CI, deploys)
+            print(f"warning: provider {p.name} is not in use: {p.disabled}", file=sys.stderr)
+        return EXIT_CONFIG if disabled and args.strict else EXIT_OK
     if args.command == "models":
         return _models(config, args)
     if args.command == "check":
@@ -87,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each worker
     validate = sub.add_parser("validate", help="check the config and show what it configures")
+    validate.add_argument(
+        "--strict", action="store_true", help="fail (exit 2) when a provider is not in use, e.g. its key is not set"
+    )
     check = sub.add_parser("check", help="send each provider a 1-token probe and explain failures")
     check.add_argument("providers", nargs="*", metavar="NAME", help="only these providers or model groups")
     check.add_argument("--json", action="store_true", help="print JSON for scripts")

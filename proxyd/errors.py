@@ -152,3 +152,10 @@ def _detail_text(parsed: Any, inner: Any, body: bytes) -> str:
     if text.startswith("<"):
         return "an HTML page (not an API answer)"
     return " ".join(text.split())[:500]
+
+
+def disabled_error(provider: str, reason: str) -> ProxyError:
+    """A request for a provider the config cannot use (its key's variable is not set)."""
+    return ProxyError(
+        503, f"provider {provider!r} is not in use: {reason}", type="server_error", code="provider_disabled"
+    )

@@ -108,7 +108,7 @@ class HealthChecker:
 
     async def probe_all(self) -> None:
         gen = self.runtime.current
-        found = await asyncio.gather(*(self._probe(gen, p) for p in gen.config.providers))
+        found = await asyncio.gather(*(self._probe(gen, p) for p in gen.config.providers if not p.disabled))
         if any(found):
             self.runtime.refresh_catalog()
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from proxyd.settings import ModelEntry
 
-State = Literal["unknown", "ok", "degraded", "unreachable"]
+# misconfigured: the config says it cannot be used (its key's variable is not set): red, with the fix
+State = Literal["unknown", "ok", "degraded", "unreachable", "misconfigured"]
 TRAFFIC_MEMORY_S = 300.0
 HISTORY = 60  # probes kept per provider for the page's latency history (an hour at the default interval)
 MODEL_WIRES = 256  # models a provider serves on another wire, remembered at most
@@ -99,6 +100,10 @@ class ProviderHealth:
     def forget_wires(self) -> None:
         self.wire = self.wire_reason = None
         self.model_wires = {}
+
+    def misconfigured(self, reason: str) -> None:
+        """The provider cannot be used as configured: not probed, and its requests refused."""
+        self.probe_state, self.probe_error = "misconfigured", reason
 
     @property
     def state(self) -> State:

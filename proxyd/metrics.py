@@ -35,7 +35,7 @@ LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
 )  # fmt: skip
-STATES = ("ok", "degraded", "unreachable")
+STATES = ("ok", "degraded", "unreachable", "misconfigured")
 NO_PROVIDER = "none"
 OTHER_MODEL = "other"
 # Label values known in advance: their series exist at 0 from the start, so an alert on

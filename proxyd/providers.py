@@ -91,7 +91,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
     problem = plain_http_problem(base_url, written) if base_url and not insecure else None
     if problem is not None:
         errs.add(f"{path}.base_url", problem)
-    api_key, key_source = parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs)
+    api_key, key_source, disabled = _key(doc, path, env, read_file, errs)
     return Provider(
         name=name,
         base_url=base_url,
@@ -103,6 +103,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         models=_parse_models(doc.get("models"), f"{path}.models", errs),
         list_discovered=_flag(doc, "list_discovered", False, path, errs),
         streaming=_flag(doc, "streaming", True, path, errs),
+        disabled=disabled,
         timeouts=_parse_timeouts(doc.get("timeouts"), f"{path}.timeouts", errs),
         service=service.name if service else None,
         base_url_added=added,
@@ -143,6 +144,25 @@ def _default_model(doc: dict[str, Any], path: str, errs: Errors) -> str | None:
         errs.add(f"{path}.default_model", "must be a model id (a string)")
         return None
     return value
+
+
+def _key(
+    doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: Errors
+) -> tuple[str | None, str, str | None]:
+    """The key, where it comes from, and why the provider is disabled: an ``api_key`` naming a
+    variable that is not set disables this provider alone (the rest of the config still loads)."""
+    raw = doc.get("api_key")
+    alone = doc.get("api_key_file") is None and doc.get("credential") is None
+    unset = expand_env(raw, env)[1] if isinstance(raw, str) and alone else []
+    if not unset:
+        return (*parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs), None)
+    names = ", ".join(unset)
+    reason = (
+        f"{names} {'is' if len(unset) == 1 else 'are'} not set in proxyd's environment: export it in the shell "
+        f"that starts proxyd serve, or for systemd add Environment={unset[0]}=... (or EnvironmentFile=) to the "
+        "unit, or use api_key_file; then reload"
+    )
+    return None, f"env {names} (not set)", reason
 
 
 def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:

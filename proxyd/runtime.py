@@ -61,7 +61,7 @@ def pool_key(provider: Provider) -> PoolKey:
 class Runtime:
     def __init__(self, config: Config, source: str = "") -> None:
         self.source = source
-        self.health: dict[str, ProviderHealth] = {p.name: ProviderHealth() for p in config.providers}
+        self.health: dict[str, ProviderHealth] = {p.name: _health(p) for p in config.providers}
         pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive, p.tls)) for p in config.providers}
         self.current = Generation(1, config, Router(config), pools, time.time(), Policy(config.listen.access))
         self.ready = False  # the server accepts connections (GET /readyz)
@@ -96,7 +96,7 @@ class Runtime:
 
     def down(self) -> frozenset[str]:
         """The providers the health checker (or real traffic) finds unreachable now."""
-        return frozenset(name for name, h in self.health.items() if h.state == "unreachable")
+        return frozenset(name for name, h in self.health.items() if h.state in ("unreachable", "misconfigured"))
 
     def lease(self, generation: Generation, name: str) -> Pool:
         pool = generation.pools[name]
@@ -133,9 +133,10 @@ class Runtime:
             key = pool_key(p)
             reused = by_key.pop(key, None)
             pools[p.name] = reused or Pool(key, create_session(config.tcp_keepalive, p.tls))
-            if reused is None or p.name not in old.pools:
-                self.health[p.name] = ProviderHealth()  # a new upstream: judge it afresh
-            elif old.config.provider(p.name) != p:
+            before = old.config.provider(p.name)
+            if reused is None or before is None or p.disabled or before.disabled:
+                self.health[p.name] = _health(p)  # a new upstream, or one (no longer) disabled: judge it afresh
+            elif before != p:
                 health = self.health[p.name]
                 health.forget_wires()  # e.g. its wire setting changed: detect again
         for name in set(self.health) - set(pools):
@@ -171,6 +172,13 @@ class Runtime:
             await pool.session.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _health(provider: Provider) -> ProviderHealth:
+    health = ProviderHealth()
+    if provider.disabled:
+        health.misconfigured(provider.disabled)
+    return health
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

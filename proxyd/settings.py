@@ -101,6 +101,9 @@ class Provider:
     allow_insecure_http: bool = False
     compat: Compat = Compat()
     tool_calls: ToolCalls = ToolCalls()
+    # Why the provider cannot be used though the config loads: its key names a variable that is
+    # not set (one missing cloud key must not stop local models). None: in use.
+    disabled: str | None = None
 
 
 @dataclass(frozen=True)

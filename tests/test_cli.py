@@ -223,3 +223,34 @@ async def test_sigterm_lets_a_stream_in_flight_finish(tmp_path: Path, upstream: 
     body = first + rest
     assert body.count(b'"n":') == 6 and body.endswith(b"data: [DONE]\n\n")
     assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+
+
+async def test_one_missing_cloud_key_disables_that_provider_alone(tmp_path: Path, upstream: FakeUpstream) -> None:
+    config = write(tmp_path / "config.yaml", (
+        "health: {interval_s: 0}\ndefault_provider: local\nproviders:\n"
+        f"  - name: local\n    base_url: {upstream.base_url}\n    wire: chat\n"
+        "  - name: openrouter\n    base_url: https://openrouter.ai/api/v1\n    api_key: ${PROXYD_TEST_OPENROUTER_KEY}\n"
+    ))  # fmt: skip
+    code, _, err = await arun("validate", "--config", str(config))
+    assert code == 0 and "provider openrouter is not in use: PROXYD_TEST_OPENROUTER_KEY is not set" in err
+    code, _, err = await arun("validate", "--strict", "--config", str(config))
+    assert code == 2 and "Environment=PROXYD_TEST_OPENROUTER_KEY=" in err
+    proc, url = await start_serve(config)
+    try:
+        async with aiohttp.ClientSession() as s:
+            chat = {"messages": [{"role": "user", "content": "hi"}]}
+            async with s.post(url + "/chat/completions", json={**chat, "model": "openrouter/some-model"}) as resp:
+                said = await resp.json()
+            assert resp.status == 503 and said["error"]["code"] == "provider_disabled"
+            assert "PROXYD_TEST_OPENROUTER_KEY is not set in proxyd's environment" in said["error"]["message"]
+            async with s.post(url + "/chat/completions", json={**chat, "model": "local-model"}) as resp:
+                assert resp.status == 200  # the local provider serves as ever
+            async with s.get(url.removesuffix("/v1") + "/status") as resp:
+                providers = {p["name"]: p for p in (await resp.json())["providers"]}
+        assert providers["local"]["state"] != "misconfigured"
+        assert providers["openrouter"]["state"] == "misconfigured"
+        assert providers["openrouter"]["error"].startswith("PROXYD_TEST_OPENROUTER_KEY is not set")
+        assert not [s for s in upstream.seen if s.path.endswith("/chat/completions") and b"some-model" in s.body]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()

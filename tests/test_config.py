@@ -143,7 +143,6 @@ def test_tool_call_repair_by_provider_and_model() -> None:
         (one(base_url="https://h/v1?x=1"), "providers[0].base_url: must not have a query"),
         (one(base_url="${NOPE}"), "providers[0].base_url: environment variable NOPE is not set"),
         (one(wire="grpc"), "providers[0].wire: must be one of auto, responses, chat"),
-        (one(api_key="${MISSING_KEY}"), "providers[0].api_key: environment variable MISSING_KEY is not set"),
         (one(api_key=123), "providers[0].api_key: must be a string"),
         (one(api_key="a", api_key_file="/k"), "providers[0]: set only one of api_key, api_key_file"),
         (one(api_key_file="/nope"), "providers[0].api_key_file: cannot read /nope: No such file or directory"),
@@ -306,3 +305,21 @@ def test_no_error_quotes_a_variables_value(raw: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, env={"S": SECRET}, read_file=lambda name: "")
     assert caught.value.errors and SECRET not in str(caught.value) and SECRET.lower() not in str(caught.value).lower()
+
+
+def test_a_key_whose_variable_is_unset_disables_that_provider_alone() -> None:
+    raw = {
+        "providers": [
+            {"name": "ollama", "base_url": "http://127.0.0.1:11434/v1"},
+            {"name": "openrouter", "base_url": "https://openrouter.ai/api/v1", "api_key": "${OPENROUTER_API_KEY}"},
+        ]
+    }
+    config = parse_config(raw, env={}, read_file=lambda name: "")
+    local, cloud = config.providers
+    assert local.disabled is None and cloud.api_key is None and cloud.key_source == "env OPENROUTER_API_KEY (not set)"
+    assert cloud.disabled is not None and cloud.disabled.startswith(
+        "OPENROUTER_API_KEY is not set in proxyd's environment"
+    )
+    assert "Environment=OPENROUTER_API_KEY=" in cloud.disabled  # the fix for systemd, beside the shell's
+    set_now = parse_config(raw, env={"OPENROUTER_API_KEY": "sk-or-1"}, read_file=lambda name: "")
+    assert set_now.providers[1].disabled is None and set_now.providers[1].api_key == "sk-or-1"

@@ -135,7 +135,7 @@ async def test_invalid_files_keep_the_running_config(tmp_path: Path, upstream: F
     bad_files = [
         "providers: [unclosed\n",  # YAML
         provider_yaml("good", "ftp://nowhere"),  # validation
-        provider_yaml("good", upstream.base_url, "    api_key: ${PROXYD_TEST_UNSET_VAR}\n"),  # missing env
+        provider_yaml("good", upstream.base_url, "    headers: {X-A: '${PROXYD_TEST_UNSET_VAR}'}\n"),  # missing env
     ]
     for i, text in enumerate(bad_files, start=1):
         config.write_text(text)

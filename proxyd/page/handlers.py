@@ -107,6 +107,9 @@ def _state(request: web.Request) -> dict[str, Any]:
         health = runtime.health.get(p.name)
         last = health.last_probe if health is not None else None
         problems[p.name] = listing_diagnosis(p, last, timeout) if last is not None else None
+        if p.disabled:  # "X is not set in proxyd's environment: <how to set it>"
+            cause, _, fix = p.disabled.partition(": ")
+            problems[p.name] = (cause, fix)
     now = time.time()
     groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
     tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}

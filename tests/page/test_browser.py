@@ -374,3 +374,26 @@ async def test_a_failed_reload_stays_on_top_until_a_good_one(browser: Browser, s
     path.write_text(good)
     await page.wait_for_selector("#reload-failed[hidden]", state="attached", timeout=WAIT * 1000)
     assert problems == []
+
+
+async def test_a_provider_whose_key_is_not_set_is_red_with_the_fix(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.handler = ollama_like()
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(
+        config_text(upstream)
+        + """  - name: openrouter
+    base_url: https://openrouter.ai/api/v1
+    api_key: ${PROXYD_TEST_UNSET_OPENROUTER_KEY}
+"""
+    )
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url)
+        await page.wait_for_selector(card("openrouter", "misconfigured") + " .dot.misconfigured", timeout=WAIT * 1000)
+        said = await page.inner_text(card("openrouter") + ' [data-field="problem"]')
+        assert "PROXYD_TEST_UNSET_OPENROUTER_KEY is not set in proxyd's environment" in said
+        assert "Fix: export it in the shell" in said and "Environment=PROXYD_TEST_UNSET_OPENROUTER_KEY=" in said
+        await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)  # the rest works
+        await shot(page, "key-not-set")
+        assert problems == []
