@@ -21,6 +21,7 @@ class Snippet:
     text: str
     path: str | None = None  # the client's config file, under the home directory; None: nothing to write
     merge: dict[str, Any] = field(default_factory=dict)  # what --write puts into that file
+    exports: tuple[str, ...] = ()  # shell lines the client needs besides its file (setup prints them)
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,17 @@ class Target:
     main: str  # the model for real work
     small: str  # a small fast model for background work
     models: tuple[str, ...]  # every model the catalog lists
+    # How a shell gets proxyd's token ("$(cat /run/secrets/alice.token)", "$PROXYD_TOKEN"): never
+    # the token itself, which setup must not print. None: proxyd asks for no token.
+    token: str | None = None
 
     @property
     def v1(self) -> str:
         return f"{self.origin}/v1"
+
+    def export(self, name: str) -> tuple[str, ...]:
+        """The line that gives ``name`` proxyd's token, when it asks for one."""
+        return () if self.token is None else (f'export {name}="{self.token}"',)
 
 
 def snippet(client: str, t: Target) -> Snippet:
@@ -40,21 +48,30 @@ def snippet(client: str, t: Target) -> Snippet:
 
 
 def _codex(t: Target) -> Snippet:
+    # Codex stops when env_key names a variable that is not set: name one only when proxyd needs a
+    # token, so that without one the written config works in any fresh shell.
+    key = f'env_key = "{KEY_ENV}"\n' if t.token else ""
     text = (
         f'model = "{t.main}"\nmodel_provider = "proxyd"\n\n[model_providers.proxyd]\nname = "proxyd"\n'
-        f'base_url = "{t.v1}"\nenv_key = "{KEY_ENV}"\nwire_api = "responses"\n'
+        f'base_url = "{t.v1}"\n{key}wire_api = "responses"\n'
     )
-    provider = {"name": "proxyd", "base_url": t.v1, "env_key": KEY_ENV, "wire_api": "responses"}
+    provider = {
+        "name": "proxyd",
+        "base_url": t.v1,
+        "wire_api": "responses",
+        **({"env_key": KEY_ENV} if t.token else {}),
+    }
     merge = {"model": t.main, "model_provider": "proxyd", "model_providers": {"proxyd": provider}}
-    return Snippet("codex", "toml", text, ".codex/config.toml", merge)
+    return Snippet("codex", "toml", text, ".codex/config.toml", merge, t.export(KEY_ENV))
 
 
 def _claude_code(t: Target) -> Snippet:
-    env = {"ANTHROPIC_BASE_URL": t.origin, "ANTHROPIC_AUTH_TOKEN": "proxyd", "ANTHROPIC_MODEL": t.main,
+    env = {"ANTHROPIC_BASE_URL": t.origin, "ANTHROPIC_MODEL": t.main,
            "ANTHROPIC_SMALL_FAST_MODEL": t.small, "ANTHROPIC_DEFAULT_HAIKU_MODEL": t.small}  # fmt: skip
-    return Snippet(
-        "claude-code", "json", json.dumps({"env": env}, indent=2) + "\n", ".claude/settings.json", {"env": env}
-    )
+    if t.token is None:  # any value works; with a token, the shell gives it (never written to the file)
+        env["ANTHROPIC_AUTH_TOKEN"] = "proxyd"
+    return Snippet("claude-code", "json", json.dumps({"env": env}, indent=2) + "\n", ".claude/settings.json",
+                   {"env": env}, t.export("ANTHROPIC_AUTH_TOKEN"))  # fmt: skip
 
 
 def _opencode(t: Target) -> Snippet:
@@ -62,7 +79,8 @@ def _opencode(t: Target) -> Snippet:
                 "options": {"baseURL": t.v1, "apiKey": f"{{env:{KEY_ENV}}}"},
                 "models": {m: {"name": m} for m in t.models}}  # fmt: skip
     doc = {"$schema": "https://opencode.ai/config.json", "provider": {"proxyd": provider}, "model": f"proxyd/{t.main}"}
-    return Snippet("opencode", "json", json.dumps(doc, indent=2) + "\n", ".config/opencode/opencode.json", doc)
+    return Snippet("opencode", "json", json.dumps(doc, indent=2) + "\n", ".config/opencode/opencode.json", doc,
+                   t.export(KEY_ENV))  # fmt: skip
 
 
 def _aider(t: Target) -> Snippet:

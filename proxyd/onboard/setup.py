@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     target = asyncio.run(_target(config, args.model))
     piece = snippet(args.client, target)
     print(piece.text, end="")
+    for line in piece.exports:  # what the client reads from its environment: in your shell's profile too
+        print(f"# and in the shell that starts {args.client}:\n{line}")
     if not args.write:
         return 0
     if piece.path is None:
@@ -68,7 +70,22 @@ async def _target(config: Config, main: str | None) -> Target:
     aliases = [m for m in listed if "/" not in m]
     chosen = main or (aliases or listed or ["default"])[0]
     small = next((m for m in listed if any(w in m for w in ("haiku", "small", "fast", "mini"))), chosen)
-    return Target(origin, chosen, small, tuple(listed or [chosen]))
+    return Target(origin, chosen, small, tuple(listed or [chosen]), token_hint(config))
+
+
+def token_hint(config: Config) -> str | None:
+    """How a shell reads the token a client should send (the first one), never the token."""
+    tokens = config.listen.access.tokens
+    if not tokens:
+        return None
+    kind, _, where = tokens[0].source.partition(" ")
+    if kind == "file":
+        return f"$(cat {where})"
+    if kind == "credential":
+        return f"$(cat $CREDENTIALS_DIRECTORY/{where})"
+    if kind == "env":
+        return "$" + where.split(",")[0].split(" ")[0]
+    return "<the token of listen.token in your proxyd config>"
 
 
 def _host(host: str) -> str:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from proxyd.config import parse_config
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
-from proxyd.onboard.setup import write
+from proxyd.onboard.setup import token_hint, write
 from tests.conftest import FakeUpstream
 from tests.helpers import arun, start_serve
 
@@ -131,9 +132,11 @@ async def run_client(args: list[str], env: dict[str, str], cwd: Path, wait: floa
 
 
 async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpstream) -> None:
-    from tests.test_codex import MARKER, chat_only, codex_binary
+    from clients.install import installed
+    from clients.versions import CODEX, PINNED
+    from tests.test_codex import MARKER, chat_only
 
-    program = await asyncio.to_thread(codex_binary)
+    program = await asyncio.to_thread(installed, CODEX, PINNED["codex"][-1])  # the release that stopped
     config, proc, port = await serving(tmp_path, upstream, chat_only, "coder")
     try:
         home, work = await set_up(tmp_path, "codex", config)
@@ -143,7 +146,9 @@ async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpst
         args = [*program, "exec", "--skip-git-repo-check", "--ephemeral", "--json", "-c", "analytics.enabled=false",
                 "-c", "check_for_update_on_startup=false", "--dangerously-bypass-approvals-and-sandbox", "-C", str(work),
                 "Run echo and tell me what it printed."]  # fmt: skip
-        env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "PROXYD_API_KEY": "x"}
+        # a fresh shell: nothing exported (Codex 0.171 stopped at a missing PROXYD_API_KEY before)
+        env = {k: v for k, v in os.environ.items() if k != "PROXYD_API_KEY"}
+        env.update(HOME=str(home), CODEX_HOME=str(home / ".codex"))
         stdout, _ = await run_client(args, env, work, 180)
         assert f"The command printed {MARKER}: saw it." in stdout
     finally:
@@ -152,9 +157,11 @@ async def test_codex_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpst
 
 
 async def test_claude_code_runs_on_what_setup_wrote(tmp_path: Path, upstream: FakeUpstream) -> None:
-    from tests.test_claude_code import MARKER, chat_only, claude_cli
+    from clients.install import installed
+    from clients.versions import CLAUDE_CODE, PINNED
+    from tests.test_claude_code import MARKER, chat_only
 
-    program = await asyncio.to_thread(claude_cli)
+    program = await asyncio.to_thread(installed, CLAUDE_CODE, PINNED["claude-code"][-1])  # the newest release
     config, proc, _ = await serving(tmp_path, upstream, chat_only, "coder")
     try:
         home, work = await set_up(tmp_path, "claude-code", config)
@@ -180,3 +187,19 @@ def test_two_writes_in_one_second_keep_the_users_original(tmp_path: Path) -> Non
     backups = sorted(codex.parent.glob("config.toml.bak-*"), key=lambda p: p.stat().st_mtime_ns)
     assert len(backups) == 3 and original in [b.read_text() for b in backups]
     assert backups[0].read_text() == original
+
+
+def test_with_a_token_the_export_line_names_where_it_is_never_the_token() -> None:
+    config = parse_config({"listen": {"token_file": "/run/secrets/me.token"},
+                           "providers": [{"name": "a", "base_url": "http://127.0.0.1:1/v1"}]},
+                          env={}, read_file=lambda name: "tok-secret-12345")  # fmt: skip
+    hint = token_hint(config)
+    assert hint == "$(cat /run/secrets/me.token)"
+    target = Target("http://127.0.0.1:8787", "m", "m", ("m",), hint)
+    codex, claude = snippet("codex", target), snippet("claude-code", target)
+    assert 'env_key = "PROXYD_API_KEY"' in codex.text and codex.exports == (
+        'export PROXYD_API_KEY="$(cat /run/secrets/me.token)"',
+    )
+    assert "ANTHROPIC_AUTH_TOKEN" not in claude.text and claude.exports[0].startswith("export ANTHROPIC_AUTH_TOKEN=")
+    assert "tok-secret" not in codex.text + claude.text + "".join(codex.exports + claude.exports)
+    assert "env_key" not in snippet("codex", Target("http://127.0.0.1:8787", "m", "m", ("m",))).text
