@@ -1,4 +1,4 @@
-"""Command line: ``proxyd serve | validate | check | models | init | add | remove | set | setup``.
+"""Command line: ``proxyd serve | validate | check | models | init | add | remove | set | setup | claude | codex``.
 
 Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
 config or usage error. Nothing printed here ever includes a key: providers show where their
@@ -28,7 +28,12 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] in (["claude"], ["codex"]) and not {"-h", "--help"} & set(given[1:2]):
+        from proxyd.onboard import launch  # the client's own options follow, and argparse would take them
+
+        return launch.run(launch.parse(given))
+    args = _parser().parse_args(given)
     if args.command == "init":  # writes a config: needs none to start from
         from proxyd.onboard.init import run_init
 
@@ -111,10 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--port", action="append", metavar="SERVER=PORT", help=argparse.SUPPRESS)  # tests: free ports
     for cmd in (serve, validate, check, models, init):
         cmd.add_argument("--config", help=config_help)
-    from proxyd.onboard import commands, setup
+    from proxyd.onboard import commands, launch, setup
 
     commands.register(sub, config_help)
     setup.register(sub, config_help)
+    launch.register(sub, config_help)
     return parser
 
 

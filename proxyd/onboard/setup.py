@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"proxyd: {path} is not valid: {exc}", file=sys.stderr)
         return 2
-    target = asyncio.run(_target(config, args.model))
+    target = asyncio.run(target_of(config, args.model))
     piece = snippet(args.client, target)
     print(piece.text, end="")
     for line in piece.exports:  # what the client reads from its environment: in your shell's profile too
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _target(config: Config, main: str | None) -> Target:
+async def target_of(config: Config, main: str | None) -> Target:
+    """proxyd's address, and the models of its live catalog (else the config's) for a client's roles."""
     origin = f"http://{_host(config.listen.host)}:{config.listen.port}"
     tokens = config.listen.access.tokens  # listen.token first, else the first named client's
     listed = await _catalog(origin, tokens[0].token if tokens else None) or _configured(config)
