@@ -11,6 +11,7 @@ Metadata the listing gave (context window, output limit, capabilities: see
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from proxyd.config import ModelEntry, Provider
@@ -74,3 +75,23 @@ def _model_object(model_id: str, provider: Provider, entry: ModelEntry, source: 
     if entry.tags:
         obj["tags"] = list(entry.tags)
     return obj
+
+
+def not_in_catalog(router: Router, provider: str, model: str | None) -> str | None:
+    """proxyd's view of a model the provider said it does not have, when proxyd knows no such
+    model either (it went to the default provider, or by its provider/ prefix): the nearest names
+    it does know, and where to see them all. None when the model is in the catalog (the provider's words are enough)."""
+    if model is None or router.known(provider, model):
+        return None
+    names = [str(m["id"]) for m in model_objects(router)]
+    if model in names:
+        return None
+    near = difflib.get_close_matches(model, names, n=3, cutoff=0.4)
+    if near:
+        closest = f"; the nearest it knows: {', '.join(near)}"
+    else:  # nothing alike: a short catalog is worth showing whole
+        closest = f"; it knows: {', '.join(names)}" if 0 < len(names) <= 8 else ""
+    return (
+        f"proxyd: no provider's catalog lists {model!r}, so it went to provider {provider!r} as asked"
+        f"{closest} (proxyd models or GET /v1/models lists every name)"
+    )

@@ -22,13 +22,15 @@ import aiohttp
 from aiohttp import web
 
 from proxyd import jsoncodec
+from proxyd.catalog import not_in_catalog
 from proxyd.config import Provider
-from proxyd.errors import ProxyError, reshape_upstream_error, upstream_error
+from proxyd.errors import ProxyError, names_model, provider_message, reshape_upstream_error, upstream_error
 from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.idle import IdleDeadline
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
+from proxyd.routing import Router
 from proxyd.stream_end import StreamCheck
 from proxyd.toolcheck import ToolCheck
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
@@ -59,6 +61,7 @@ class Exchange:
     wire: Wire | None = None  # whose stream rules the answer follows, when proxyd knows them
     replay: Replay | None = None
     tools: ToolCheck | None = None  # the request offered tools: the answer's calls are checked
+    catalog: Router | None = None  # proxyd's catalog, for the view it adds to a provider's "no such model"
 
 
 async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
@@ -112,6 +115,12 @@ def error_answer(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web
     shaped = reshape_upstream_error(
         resp.status, body, provider=ex.provider.name, base_url=ex.provider.base_url, path=ex.path
     )
+    model = ex.obs.model
+    if ex.catalog is not None and resp.status == 404 and names_model(404, body, model):
+        note = not_in_catalog(ex.catalog, ex.provider.name, model)
+        if note is not None:  # the provider's words (Ollama's "try pulling it") are not the whole story
+            said = f"provider {ex.provider.name!r}: {provider_message(body)}"
+            shaped = ProxyError(404, f"{said}; {note}", code="model_not_found")
     if shaped is not None:  # in the shape of the wire's own errors
         return web.json_response(ex.wire.error_body(shaped) if ex.wire else shaped.body(), status=shaped.status)
     headers = downstream_response_headers(resp.headers.items())

@@ -405,3 +405,25 @@ async def test_proxyds_own_failures_come_in_the_clients_shape(
         )
         async with proxy.post("/v1/chat/completions", json={"model": "fast", "messages": []}) as resp:
             assert "type" not in await resp.json() and resp.status == status
+
+
+async def test_a_model_no_catalog_lists_gets_proxyds_view_beside_the_providers(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    from tests.page.fakes import ollama_like
+
+    upstream.handler = ollama_like()
+    proxy = await proxy_factory({"default_provider": "ollama", "providers": [
+        {"name": "ollama", "base_url": upstream.base_url, "wire": "chat", "models": [{"id": "llama3.2", "alias": "fast"}]}]})  # fmt: skip
+    for model, near in (("gpt-4o", "fast"), ("ollama/llama3.3", "ollama/llama3.2")):
+        async with proxy.post(
+            "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        ) as resp:
+            message = (await resp.json())["error"]["message"]
+        assert resp.status == 404 and "try pulling it first" in message  # Ollama's words stay
+        assert f"no provider's catalog lists {model.split('/')[-1]!r}" in message and near in message
+        assert "proxyd models" in message
+    async with proxy.post(
+        "/v1/chat/completions", json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    ) as resp:
+        assert resp.status == 200

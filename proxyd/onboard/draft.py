@@ -32,12 +32,13 @@ def render(found: list[Found]) -> str:
     lines.append("providers:")
     if not found:
         lines.append(_EXAMPLE)
+    fast = next((entry for entry in found if entry.models), None)  # gets the alias the README's examples use
     for entry in found:
-        lines += _provider(entry)
+        lines += _provider(entry, entry is fast)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _provider(entry: Found) -> list[str]:
+def _provider(entry: Found, fast: bool = False) -> list[str]:
     out = [f"  - name: {entry.name}", f"    base_url: {entry.base_url}", f"    wire: {entry.wire}"]
     if entry.key_env:
         out.append(f"    api_key: ${{{entry.key_env}}}    # read from the environment when proxyd starts")
@@ -45,6 +46,8 @@ def _provider(entry: Found) -> list[str]:
         out.append(f"    default_model: {_scalar(entry.models[0])}")
         out.append("    models:    # add alias, context_window, capabilities, tags to any of them")
         out += [f"      - id: {_scalar(model)}" for model in entry.models]
+        if fast:  # model="fast" then works in every client and example, whatever the model is called
+            out[-len(entry.models)] += '\n        alias: fast    # a short name for it: model="fast" in any client'
     elif entry.local:
         out.append("    # its GET /models listed nothing yet; proxyd discovers models as they appear")
     out.append("")
