@@ -11,6 +11,7 @@ leaves empty. An empty or failing listing keeps what was known and is retried ne
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from contextlib import suppress
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from aiohttp import web
 from proxyd.config import Provider
 from proxyd.errors import json_or_none
 from proxyd.headers import upstream_request_headers
+from proxyd.checkup.diagnose import url_forms_to_try, working_form_advice
 from proxyd.healthstate import ProbeResult, ProviderHealth
 from proxyd.listing import models_in_listing, next_page
 from proxyd.metrics import Metrics
@@ -65,6 +67,18 @@ async def _get_models(session: aiohttp.ClientSession, provider: Provider, query:
     connect = aiohttp.ClientTimeout(total=None, connect=provider.timeouts.connect_s)
     async with session.get(url, headers=headers, allow_redirects=False, timeout=connect) as resp:
         return resp.status, await resp.content.read(MAX_LISTING)
+
+
+async def misplaced(
+    session: aiohttp.ClientSession, provider: Provider, result: ProbeResult, timeout_s: float
+) -> ProbeResult:
+    """A 404 on GET /models: when another form of the base_url lists models, the result says so
+    (as ``proxyd check`` does), and the provider is misconfigured rather than green."""
+    for form in url_forms_to_try(provider):
+        other = await probe_models(session, dataclasses.replace(provider, base_url=form), timeout_s)
+        if other.status is not None and 200 <= other.status < 300:
+            return dataclasses.replace(result, misplaced=working_form_advice(provider, "/models", form))
+    return result
 
 
 def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:
@@ -118,6 +132,8 @@ class HealthChecker:
         pool = self.runtime.lease(gen, provider.name)
         try:
             result = await probe_models(pool.session, provider, settings.timeout_s)
+            if result.status == 404:  # a base_url without /v1 (or with one too many) answers, but nothing works
+                result = await misplaced(pool.session, provider, result, settings.timeout_s)
         finally:
             self.runtime.release(pool)
         health = self.runtime.health.get(provider.name)

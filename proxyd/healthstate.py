@@ -35,6 +35,8 @@ class ProbeResult:
     models: tuple[ModelEntry, ...] | None = None  # the listing, when the answer held one
     failure: BaseException | None = field(default=None, compare=False)  # what stopped an answer, for `check`
     body: bytes = b""  # the start of an error answer (the provider's own secrets blanked), for `check`
+    # (cause, fix) when GET /models answered 404 here but another form of the base_url lists models
+    misplaced: tuple[str, str] | None = None
 
 
 def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, str | None]:
@@ -42,6 +44,8 @@ def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, st
     status = result.status
     if status is None:
         return "unreachable", result.error or "no answer"
+    if result.misplaced is not None:  # it answers, but every request to this base_url would fail
+        return "misconfigured", f"{result.misplaced[0]}; {result.misplaced[1]}"
     if status in (401, 403):
         return "degraded", f"the provider rejected the key (HTTP {status} on GET /models)"
     if status >= 500:

@@ -167,3 +167,27 @@ async def test_probe_catalog_feeds_models_and_routing(proxy_factory: ProxyFactor
     assert (await resp.json()) == {"routed_to": "bare", "model": "gemma3"}
     (entry,) = [p for p in (await status(client))["providers"] if p["name"] == "bare"]
     assert entry["models"]["discovered"] == ["qwen3:8b", "gemma3"]
+
+
+async def test_a_base_url_without_v1_is_misconfigured_with_the_fix(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    async def vllm_like(request: web.Request) -> web.StreamResponse:  # the API lives under /v1 only
+        if request.path == "/v1/models":
+            return web.json_response({"object": "list", "data": [{"id": "qwen", "object": "model"}]})
+        return web.json_response({"detail": "Not Found"}, status=404)
+
+    upstream.handler = vllm_like
+    origin = upstream.base_url.removesuffix("/v1")
+    proxy = await proxy_factory({"health": {"interval_s": 0.1}, "providers": [{"name": "vllm", "base_url": origin}]})
+
+    async def state() -> Any:
+        async with proxy.get("/status") as resp:
+            found = (await resp.json())["providers"][0]
+        return found if found["state"] != "unknown" else None
+
+    found = await eventually(state, "the first probe")
+    assert found["state"] == "misconfigured"  # it answered 404: not green
+    assert f"set base_url: {origin}/v1" in found["error"] and "that form works" in found["error"]
+    async with proxy.get("/metrics") as resp:
+        assert 'proxyd_provider_up{provider="vllm"} 0.0' in await resp.text()

@@ -137,6 +137,8 @@ def listing_diagnosis(provider: Provider, listing: ProbeResult, timeout_s: float
     if listing.status is None:
         cause, fix = connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
         return f"GET /models: {cause}", fix
+    if listing.misplaced is not None:
+        return listing.misplaced
     if listing.status in (401, 403, 429) or listing.status >= 500:
         v = status_verdict(Verdict(provider.name), listing.status, listing.body, provider.key_source)
         return v.cause or "", v.fix or ""

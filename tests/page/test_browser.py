@@ -397,3 +397,19 @@ async def test_a_provider_whose_key_is_not_set_is_red_with_the_fix(
         await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)  # the rest works
         await shot(page, "key-not-set")
         assert problems == []
+
+
+async def test_a_base_url_without_v1_shows_red_with_the_working_form(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.handler = ollama_like()
+    origin = upstream.base_url.removesuffix("/v1")
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(f"health: {{interval_s: 1, timeout_s: 2}}\nproviders:\n  - name: vllm\n    base_url: {origin}\n")
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url)
+        await page.wait_for_selector(card("vllm", "misconfigured") + " .dot.misconfigured", timeout=WAIT * 1000)
+        said = await page.inner_text(card("vllm") + ' [data-field="problem"]')
+        assert "the base_url is not the API root" in said and f"Fix: set base_url: {origin}/v1" in said
+        await shot(page, "base-url-without-v1")
+        assert problems == []
