@@ -20,10 +20,10 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from proxyd.checkup.diagnose import url_forms_to_try, working_form_advice
 from proxyd.config import Provider
 from proxyd.errors import json_or_none
 from proxyd.headers import upstream_request_headers
-from proxyd.checkup.diagnose import url_forms_to_try, working_form_advice
 from proxyd.healthstate import ProbeResult, ProviderHealth
 from proxyd.listing import models_in_listing, next_page
 from proxyd.metrics import Metrics
