@@ -2,7 +2,7 @@
 
 Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
 config or usage error. Nothing printed here ever includes a key: providers show where their
-key comes from, and ``check``'s curl commands say ``$KEY``.
+key comes from, and ``check``'s curl commands name it as the shell gets it (``$OPENROUTER_API_KEY``).
 """
 
 from __future__ import annotations

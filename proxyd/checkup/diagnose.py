@@ -3,7 +3,8 @@
 The probe is the smallest real request on the wire the provider uses: one streamed token of
 Chat Completions (``max_tokens: 1``) or a streamed Responses call (``max_output_tokens: 16``,
 the smallest many servers accept). Each way it can fail maps to a cause and a fix a user can act
-on; :func:`curl_command` prints the same request for pasting, with the key left as ``$KEY``.
+on; :func:`curl_command` prints the same request for pasting, with the key as the shell gets it
+(``$OPENROUTER_API_KEY``, ``$(cat FILE)``), never the key.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def probe_for(wire: str, model: str) -> Probe:
 def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     parts = ["curl", "-sS", "-N", shlex.quote(base_url + probe.path), "-H", "'Content-Type: application/json'"]
     if provider.api_key and provider.auth in _KEY_HEADERS:
-        parts += ["-H", f'"{_KEY_HEADERS[provider.auth]}$KEY"']
+        parts += ["-H", f'"{_KEY_HEADERS[provider.auth]}{key_reference(provider.key_source)}"']
     if provider.wire == "anthropic" and not any(n.lower() == "anthropic-version" for n, _ in provider.headers):
         parts += ["-H", shlex.quote(f"anthropic-version: {ANTHROPIC_VERSION}")]
     for name, value in provider.headers:
@@ -75,6 +76,19 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     # An unknown model is left to the shell: the quote is closed around "$MODEL".
     parts += ["-d", data.replace(MODEL_PLACEHOLDER, f"'\"{MODEL_PLACEHOLDER}\"'")]
     return " ".join(parts)
+
+
+def key_reference(source: str) -> str:
+    """How a shell gets the provider's key, from where the config takes it (never the key):
+    ``$OPENROUTER_API_KEY``, ``$(cat keys/groq)``; ``$KEY`` when it is written in the config."""
+    kind, _, where = source.partition(" ")
+    if kind == "env" and where:
+        return "$" + where.split(",")[0].split(" ")[0]
+    if kind == "file" and where:
+        return f"$(cat {shlex.quote(where)})"
+    if kind == "credential" and where:
+        return f"$(cat $CREDENTIALS_DIRECTORY/{where})"
+    return "$KEY"
 
 
 def _env_name(header: str) -> str:

@@ -36,6 +36,7 @@ from proxyd.headers import upstream_request_headers
 from proxyd.health import probe_models
 from proxyd.healthstate import ProbeResult
 from proxyd.redact import blank_provider_secrets
+from proxyd.services import detect
 from proxyd.settings import GroupTarget
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
@@ -252,7 +253,14 @@ def connection_failure(exc: BaseException, provider: Provider, base_url: str, ti
     if isinstance(exc, aiohttp.ClientSSLError):
         return (f"TLS handshake with {where} failed", "check it really speaks https on that port (or use http://)")
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return (f"cannot resolve {parts.hostname}", "check the host name in base_url")
+        if provider.service is not None and detect(base_url) is not None:  # a known service's own name is right
+            return (
+                f"cannot resolve {parts.hostname}: this machine has no working DNS or network (the name is "
+                f"{provider.service}'s own)",
+                "connect this machine to the network (or set HTTPS_PROXY if it reaches the internet through one), "
+                "then check again",
+            )
+        return (f"cannot resolve {parts.hostname}", "check the host name in base_url, and this machine's network")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return (
             f"connection refused or failed at {where}",

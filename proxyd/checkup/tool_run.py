@@ -16,7 +16,7 @@ import aiohttp
 
 from proxyd.autowire import missing_route
 from proxyd.checkup.diagnose import Verdict, status_verdict
-from proxyd.checkup.run import connection_failure
+from proxyd.checkup.run import connection_failure, listing_diagnosis
 from proxyd.checkup.tool_probe import answer_verdict, offered, probe_body, refusal, set_line
 from proxyd.config import Config, Provider
 from proxyd.errors import names_model
@@ -55,6 +55,9 @@ async def _provider(config: Config, provider: Provider, models: list[str] | None
         if not models:
             listing = await probe_models(session, provider, timeout_s)
             models = [listing.models[0].id] if listing.models else []
+            problem = listing_diagnosis(provider, listing, timeout_s) if not models else None
+            if problem is not None:  # the server is down or refuses: that, not the missing model, is the news
+                return [Verdict(provider.name).failed(*problem)]
         if not models:
             v = Verdict(provider.name)
             return [v.failed("no model to probe", "set default_model for this provider, or list its models")]

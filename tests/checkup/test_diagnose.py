@@ -131,3 +131,25 @@ def test_curl_for_an_anthropic_provider_names_its_key_header_and_version() -> No
     curl = curl_command(provider, provider.base_url, probe_for("anthropic", "claude-x"))
     assert "https://api.anthropic.com/v1/messages" in curl and '"x-api-key: $KEY"' in curl
     assert "'anthropic-version: 2023-06-01'" in curl and "sk-ant-secret" not in curl and "Authorization" not in curl
+
+
+def test_offline_a_known_services_name_is_not_blamed_and_the_curl_names_the_key_variable() -> None:
+    import socket
+
+    import aiohttp
+
+    from proxyd.checkup.diagnose import curl_command, key_reference, probe_for
+    from proxyd.checkup.run import connection_failure
+    from tests.conftest import make_config
+
+    config = make_config({"providers": [
+        {"name": "openrouter", "base_url": "https://openrouter.ai/api/v1", "api_key": "${OR_KEY}"},
+        {"name": "mine", "base_url": "https://llm.example.internal/v1", "api_key": "${OR_KEY}"}]}, env={"OR_KEY": "sk-or-secret-1"})  # fmt: skip
+    router, mine = config.providers
+    dns = aiohttp.ClientConnectorDNSError(aiohttp.client_reqrep.ConnectionKey("openrouter.ai", 443, True, True, None, None, None), socket.gaierror(-3, "Temporary failure in name resolution"))  # fmt: skip
+    cause, fix = connection_failure(dns, router, router.base_url, 5)
+    assert "no working DNS or network" in cause and "OpenRouter" in cause and "host name" not in fix
+    assert "check the host name" in connection_failure(dns, mine, mine.base_url, 5)[1]
+    curl = curl_command(router, router.base_url, probe_for("chat", "openai/gpt-4.1"))
+    assert "$OR_KEY" in curl and "sk-or-secret" not in curl
+    assert key_reference("file keys/groq") == "$(cat keys/groq)" and key_reference("literal") == "$KEY"

@@ -93,3 +93,19 @@ async def test_all_well_exits_zero(tmp_path: Path, upstream: FakeUpstream) -> No
     upstream.handler = models
     code, out, _ = await arun("check", "--tools", "--config", str(config(tmp_path, upstream, "well")), env={"KEY": KEY})
     assert code == 0 and "the model sent: get_weather" in out
+
+
+async def test_a_server_that_does_not_answer_is_unreachable_not_modelless() -> None:
+    from proxyd.checkup.tool_run import check_tools
+    from tests.conftest import make_config
+    from tests.daemons import free_port
+
+    config = make_config(
+        {"providers": [{"name": "gone", "base_url": f"http://127.0.0.1:{free_port()}/v1", "wire": "chat"}]}
+    )
+    (verdict,) = await check_tools(config, [], 2)
+    assert (
+        not verdict.ok
+        and "connection refused" in (verdict.cause or "")
+        and "no model to probe" not in (verdict.cause or "")
+    )
