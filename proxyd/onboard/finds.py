@@ -47,7 +47,9 @@ class Found:
 
     def describe(self) -> str:
         where = (
-            f"{self.base_url} ({len(self.models)} models)" if self.local else f"{self.base_url}, key in ${self.key_env}"
+            f"{self.base_url} ({len(self.models)} model{'' if len(self.models) == 1 else 's'})"
+            if self.local
+            else f"{self.base_url}, key in ${self.key_env}"
         )
         return f"{self.name}: {where}"
 

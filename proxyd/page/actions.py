@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -163,7 +164,8 @@ async def set_value(form: SetForm, path: Path, reloader: Reloader) -> dict[str, 
             value = escape_env(form.value) if form.key == "base_url" and form.value is not None else form.value
             edit.set_provider_value(doc, form.provider, form.key, value)
             where = f"{form.provider}.{form.key}"
-        return f"set {where} = {form.value!r}" if form.value is not None else f"took {where} out"
+        shown = json.dumps(form.value) if not isinstance(form.value, str) else form.value  # true, not True
+        return f"set {where} = {shown}" if form.value is not None else f"took {where} out"
 
     return await _edit(path, reloader, change)
 

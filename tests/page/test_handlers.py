@@ -245,3 +245,10 @@ async def test_an_edit_of_a_broken_file_says_where_in_words(page_factory: Factor
         assert status == 409 and f"proxyd.yaml:{line}:" in message and "invalid YAML" in message, answer
         assert "nothing was changed" in message
     assert client.path.read_text() == broken
+
+
+async def test_a_set_says_the_value_as_yaml_writes_it(page_factory: Factory, local: FakeUpstream) -> None:
+    client = await page_factory(yaml_for(local))
+    await client.open_page()
+    status, answer = await client.send("POST", "set", {"provider": "local", "key": "streaming", "value": False})
+    assert status == 200 and answer["done"] == "set local.streaming = false"  # not Python's False

@@ -123,7 +123,7 @@ function card(p, editable) {
       h("dt", {}, "base URL"), h("dd", {}, p.base_url),
       h("dt", {}, "key"), h("dd", {}, p.key === null ? "shown to admins" : p.key),
       h("dt", {}, "wire"), h("dd", { "data-field": "wire" }, wire),
-      h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms === null ? "no answer yet" : p.latency_ms + " ms"),
+      h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? p.latency_ms + " ms" : p.probed_at ? "no answer" : "not probed yet"),
       h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : ""))),
     sparkline(p.history),
     problem(p),
