@@ -136,9 +136,9 @@ class Runtime:
             before = old.config.provider(p.name)
             if reused is None or before is None or p.disabled or before.disabled:
                 self.health[p.name] = _health(p)  # a new upstream, or one (no longer) disabled: judge it afresh
-            elif before != p:
+            elif _wire_facts(before) != _wire_facts(p):
                 health = self.health[p.name]
-                health.forget_wires()  # e.g. its wire setting changed: detect again
+                health.forget_wires()  # its wire setting or address changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
         self.tool_health.keep(set(pools))
@@ -172,6 +172,12 @@ class Runtime:
             await pool.session.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _wire_facts(provider: Provider) -> tuple[object, ...]:
+    """What decides which wire a provider speaks: an edit of a model's window or badges keeps
+    what was learned (the page showed 'auto' again after every such edit)."""
+    return (provider.wire, provider.base_url, provider.auth, provider.api_key, provider.headers)
 
 
 def _health(provider: Provider) -> ProviderHealth:
