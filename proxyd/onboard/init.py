@@ -43,6 +43,8 @@ def run_init(args: argparse.Namespace, ask: Ask = input) -> int:
         _show(found)
         print("proxyd: not a terminal, so nothing was asked: pass --yes to write all of that", file=sys.stderr)
         return 2
+    if args.yes:
+        _show(found)  # --yes asks nothing, but says what it takes
     picked = found if args.yes else _pick(found, ask)
     _write(path, render(picked))
     try:

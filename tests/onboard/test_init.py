@@ -80,6 +80,8 @@ async def test_init_yes_writes_a_valid_commented_config(tmp_path: Path, aiohttp_
     loaded = load_config(config, {"OPENROUTER_API_KEY": SECRET})
     assert [p.name for p in loaded.providers] == ["ollama", "lmstudio", "openrouter"]
     assert "proxyd serve" in out and "proxyd check" in out and '"model": "ollama/llama3.2"' in out
+    assert "Found:" in out and "(2 models)" in out and "(1 model)" in out  # --yes says what it took
+    assert doc["providers"][0]["models"][0]["alias"] == "fast"  # the README's model="fast" works on it
 
 
 async def test_init_keeps_an_existing_config_unless_forced(tmp_path: Path, closed_port: int) -> None:
