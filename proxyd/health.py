@@ -21,17 +21,18 @@ import structlog
 from aiohttp import web
 
 from proxyd.checkup.diagnose import url_forms_to_try, working_form_advice
-from proxyd.config import Provider
+from proxyd.config import ModelEntry, Provider
 from proxyd.errors import json_or_none
 from proxyd.headers import upstream_request_headers
 from proxyd.healthstate import ProbeResult, ProviderHealth
-from proxyd.listing import models_in_listing, next_page
+from proxyd.listing import looks_like_ollama, models_in_listing, next_page, ollama_window, with_windows
 from proxyd.metrics import Metrics
 from proxyd.redact import blank_provider_secrets
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
 
 MAX_LISTING = 8 * 1024 * 1024
+OLLAMA_SHOW_MAX = 64  # models asked about per probe (the rest on the next)
 MAX_PAGES = 10  # of a paged listing (Anthropic answers 20 models a page by default)
 
 
@@ -58,7 +59,7 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
         return ProbeResult(latency, status=status, body=blank_provider_secrets(body[:4096], provider))
     listed = [models_in_listing(page) for page in pages]
     models = None if listed[0] is None else tuple(m for found in listed for m in found or ())
-    return ProbeResult(latency, status=status, models=models)
+    return ProbeResult(latency, status=status, models=models, ollama=looks_like_ollama(pages[0]))
 
 
 async def _get_models(session: aiohttp.ClientSession, provider: Provider, query: str) -> tuple[int, bytes]:
@@ -79,6 +80,30 @@ async def misplaced(
         if other.status is not None and 200 <= other.status < 300:
             return dataclasses.replace(result, misplaced=working_form_advice(provider, "/models", form))
     return result
+
+
+async def _ollama_windows(
+    session: aiohttp.ClientSession,
+    provider: Provider,
+    models: tuple[ModelEntry, ...],
+    known: dict[str, int],
+    timeout_s: float,
+) -> None:
+    """Ask Ollama's /api/show for the windows its listing does not say, once per model (kept in ``known``)."""
+    missing = [m.id for m in models if m.context_window is None and m.id not in known][:OLLAMA_SHOW_MAX]
+    origin = provider.base_url.rstrip("/").removesuffix("/v1")
+
+    async def show(model: str) -> None:
+        try:
+            async with asyncio.timeout(timeout_s), session.post(f"{origin}/api/show", json={"model": model}) as resp:
+                body = json_or_none(await resp.content.read(MAX_LISTING)) if resp.status == 200 else None
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return  # the 128k guess stays; the next probe asks again
+        window = ollama_window(body)
+        if window is not None:
+            known[model] = window
+
+    await asyncio.gather(*(show(m) for m in missing))
 
 
 def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:
@@ -139,6 +164,9 @@ class HealthChecker:
         health = self.runtime.health.get(provider.name)
         if health is None or self.runtime.current.pools.get(provider.name) is not pool:
             return False  # a reload replaced this provider while it was probed
+        if result.models and (result.ollama or provider.service == "Ollama"):
+            await _ollama_windows(pool.session, provider, result.models, health.windows, settings.timeout_s)
+            result = dataclasses.replace(result, models=with_windows(result.models, health.windows))
         before_state, before_models = health.state, health.models
         health.probed(result, settings.degraded_after_s, time.time())
         if health.probe_latency_s is not None:

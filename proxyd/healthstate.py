@@ -37,6 +37,7 @@ class ProbeResult:
     body: bytes = b""  # the start of an error answer (the provider's own secrets blanked), for `check`
     # (cause, fix) when GET /models answered 404 here but another form of the base_url lists models
     misplaced: tuple[str, str] | None = None
+    ollama: bool = False  # the listing is Ollama's, which has /api/show for each model's window
 
 
 def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, str | None]:
@@ -69,7 +70,7 @@ class ProviderHealth:
 
     __slots__ = (
         "history", "last_probe", "model_wires", "models", "probe_at", "probe_error", "probe_latency_s",
-        "probe_state", "traffic_at", "traffic_error", "traffic_state", "wire", "wire_reason",
+        "probe_state", "traffic_at", "traffic_error", "traffic_state", "windows", "wire", "wire_reason",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -89,6 +90,7 @@ class ProviderHealth:
         self.last_probe: ProbeResult | None = None  # for the diagnosis the page shows
         # (when, latency in seconds or None for no answer, state) of the last probes, oldest first
         self.history: deque[tuple[float, float | None, State]] = deque(maxlen=HISTORY)
+        self.windows: dict[str, int] = {}  # model -> context window found beyond the listing (Ollama's /api/show)
 
     def spoken(self, model: str | None) -> str | None:
         """The wire this provider showed for ``model``, else for every model."""

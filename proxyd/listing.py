@@ -13,6 +13,9 @@ in its own words. What proxyd reads, and from whom:
 - tools: ``supported_parameters`` (OpenRouter), ``capabilities.function_calling`` (Mistral),
   ``supports_tools`` (Fireworks); reasoning: ``supported_parameters`` (OpenRouter).
 
+Ollama's listing says none of it; its ``POST /api/show`` answers a model's ``model_info``,
+whose ``<architecture>.context_length`` is the window (:func:`ollama_window`, :func:`with_windows`).
+
 Anything else, or a value of the wrong type, is ignored: a listing only ever fills what the
 config leaves empty (:func:`merged`), so a value the user set sticks across every refresh.
 """
@@ -128,3 +131,28 @@ def _flag(item: Mapping[str, Any], capability: str, top_level: str) -> bool | No
         return bool(caps[capability])
     value = item.get(top_level)
     return value if type(value) is bool else None
+
+
+def ollama_window(body: object) -> int | None:
+    """The context window in an Ollama ``/api/show`` answer (``model_info["llama.context_length"]``...)."""
+    info = body.get("model_info") if isinstance(body, dict) else None
+    if not isinstance(info, dict):
+        return None
+    counts = (v for k, v in info.items() if k.endswith(".context_length") and type(v) is int)
+    return next((v for v in counts if 0 < v <= _MAX_TOKENS), None)
+
+
+def with_windows(models: tuple[ModelEntry, ...], windows: Mapping[str, int]) -> tuple[ModelEntry, ...]:
+    """The listing's models with the windows found elsewhere filled in (as the listing's own)."""
+    return tuple(
+        dataclasses.replace(m, context_window=windows[m.id], listed=m.listed | {"context_window"})
+        if m.context_window is None and m.id in windows else m
+        for m in models
+    )  # fmt: skip
+
+
+def looks_like_ollama(body: object) -> bool:
+    """Whether a ``/v1/models`` answer is Ollama's (its models are ``owned_by: library``), on any port."""
+    data = body.get("data") if isinstance(body, dict) else None
+    return isinstance(data, list) and bool(data) and all(
+        isinstance(m, dict) and m.get("owned_by") == "library" for m in data[:20])  # fmt: skip

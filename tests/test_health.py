@@ -191,3 +191,35 @@ async def test_a_base_url_without_v1_is_misconfigured_with_the_fix(
     assert f"set base_url: {origin}/v1" in found["error"] and "that form works" in found["error"]
     async with proxy.get("/metrics") as resp:
         assert 'proxyd_provider_up{provider="vllm"} 0.0' in await resp.text()
+
+
+async def test_ollamas_windows_come_from_api_show_once(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> None:
+    shown: list[str] = []
+
+    async def ollama(request: web.Request) -> web.StreamResponse:
+        if request.path == "/v1/models":
+            return web.json_response({"object": "list", "data": [  # on another port than 11434: known by its owned_by
+                {"id": "llama3.2", "object": "model", "owned_by": "library"},
+                {"id": "mystery", "object": "model", "owned_by": "library"}]})  # fmt: skip
+        if request.path == "/api/show" and request.method == "POST":
+            model = (await request.json())["model"]
+            shown.append(model)
+            if model == "mystery":
+                return web.json_response({"error": f"model '{model}' not found"}, status=404)
+            return web.json_response({"model_info": {"general.architecture": "llama", "llama.context_length": 131072,
+                                                     "llama.embedding_length": 3072}})  # fmt: skip
+        return web.Response(status=404, text="404 page not found")
+
+    upstream.handler = ollama
+    proxy = await proxy_factory({"health": {"interval_s": 0.1},
+                                 "providers": [{"name": "ollama", "base_url": upstream.base_url}]})  # fmt: skip
+
+    async def listed() -> Any:
+        async with proxy.get("/v1/models") as resp:
+            models = {m["id"]: m for m in (await resp.json())["data"]}
+        return models if "ollama/llama3.2" in models and shown.count("llama3.2") else None
+
+    models = await eventually(listed, "a probe and its /api/show")
+    await asyncio.sleep(0.35)  # more probes: what was found is not asked again
+    assert shown.count("llama3.2") == 1 and shown.count("mystery") >= 1
+    assert models["ollama/llama3.2"]["context_window"] == 131072
