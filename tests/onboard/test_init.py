@@ -151,3 +151,35 @@ def _run_in_pty(args: list[str], env: dict[str, str], answers: list[str]) -> str
         proc.wait(timeout=30)
     assert proc.returncode == 0, seen.decode(errors="replace")
     return seen.decode(errors="replace")
+
+
+async def test_the_readmes_first_screen_works_on_what_init_writes(
+    tmp_path: Path, aiohttp_server: Any, closed_port: int
+) -> None:
+    """Clone to a first answer: init --yes finds an Ollama-like server, serve runs the config it
+    wrote, and the README's first SDK example (model="fast") answers, unchanged but for the port."""
+    from tests.helpers import start_serve
+    from tests.page.fakes import ollama_like
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", ollama_like(("llama3.2:1b", "qwen3:8b")))
+    ollama = await aiohttp_server(app)
+    config = tmp_path / "config.yaml"
+    code, _, err = await arun("init", "--yes", "--config", str(config), *ports_for({"ollama": ollama.port}, closed_port),
+                              env={"HOME": str(tmp_path)})  # fmt: skip
+    assert code == 0, err
+    readme = await asyncio.to_thread((Path(__file__).resolve().parents[2] / "README.md").read_text)
+    example = readme.split("**openai SDK (Python)**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'model="fast"' in example
+    proc, url = await start_serve(config)
+    try:
+        script = example.replace("http://127.0.0.1:8787/v1", url)
+        run = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)  # fmt: skip
+        out, err_bytes = await asyncio.wait_for(run.communicate(), 60)
+        assert run.returncode == 0, err_bytes.decode()[-1500:]
+        lines = out.decode().splitlines()
+        assert lines[0] == "OK" and "fast" in lines and "ollama/llama3.2:1b" in lines  # the answer, then the catalog
+    finally:
+        proc.terminate()
+        await proc.wait()
