@@ -22,6 +22,7 @@ from proxyd.onboard.finds import LOCAL_SERVERS
 from tests.helpers import STATE, arun
 
 SECRET = "sk-or-init-secret-0123456789"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ async def test_the_readmes_first_screen_works_on_what_init_writes(
     code, _, err = await arun("init", "--yes", "--config", str(config), *ports_for({"ollama": ollama.port}, closed_port),
                               env={"HOME": str(tmp_path)})  # fmt: skip
     assert code == 0, err
-    readme = await asyncio.to_thread((Path(__file__).resolve().parents[2] / "README.md").read_text)
+    readme = await asyncio.to_thread(README.read_text)
     example = readme.split("**openai SDK (Python)**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert 'model="fast"' in example
     proc, url = await start_serve(config)
