@@ -10,8 +10,9 @@ that API's error body (the strict checks of :mod:`tests.toolcalls.servers` and
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,3 +176,18 @@ def _anthropic_error(status: int, kind: str, message: str) -> web.Response:
 def _openai_error(status: int, message: str, param: str | None) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "invalid_request_error", "param": param,
                                         "code": None}}, status=status)  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def serving(agent: Agent) -> AsyncIterator[str]:
+    """``agent`` on a free loopback port while the block runs: its origin (``http://127.0.0.1:N``)."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", agent.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from clients import run
-from clients.agents import Agent
+from clients.agents import Agent, serving
 from clients.install import installed
 from clients.versions import CLIENTS, PINNED, ROOT
 
@@ -139,13 +139,5 @@ async def capture_sdks() -> dict[str, list[dict[str, Any]]]:
 @contextlib.asynccontextmanager
 async def _recording(wire: str) -> AsyncIterator[tuple[str, Recorder]]:
     recorder = Recorder(wire)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", recorder.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", recorder  # type: ignore[union-attr]
-    finally:
-        await runner.cleanup()
+    async with serving(recorder) as origin:
+        yield origin, recorder

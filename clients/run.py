@@ -15,9 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
-
-from clients.agents import ANSWER, MARKER, Agent
+from clients.agents import ANSWER, MARKER, Agent, serving
 from tests.helpers import start_serve
 
 TIMEOUT_S = 240
@@ -37,26 +35,19 @@ async def run_one(client: str, version: str, wire: str, program: list[str], work
     """``program`` (the release's argv, installed) through proxyd to a fake ``wire`` provider."""
     started = time.monotonic()
     agent = Agent(wire)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", agent.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    config = work / "proxyd.yaml"
-    config.write_text(_config(wire, f"http://127.0.0.1:{port}"))
-    proc, url = await start_serve(config, env={"XDG_STATE_HOME": str(work / "state")})
-    assert proc.stderr is not None
-    drain = asyncio.create_task(proc.stderr.read())  # proxyd's log must not fill its pipe
-    try:
-        run = claude_code if client == "claude-code" else codex
-        ok, detail = await run(program, url.removesuffix("/v1"), work)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 30)
-        drain.cancel()
-        await runner.cleanup()
+    async with serving(agent) as upstream:
+        config = work / "proxyd.yaml"
+        config.write_text(_config(wire, upstream))
+        proc, url = await start_serve(config, env={"XDG_STATE_HOME": str(work / "state")})
+        assert proc.stderr is not None
+        drain = asyncio.create_task(proc.stderr.read())  # proxyd's log must not fill its pipe
+        try:
+            run = claude_code if client == "claude-code" else codex
+            ok, detail = await run(program, url.removesuffix("/v1"), work)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+            drain.cancel()
     if ok and not agent.seen:
         ok, detail = False, "the provider was never called"
     return Outcome(client, version, wire, ok, detail, round(time.monotonic() - started, 1))

@@ -73,11 +73,17 @@ async def serving(path: Path) -> AsyncIterator[str]:
         drain.cancel()
 
 
-@pytest.fixture
-async def serve(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[tuple[str, Path, FakeUpstream]]:
+def laptop(tmp_path: Path, upstream: FakeUpstream, extra: str = "") -> Path:
+    """The laptop's config (``extra`` appended) with an Ollama-like ``upstream``, written to a file."""
     upstream.handler = ollama_like()
     path = tmp_path / "proxyd.yaml"
-    path.write_text(config_text(upstream))
+    path.write_text(config_text(upstream) + extra)
+    return path
+
+
+@pytest.fixture
+async def serve(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[tuple[str, Path, FakeUpstream]]:
+    path = laptop(tmp_path, upstream)
     async with serving(path) as url:
         yield url, path, upstream
 
@@ -148,6 +154,9 @@ async def test_add_provider_and_a_badge_toggle_reach_the_config(browser: Browser
     await page.click("#add-check")
     await page.wait_for_selector("#add-result .pick input[value='qwen2.5-coder:7b']", timeout=WAIT * 1000)
     await page.check("#add-result .pick input[value='qwen2.5-coder:7b']")
+    assert " with 2 models at " in await page.inner_text("#add-result")
+    typed = page.locator("#add-result input.typed")  # wide enough that its placeholder is read whole
+    assert await typed.evaluate("el => el.scrollWidth <= el.clientWidth + 1 && el.clientWidth >= 300")
     await shot(page, "add-provider")
     await page.click("#add-save")
     await page.wait_for_selector(card("desk"), timeout=WAIT * 1000)
@@ -239,7 +248,8 @@ async def test_a_cross_site_page_cannot_change_or_read_anything(
     assert path.read_text() == before
     after = await state(url)
     assert [p["name"] for p in after["providers"]] == ["ollama", "lmstudio"] and after["providers"][0]["wire"] == "chat"
-    assert not any(s.method == "POST" for s in local.seen)  # nothing spent a token either
+    # nothing spent a token either (proxyd's own /api/show, which asks Ollama a model's window, spends none)
+    assert not any(s.method == "POST" and s.path != "/api/show" for s in local.seen)
     assert "ollama" not in log  # nothing of the state leaked into the page
 
 
@@ -316,16 +326,15 @@ async def test_a_model_that_writes_its_calls_as_text_shows_the_fix(
 async def test_a_client_token_gets_a_refused_page_and_a_viewer_a_read_only_one(
     browser: Browser, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    upstream.handler = ollama_like()
-    path = tmp_path / "proxyd.yaml"
-    path.write_text(
-        config_text(upstream)
-        + """listen:
+    path = laptop(
+        tmp_path,
+        upstream,
+        """listen:
   tokens:
     - {name: ann, token: ann-admin-token-0001, role: admin}
     - {name: vic, token: vic-viewer-token-0001, role: viewer}
     - {name: cal, token: cal-client-token-0001}
-"""
+""",
     )
     async with serving(path) as url:
         page, problems = await open_page(browser, url)
@@ -379,14 +388,13 @@ async def test_a_failed_reload_stays_on_top_until_a_good_one(browser: Browser, s
 async def test_a_provider_whose_key_is_not_set_is_red_with_the_fix(
     browser: Browser, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    upstream.handler = ollama_like()
-    path = tmp_path / "proxyd.yaml"
-    path.write_text(
-        config_text(upstream)
-        + """  - name: openrouter
+    path = laptop(
+        tmp_path,
+        upstream,
+        """  - name: openrouter
     base_url: https://openrouter.ai/api/v1
     api_key: ${PROXYD_TEST_UNSET_OPENROUTER_KEY}
-"""
+""",
     )
     async with serving(path) as url:
         page, problems = await open_page(browser, url)

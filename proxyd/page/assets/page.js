@@ -261,10 +261,10 @@ async function addCheck() {
   }
   const boxes = found.models.map((m, i) => h("label", {},
     h("input", { type: "checkbox", value: m.id, checked: i === 0 }), " " + m.id));
-  const typed = h("input", { placeholder: "or type model ids, comma-separated", "data-field": "typed-models" });
+  const typed = h("input", { class: "typed", placeholder: "or type model ids, comma-separated", "data-field": "typed-models" });
   out.replaceChildren(
     found.ok
-      ? h("div", { class: "test" }, "GET /models answered in " + found.latency_ms + " ms with " + found.models.length + " models at " + found.base_url)
+      ? h("div", { class: "test" }, "GET /models answered in " + found.latency_ms + " ms with " + found.models.length + (found.models.length === 1 ? " model" : " models") + " at " + found.base_url)
       : h("div", { class: "problem" }, h("div", {}, found.cause), h("div", { class: "fix" }, "Fix: " + found.fix)),
     h("div", { class: "pick" }, ...boxes), typed,
     h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "add-save", onclick: () => addSave(boxes, typed) },
