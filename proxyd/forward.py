@@ -15,7 +15,6 @@ Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know thei
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +48,6 @@ from proxyd.relay import (
 from proxyd.routing import Route, Router, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
-from proxyd.toolcalls.schemas import compile_schema
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.usage import usage_of
@@ -222,11 +220,8 @@ async def _same_wire(
 
 def _catalog(call: Call) -> Router | None:
     """proxyd's catalog when the model went to the default provider unknown, for its 404's note."""
-    return (
-        None
-        if call.route.entry is not None or call.route.group is not None
-        else call.request.app[RUNTIME].current.router
-    )
+    known = call.route.entry is not None or call.route.group is not None
+    return None if known else call.request.app[RUNTIME].current.router
 
 
 def _is_stream(resp: aiohttp.ClientResponse) -> bool:
@@ -238,12 +233,8 @@ async def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> T
     seen for the first time are compiled in a thread (a large one takes a good part of a second)."""
     runtime = call.request.app[RUNTIME]
     check = tool_check(runtime.schemas, call.route, call.obs, offer, client, body)
-    todo = check.unprepared() if check is not None else None
-    if todo:
-        assert check is not None
-        loop = asyncio.get_running_loop()
-        compiled = await loop.run_in_executor(runtime.compiler, lambda: [(key, compile_schema(s)) for key, s in todo])
-        check.prepared(compiled)
+    if check is not None and (todo := check.unprepared()):
+        check.prepared(await runtime.compile_schemas(todo))
     return check
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,7 +27,7 @@ from proxyd.failover import TargetState
 from proxyd.healthstate import ProviderHealth
 from proxyd.routing import Router
 from proxyd.toolcalls.health import ToolHealth
-from proxyd.toolcalls.schemas import Schemas
+from proxyd.toolcalls.schemas import Schemas, compile_schema
 from proxyd.upstream import create_session
 
 PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...], Tls]
@@ -165,6 +166,11 @@ class Runtime:
         task = asyncio.get_running_loop().create_task(pool.session.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    async def compile_schemas(self, todo: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Tool schemas compiled in :attr:`compiler`'s one thread: (key, validator) for each (key, schema)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.compiler, lambda: [(key, compile_schema(s)) for key, s in todo])
 
     async def close(self) -> None:
         self.compiler.shutdown(wait=False, cancel_futures=True)
