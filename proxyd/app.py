@@ -243,6 +243,10 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     runtime = request.app[RUNTIME]
     gen = runtime.current  # this request keeps this config to its end, reloads or not
     parsed = _parse_json(request, target, body, request.get(CLIENT, ANYONE).name in gen.policy.rules)
+    if body is not None and len(body) > _DECODE_INLINE:
+        # Parsing a large body took the loop for milliseconds: let the requests waiting behind it
+        # (/healthz, a small chat turn) have their turn before the rest of this one's work.
+        await asyncio.sleep(0)
     asked = _model_of(parsed)
     route = gen.router.route(asked, target.pinned)
     _check_client(request, gen.policy.rules, asked, route)

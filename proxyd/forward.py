@@ -234,7 +234,7 @@ async def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> T
     runtime = call.request.app[RUNTIME]
     check = tool_check(runtime.schemas, call.route, call.obs, offer, client, body)
     if check is not None and (todo := check.unprepared()):
-        check.prepared(await runtime.compile_schemas(todo))
+        check.prepared(await runtime.compile_schemas(todo))  # also a turn for other requests, as above
     return check
 
 
