@@ -26,9 +26,10 @@ from proxyd.catalog import find_model, model_objects
 from proxyd.clients import ModelRule
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
+from proxyd.drain import DRAIN, Drain, answer_shutdown, is_shutdown
 from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
-from proxyd.guard import DRAIN, Drain, add_cors_headers, answer_shutdown, guard, is_shutdown, shaped_error
+from proxyd.guard import add_cors_headers, guard, shaped_error
 from proxyd.health import HEALTH, HealthChecker, publish_state
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected

@@ -53,9 +53,6 @@ class ProxyError(Exception):
     def body(self) -> dict[str, Any]:
         return error_body(self.message, type=self.type, code=self.code, param=self.param)
 
-    def body_bytes(self) -> bytes:
-        return json.dumps(self.body()).encode()
-
 
 def error_body(
     message: str, *, type: str = "invalid_request_error", code: str | None = None, param: str | None = None

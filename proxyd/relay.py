@@ -24,8 +24,8 @@ from aiohttp import web
 from proxyd import jsoncodec
 from proxyd.catalog import not_in_catalog
 from proxyd.config import Provider
+from proxyd.drain import answer_shutdown, is_shutdown
 from proxyd.errors import ProxyError, names_model, provider_message, reshape_upstream_error, upstream_error
-from proxyd.guard import answer_shutdown, is_shutdown
 from proxyd.headers import downstream_response_headers
 from proxyd.idle import IdleDeadline
 from proxyd.observe import Observation

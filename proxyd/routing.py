@@ -2,7 +2,7 @@
 
 Two steps, both pure. :func:`parse_target` reads the raw request target (never the decoded
 one, which hides ``%2e%2e`` and ``%2F``) and refuses what must not be forwarded.
-:meth:`Router.route` applies the rules of DESIGN.md in order:
+:meth:`Router.route` applies these rules in order (docs/configuration.md, "Which provider gets a request"):
 
 1. ``/providers/{name}/v1/...`` pins the provider; the model passes as sent (its own aliases resolve).
 2. A model ``"{provider}/{rest}"`` whose prefix names a provider goes there and sends ``rest``.

@@ -27,7 +27,7 @@ from proxyd import __version__
 from proxyd.access import exposure_problem, is_loopback
 from proxyd.app import create_app, server_options
 from proxyd.config import Config, Keepalive, Listen
-from proxyd.guard import DRAIN, Drain
+from proxyd.drain import DRAIN, Drain
 from proxyd.notify import Notifier, activated_socket, watchdog_interval
 from proxyd.observe import AccessWriter
 from proxyd.protocol import Runner

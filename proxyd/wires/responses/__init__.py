@@ -1,7 +1,8 @@
 """The Responses wire (pure): its requests, answers and streams to and from the pivot.
 
-The mappings live in :mod:`proxyd.translate` (requests both ways, the chat-chunks-to-events state
-machine, whole answers); this adapter is the one face the rest of proxyd sees. Responses is
+The mappings live beside it: ``request_to_pivot`` and ``request_from_pivot`` (requests both ways),
+``machine`` (the chat-chunks-to-events state machine), ``to_pivot``, ``from_pivot``, ``response``
+and ``replay`` (streams and whole answers); this adapter is the one face the rest of proxyd sees. Responses is
 stateful: a request may name a ``previous_response_id``, so a translated turn is stored when it
 ends and expanded from the store when it is continued (the I/O for that is the caller's).
 """
