@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,6 @@ from tests.test_messages import SERVERS
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 UpstreamFactory = Callable[[], Awaitable[FakeUpstream]]
 CHAT = {"model": "main", "messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port that refuses connections: bound, never listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @pytest.fixture

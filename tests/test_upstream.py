@@ -16,16 +16,11 @@ from aiohttp import web
 from proxyd.config import Keepalive, Tls
 from proxyd.upstream import create_session
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.daemons import free_port
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 CHAT = "/v1/chat/completions"
 KEY = "sk-upstream-secret-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def call(proxy_factory: ProxyFactory, base_url: str) -> tuple[int, dict[str, Any]]:

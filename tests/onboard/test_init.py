@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from aiohttp import web
 
@@ -23,14 +20,6 @@ from tests.helpers import STATE, arun
 
 SECRET = "sk-or-init-secret-0123456789"
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port that refuses connections: bound, never listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 def ports_for(servers: dict[str, int], closed: int) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import tomllib
 from pathlib import Path
@@ -20,6 +19,7 @@ from proxyd.config import parse_config
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
 from proxyd.onboard.setup import token_hint, write
 from tests.conftest import FakeUpstream
+from tests.daemons import free_port
 from tests.helpers import arun, start_serve
 
 TARGET = Target(
@@ -90,12 +90,6 @@ def test_write_merges_keeping_what_the_file_held(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not plain JSON"):
         write(zed, snippet("zed", TARGET))
     assert "// my theme" in zed.read_text()  # left alone
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def serving(
