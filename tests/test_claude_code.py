@@ -20,6 +20,7 @@ from aiohttp import web
 from clients.install import CannotInstall, installed
 from clients.versions import CLAUDE_CODE, PINNED
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes import chat_chunk
 
 # The last release that runs from JavaScript on Node 20; later ones ship a native binary (every pinned
 # release runs in tests/test_client_matrix.py).
@@ -36,9 +37,7 @@ def claude_cli() -> list[str]:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    body = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
-    return f"data: {json.dumps(body)}\n\n".encode()
+    return chat_chunk(delta, finish)
 
 
 async def chat_only(request: web.Request) -> web.StreamResponse:

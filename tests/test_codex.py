@@ -19,6 +19,7 @@ from aiohttp import web
 from clients.install import CannotInstall, installed
 from clients.versions import CODEX, PINNED
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes import chat_chunk
 
 CODEX_VERSION = PINNED["codex"][0]  # every pinned release runs in tests/test_client_matrix.py
 MARKER = "proxyd-e2e-marker"
@@ -33,14 +34,7 @@ def codex_binary() -> list[str]:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    body = {
-        "id": "c1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return f"data: {json.dumps(body)}\n\n".encode()
+    return chat_chunk(delta, finish)
 
 
 async def chat_only(request: web.Request) -> web.StreamResponse:

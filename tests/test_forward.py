@@ -14,22 +14,14 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes import chat_chunk
 from tests.helpers import eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 
 
 def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
-    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    body = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": choices,
-        **extra,
-    }
-    return f"data: {json.dumps(body)}\n\n".encode()
+    return chat_chunk(delta, finish, chunk_id="chatcmpl-1", **extra)
 
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes import chat_chunk
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 KEY = "sk-provider-only"
@@ -25,11 +25,7 @@ def completion(model: str, text: str) -> dict[str, object]:
 
 
 def chunk(model: str, delta: dict[str, str], finish: str | None = None) -> bytes:
-    data = {
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }  # fmt: skip
-    return f"data: {json.dumps(data)}\n\n".encode()
+    return chat_chunk(delta, finish, chunk_id="chatcmpl-1", model=model, created=int(time.time()))
 
 
 async def provider(request: web.Request) -> web.StreamResponse:

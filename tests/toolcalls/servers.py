@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import chat_chunk
 from tests.test_messages import anthropic_request
 from tests.toolcalls.shapes import BAD_CALLS, IN_TEXT
 
@@ -101,8 +102,7 @@ def chat_completion(model: str, script: Script) -> dict[str, Any]:
 
 def chat_stream(model: str, script: Script, include_usage: bool) -> bytes:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return sse({"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})  # fmt: skip
+        return chat_chunk(delta, finish, chunk_id="chatcmpl-up", model=model)
 
     out = [chunk({"role": "assistant", "content": ""})]
     out += [chunk({"content": p}) for p in pieces(script.text)]
