@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import jsonbody
-from proxyd.errors import ProxyError, disabled_error
+from proxyd.errors import ProxyError, disabled_error, failure_of
 from proxyd.failover import TryNext, next_step, plan
 from proxyd.forward import forward
 from proxyd.metrics import METRICS
@@ -26,8 +26,6 @@ from proxyd.observe import OBSERVER, Observation
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME, Generation
 from proxyd.settings import Group, GroupTarget
-
-_STATUS_OF = {"connect": 502, "tls": 502, "timeout": 504}
 
 
 @dataclass
@@ -135,7 +133,7 @@ def _exhausted(tries: _Tries) -> ProxyError:
         return ProxyError(503, f"model group {tries.group.alias!r} has no target to try", type="upstream_error",
                           code="group_exhausted")  # fmt: skip
     last = tries.failures[-1][1]
-    status = int(last.reason[len("status_") :]) if last.reason.startswith("status_") else _STATUS_OF[last.reason]
+    status = failure_of(last.reason).status
     return ProxyError(
         status,
         f"every target of model group {tries.group.alias!r} failed before answering ({said}); "

@@ -10,9 +10,33 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-# Error codes proxyd gives upstream failures, as the reasons the metrics count.
+
+@dataclass(frozen=True)
+class Failure:
+    """What one reason an upstream failed means to each part of proxyd: the one table of them."""
+
+    label: str  # the metric label (proxyd_upstream_errors_total{reason}); statuses count by class
+    health: str | None  # what it says of the provider: unreachable, degraded, or nothing
+    status: int  # the client's status when it ends a model group's last attempt
+    fails_over: bool  # before an answer head: a group may try its next target
+    same_target: bool  # worth a retry on the same target (a refused connection, a 429 or 503)
+
+
+# The failures with no answer head, by their reason; an answer's status is ``status_NNN`` (failure_of).
+FAILURES = {
+    "connect": Failure("connect", "unreachable", 502, fails_over=True, same_target=True),
+    "tls": Failure("tls", "unreachable", 502, fails_over=True, same_target=False),
+    "timeout": Failure("timeout", "degraded", 504, fails_over=True, same_target=False),
+    "protocol": Failure("protocol", "degraded", 502, fails_over=False, same_target=False),
+}
+# The statuses a model group moves on from (the provider is busy or failing, not the request).
+FAIL_OVER_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+_SAME_TARGET_STATUSES = frozenset({429, 503})
+
+# Error codes proxyd gives upstream failures, and the reason each stands for.
 ERROR_REASONS = {
     "upstream_unreachable": "connect",
     "upstream_disconnected": "connect",
@@ -23,6 +47,23 @@ ERROR_REASONS = {
     "stream_incomplete": "protocol",
     "upstream_error": "protocol",
 }
+
+
+def failure_of(reason: str) -> Failure:
+    """The row of a reason: one of :data:`FAILURES`, or ``status_NNN`` of an answer."""
+    found = FAILURES.get(reason)
+    if found is not None:
+        return found
+    tail = reason[len("status_") :]  # status_503, or a label's class: status_5xx, status_4xx
+    status = int(tail) if tail.isdigit() else (502 if tail == "5xx" else 400)
+    label = "status_5xx" if status >= 500 else "status_4xx"
+    return Failure(label, "degraded" if status >= 500 else None, status, status in FAIL_OVER_STATUSES,
+                   status in _SAME_TARGET_STATUSES)  # fmt: skip
+
+
+def status_reason(status: int) -> str:
+    return f"status_{status}"
+
 
 _MODEL_STATUSES = frozenset({400, 404, 422})
 _MODEL_COMPLAINT = re.compile(

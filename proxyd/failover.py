@@ -19,14 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.errors import ERROR_REASONS
+from proxyd.errors import ERROR_REASONS, FAIL_OVER_STATUSES, failure_of
 from proxyd.healthstate import ProviderHealth
 from proxyd.settings import Cooldown, Failover, Group, GroupTarget
 
-STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+STATUSES = FAIL_OVER_STATUSES
 # proxyd's own error codes for a request that got no answer head, as failover reasons
-ERRORS = {code: reason for code, reason in ERROR_REASONS.items() if reason in ("connect", "tls", "timeout")}
-_SAME_TARGET = frozenset({"connect", "status_429", "status_503"})
+ERRORS = {code: reason for code, reason in ERROR_REASONS.items() if failure_of(reason).fails_over}
 
 
 class TryNext(Exception):
@@ -37,10 +36,6 @@ class TryNext(Exception):
         self.reason = reason  # a metric label: connect, tls, timeout, status_NNN
         self.retry_after_s = retry_after_s
         self.detail = detail or reason  # in words, for the error that ends a group's last attempt
-
-
-def reason_for_status(status: int) -> str | None:
-    return f"status_{status}" if status in STATUSES else None
 
 
 def retry_after_s(value: str | None, now: float) -> float | None:
@@ -65,7 +60,7 @@ class Step:
 
 def next_step(failure: TryNext, tries_left: int, settings: Failover, time_left: float) -> Step:
     """After a failed attempt: try the same target again, or move on."""
-    if failure.reason not in _SAME_TARGET or tries_left <= 0:
+    if not failure_of(failure.reason).same_target or tries_left <= 0:
         return Step(retry=False)
     wait = failure.retry_after_s
     if failure.reason == "status_503" and wait is None:

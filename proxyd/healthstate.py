@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from proxyd.errors import failure_of
 from proxyd.settings import ModelEntry
 
 # misconfigured: the config says it cannot be used (its key's variable is not set): red, with the fix
@@ -21,8 +22,6 @@ State = Literal["unknown", "ok", "degraded", "unreachable", "misconfigured"]
 TRAFFIC_MEMORY_S = 300.0
 HISTORY = 60  # probes kept per provider for the page's latency history (an hour at the default interval)
 MODEL_WIRES = 256  # models a provider serves on another wire, remembered at most
-_NO_ANSWER = frozenset({"connect", "tls"})
-_DEGRADING = frozenset({"timeout", "status_5xx", "protocol"})
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,10 @@ def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, st
 
 def traffic_verdict(reason: str | None, status: int) -> State | None:
     """What a real request says about its provider: a state, or ``None`` for nothing new."""
-    if reason in _NO_ANSWER:
-        return "unreachable"
-    if reason in _DEGRADING or status in (401, 403):
-        return "degraded"
-    return None
+    verdict = failure_of(reason).health if reason is not None else None
+    if verdict is None and status in (401, 403):
+        return "degraded"  # the key is refused: every request of it will be
+    return "unreachable" if verdict == "unreachable" else "degraded" if verdict == "degraded" else None
 
 
 class ProviderHealth:

@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from proxyd import __version__
+from proxyd.errors import FAILURES
 from proxyd.wires.registry import WIRES
 
 # From a 0.5 ms proxy hop to a 20-minute stream.
@@ -43,7 +44,8 @@ OTHER_MODEL = "other"
 RELOAD_RESULTS = ("success", "failure")
 REFUSAL_REASONS = ("host", "origin", "token", "role")
 STORE_OPERATIONS = ("get", "put", "delete")
-UPSTREAM_REASONS = ("connect", "tls", "timeout", "status_5xx", "status_4xx", "protocol")
+# The labels of errors.FAILURES, and the two status classes an answer's failure counts as
+UPSTREAM_REASONS = (*(f.label for f in FAILURES.values()), "status_5xx", "status_4xx")
 FALLBACKS = (("responses", "chat"), ("chat", "responses"))  # wire: auto's usual two: at 0 from the start
 TRANSLATIONS = tuple(permutations(WIRES, 2))  # (from, to): every pair of wires proxyd translates between
 

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from proxyd.errors import ERROR_REASONS, ProxyError
+from proxyd.errors import ERROR_REASONS, FAILURES, ProxyError, failure_of, status_reason
 from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.runtime import Runtime
@@ -111,13 +111,9 @@ class Observation:
     def reason(self) -> str | None:
         """Why the upstream failed, as a metric label; ``None`` when it did not."""
         if self.error_code in ERROR_REASONS:
-            return ERROR_REASONS[self.error_code]
+            return failure_of(ERROR_REASONS[self.error_code]).label
         status = self.upstream_status
-        if status is not None and status >= 500:
-            return "status_5xx"
-        if status is not None and status >= 400:
-            return "status_4xx"
-        return None
+        return failure_of(status_reason(status)).label if status is not None and status >= 400 else None
 
 
 OBS = web.RequestKey("observation", Observation)
@@ -153,9 +149,9 @@ class Observer:
             obs.attempts = []
         obs.attempts.append({"target": target, "outcome": outcome, "ms": round(seconds * 1000, 1)})
         if outcome != "ok":
-            reason = outcome if outcome in ("connect", "tls", "timeout") else None
+            reason = outcome if outcome in FAILURES and FAILURES[outcome].fails_over else None
             if status is not None and status >= 500:
-                reason = "status_5xx"
+                reason = failure_of(status_reason(status)).label
             self._health(obs.provider, reason, status or 0, f"{outcome} (a model group's attempt)")
 
     def finish(self, obs: Observation) -> None:

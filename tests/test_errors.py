@@ -45,3 +45,33 @@ def test_bare_404_hints_at_the_base_url(base_url: str, hint: str, body: bytes) -
     err = reshape(404, body, base_url)
     assert err is not None and err.status == 404 and hint in err.message
     assert f"{base_url}/chat/completions" in err.message
+
+
+@pytest.mark.parametrize(
+    ("reason", "label", "health", "status", "fails_over", "same_target"),
+    [
+        ("connect", "connect", "unreachable", 502, True, True),
+        ("tls", "tls", "unreachable", 502, True, False),
+        ("timeout", "timeout", "degraded", 504, True, False),
+        ("protocol", "protocol", "degraded", 502, False, False),
+        ("status_503", "status_5xx", "degraded", 503, True, True),
+        ("status_429", "status_4xx", None, 429, True, True),
+        ("status_500", "status_5xx", "degraded", 500, True, False),
+        ("status_404", "status_4xx", None, 404, False, False),
+    ],
+)
+def test_one_failure_vocabulary(
+    reason: str, label: str, health: str | None, status: int, fails_over: bool, same_target: bool
+) -> None:
+    """What each part of proxyd makes of a failure comes from one row: the metric's label, the
+    provider's health, a model group's last answer and whether it moves on or retries."""
+    from proxyd.errors import failure_of
+
+    row = failure_of(reason)
+    assert (row.label, row.health, row.status, row.fails_over, row.same_target) == (
+        label,
+        health,
+        status,
+        fails_over,
+        same_target,
+    )
