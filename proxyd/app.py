@@ -27,9 +27,10 @@ from proxyd.clients import ModelRule
 from proxyd.config import Config
 from proxyd.decode import codecs, decode, too_large
 from proxyd.drain import DRAIN, Drain, answer_shutdown, is_shutdown
+from proxyd.error_answer import answer_error, request_wire
 from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
-from proxyd.guard import add_cors_headers, guard, shaped_error
+from proxyd.guard import add_cors_headers, guard
 from proxyd.health import HEALTH, HealthChecker, publish_state
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
@@ -178,16 +179,14 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         obs = request.get(OBS)
         if obs is not None:
             obs.failed(exc)
-        return _error_response(exc.status, shaped_error(request, exc))
+        return answer_error(request_wire(request), exc)
     except web.HTTPException as exc:
-        return _error_response(
-            exc.status, shaped_error(request, ProxyError(exc.status, exc.reason, code=f"http_{exc.status}"))
-        )
+        return answer_error(request_wire(request), ProxyError(exc.status, exc.reason, code=f"http_{exc.status}"))
     except asyncio.CancelledError as exc:
         if not is_shutdown(exc) or (request.writer is not None and request.writer.output_size):
             raise
         cut = answer_shutdown()
-        return _error_response(cut.status, shaped_error(request, cut))
+        return answer_error(request_wire(request), cut)
     except ConnectionResetError:
         raise
     except Exception as exc:
@@ -196,11 +195,7 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         if request.writer is not None and request.writer.output_size and request.transport is not None:
             request.transport.close()  # a response was under way: cut it off visibly
         internal = ProxyError(500, "internal error in proxyd; see its log", type="server_error")
-        return _error_response(500, shaped_error(request, internal))
-
-
-def _error_response(status: int, body: dict[str, Any]) -> web.Response:
-    return web.json_response(body, status=status)
+        return answer_error(request_wire(request), internal)
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

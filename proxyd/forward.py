@@ -28,6 +28,7 @@ from proxyd.autowire import NoRoute, next_wire
 from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
 from proxyd.counting import count
+from proxyd.error_answer import answer_error
 from proxyd.errors import ProxyError, bad_request, provider_message
 from proxyd.failover import TryNext
 from proxyd.headers import upstream_request_headers
@@ -332,7 +333,7 @@ async def _error_across(call: Call, resp: aiohttp.ClientResponse, exchange: Exch
 def _across(call: Call, status: int, body: bytes, client: Wire) -> web.Response:
     message = f"provider {call.provider.name!r} answered {status}: {provider_message(body) or 'no details given'}"
     status = status if status < 600 else 502
-    return web.json_response(client.error_body(ProxyError(status, message)), status=status)
+    return answer_error(client, ProxyError(status, message))
 
 
 class _Keeper:

@@ -9,20 +9,17 @@ The checks themselves are pure (:mod:`proxyd.access`); this module applies the o
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 from aiohttp import web
 
 from proxyd.access import Refusal, came_through_proxy, check_role, preflight_headers
 from proxyd.drain import DRAIN
+from proxyd.error_answer import answer_error, request_wire
 from proxyd.errors import ProxyError
 from proxyd.metrics import METRICS
-from proxyd.misdirected import meant
 from proxyd.observe import CLIENT, Handler
-from proxyd.routing import parse_target
 from proxyd.runtime import RUNTIME
-from proxyd.wires.registry import endpoint_wire
 
 CORS_ORIGIN = web.RequestKey("cors_origin", str)
 
@@ -88,15 +85,4 @@ def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
         peer=request.remote,
     )
     headers = {"WWW-Authenticate": 'Bearer realm="proxyd"'} if refusal.status == 401 else None
-    body = shaped_error(request, ProxyError(refusal.status, refusal.message, code=refusal.code))
-    return web.json_response(body, status=refusal.status, headers=headers)
-
-
-def shaped_error(request: web.Request, exc: ProxyError) -> dict[str, Any]:
-    """The error in the shape of the API the client called (Anthropic's on /v1/messages)."""
-    try:
-        target = parse_target(request.raw_path)
-    except ProxyError:  # the target itself was the error: no API to speak of
-        target = None
-    wire = endpoint_wire(meant(target).endpoint) if target is not None else None
-    return wire.error_body(exc) if wire is not None else exc.body()
+    return answer_error(request_wire(request), ProxyError(refusal.status, refusal.message, code=refusal.code), headers)

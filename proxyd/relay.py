@@ -25,6 +25,7 @@ from proxyd import jsoncodec
 from proxyd.catalog import not_in_catalog
 from proxyd.config import Provider
 from proxyd.drain import answer_shutdown, is_shutdown
+from proxyd.error_answer import answer_error
 from proxyd.errors import ProxyError, names_model, provider_message, reshape_upstream_error, upstream_error
 from proxyd.headers import downstream_response_headers
 from proxyd.idle import IdleDeadline
@@ -122,7 +123,7 @@ def error_answer(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web
             said = f"provider {ex.provider.name!r}: {provider_message(body)}"
             shaped = ProxyError(404, f"{said}; {note}", code="model_not_found")
     if shaped is not None:  # in the shape of the wire's own errors
-        return web.json_response(ex.wire.error_body(shaped) if ex.wire else shaped.body(), status=shaped.status)
+        return answer_error(ex.wire, shaped)
     headers = downstream_response_headers(resp.headers.items())
     return web.Response(status=resp.status, body=body, headers=headers)
 
