@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from proxyd.config import Provider
+from proxyd.wires.registry import WIRES
 
 Headers = list[tuple[str, str]]
-ANTHROPIC_VERSION = "2023-06-01"  # sent to wire: anthropic providers unless the client or the config names one
 
 HOP_BY_HOP = frozenset(
     {
@@ -54,9 +54,15 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
     elif provider.api_key and provider.auth == "x-api-key":  # Anthropic's
         out.append(("x-api-key", provider.api_key))
     out.extend(provider.headers)
-    if provider.wire == "anthropic" and not any(k.lower() == "anthropic-version" for k, _ in out):
-        out.append(("anthropic-version", ANTHROPIC_VERSION))
+    out += wire_defaults(provider, {k.lower() for k, _ in out})
     return out
+
+
+def wire_defaults(provider: Provider, present: set[str]) -> list[tuple[str, str]]:
+    """The headers the provider's wire needs that are not ``present`` (lowercased names): the
+    adapter's ``default_headers`` (Anthropic's ``anthropic-version``)."""
+    wire = WIRES.get(provider.wire)
+    return [(n, v) for n, v in wire.default_headers if n.lower() not in present] if wire is not None else []
 
 
 def downstream_response_headers(upstream: Iterable[tuple[str, str]]) -> Headers:

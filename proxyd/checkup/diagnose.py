@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxyd.headers import ANTHROPIC_VERSION
+from proxyd.headers import wire_defaults
 from proxyd.redact import redact_text, secret_header
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
@@ -65,8 +65,8 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     parts = ["curl", "-sS", "-N", shlex.quote(base_url + probe.path), "-H", "'Content-Type: application/json'"]
     if provider.api_key and provider.auth in _KEY_HEADERS:
         parts += ["-H", f'"{_KEY_HEADERS[provider.auth]}{key_reference(provider.key_source)}"']
-    if provider.wire == "anthropic" and not any(n.lower() == "anthropic-version" for n, _ in provider.headers):
-        parts += ["-H", shlex.quote(f"anthropic-version: {ANTHROPIC_VERSION}")]
+    for name, value in wire_defaults(provider, {n.lower() for n, _ in provider.headers}):
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
     for name, value in provider.headers:
         if secret_header(name):
             parts += ["-H", f'"{name}: ${_env_name(name)}"']

@@ -143,6 +143,7 @@ class ChatWire:
     answer_key, answer_kind = "choices", "a chat completion"
     stateful = False  # no stored turns: a chat request carries its whole history
     errors = "openai"
+    default_headers: tuple[tuple[str, str], ...] = ()
 
     def to_pivot(self, body: Body) -> Pivoted:
         return Pivoted(body)

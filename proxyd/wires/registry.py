@@ -53,6 +53,7 @@ class Wire(Protocol):
     answer_kind: str
     stateful: bool  # turns are stored and continued by id (previous_response_id)
     errors: str  # the family of its error bodies: a relayed error crosses unchanged within one
+    default_headers: tuple[tuple[str, str], ...]  # sent to its providers unless the request or config has them
 
     def to_pivot(self, body: Body) -> Pivoted: ...
     def offered_tools(self, body: Body) -> Pivoted:

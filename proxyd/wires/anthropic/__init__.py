@@ -57,6 +57,8 @@ class AnthropicWire:
     answer_key, answer_kind = "content", "an Anthropic message"
     stateful = False
     errors = "anthropic"
+    # Anthropic refuses a request without a version: sent unless the client or the config names one
+    default_headers: tuple[tuple[str, str], ...] = (("anthropic-version", "2023-06-01"),)
 
     def to_pivot(self, body: Body) -> Pivoted:
         return anthropic_to_chat(body)

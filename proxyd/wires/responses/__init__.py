@@ -72,6 +72,7 @@ class ResponsesWire:
     answer_key, answer_kind = "output", "a response"
     stateful = True
     errors = "openai"
+    default_headers: tuple[tuple[str, str], ...] = ()
 
     def to_pivot(self, body: Body) -> Pivoted:
         chat = responses_to_chat(body)
