@@ -56,13 +56,13 @@ from proxyd.wire_learning import judge_translated, learn, try_own_wire
 from proxyd.wires import pivot
 from proxyd.wires.registry import (
     WIRES,
-    StreamTranslator,
     TranslationError,
     Wire,
     client_wire,
     counting_wire,
     stream_wire,
 )
+from proxyd.wires.translator import StreamTranslator
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]

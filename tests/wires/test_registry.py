@@ -13,7 +13,8 @@ import pytest
 from proxyd.errors import ProxyError
 from proxyd.sse import SSEDecoder, encode_event
 from proxyd.wires import pivot
-from proxyd.wires.registry import WIRES, StreamTranslator, client_wire, stream_wire
+from proxyd.wires.registry import WIRES, client_wire, stream_wire
+from proxyd.wires.translator import StreamTranslator
 from proxyd.wires.turn import Turn
 
 

@@ -9,9 +9,9 @@ import pytest
 from proxyd.sse import SSEDecoder, encode_event
 from proxyd.wires.chat import ChatDecoder
 from proxyd.wires.pivot import DONE
-from proxyd.wires.registry import StreamTranslator
 from proxyd.wires.responses.from_pivot import ResponsesEncoder
 from proxyd.wires.responses.machine import ChatToResponsesStream
+from proxyd.wires.translator import StreamTranslator
 
 REQUEST = {"model": "m", "input": "hi", "stream": True}
 TEXTS = ["plain", 'say "hi"', "back\\slash", "two\nlines\r\n", "naïve 日本 🙂", "\u2028\x00\t", "</think>"]

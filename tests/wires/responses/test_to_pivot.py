@@ -15,9 +15,9 @@ import pytest
 from proxyd.sse import SSEDecoder
 from proxyd.wires.chat import ChatEncoder
 from proxyd.wires.errors import TranslationError
-from proxyd.wires.registry import StreamTranslator
 from proxyd.wires.responses.request_from_pivot import chat_to_responses
 from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion
+from proxyd.wires.translator import StreamTranslator
 
 GOLDEN = Path(__file__).parent / "golden"
 
