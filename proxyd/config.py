@@ -9,7 +9,7 @@ Secrets never enter a message: errors name the variable or file a key came from,
 from __future__ import annotations
 
 __all__ = [
-    "WIRES",
+    "WIRE_SETTINGS",
     "Access",
     "Compat",
     "Config",
@@ -23,7 +23,7 @@ __all__ = [
     "Store",
     "Timeouts",
     "Tls",
-    "Wire",
+    "WireSetting",
     "expand_env",
     "normalize_base_url",
     "parse_config",
@@ -38,7 +38,7 @@ from proxyd.group_config import parse_failover, parse_groups
 from proxyd.keys import LISTEN_TOKEN, STORE_URL, Env, ReadFile, expand_env, parse_secret
 from proxyd.providers import normalize_base_url, parse_providers
 from proxyd.settings import (
-    WIRES,
+    WIRE_SETTINGS,
     Access,
     Compat,
     Config,
@@ -52,7 +52,7 @@ from proxyd.settings import (
     Store,
     Timeouts,
     Tls,
-    Wire,
+    WireSetting,
 )
 from proxyd.store.where import url_problem
 from proxyd.yaml_fields import Errors, check_keys, integer, number, section

@@ -22,7 +22,7 @@ from proxyd.services import (
     detect,
     plain_http_problem,
 )
-from proxyd.settings import CAPABILITIES, EFFORTS, WIRES, Compat, ModelEntry, Provider, Timeouts, Tls, ToolCalls
+from proxyd.settings import CAPABILITIES, EFFORTS, WIRE_SETTINGS, Compat, ModelEntry, Provider, Timeouts, Tls, ToolCalls
 from proxyd.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -97,7 +97,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         base_url=base_url,
         api_key=api_key,
         key_source=key_source,
-        wire=(wire := _choice(doc, "wire", known.wire, WIRES, path, errs)),
+        wire=(wire := _choice(doc, "wire", known.wire, WIRE_SETTINGS, path, errs)),
         default_model=_default_model(doc, path, errs),
         headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
         models=_parse_models(doc.get("models"), f"{path}.models", errs),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Wire = Literal["auto", "responses", "chat", "anthropic"]
-WIRES: tuple[str, ...] = ("auto", "responses", "chat", "anthropic")
+# A provider's wire setting (the adapters themselves are proxyd.wires.registry's Wire and WIRES)
+WireSetting = Literal["auto", "responses", "chat", "anthropic"]
+WIRE_SETTINGS: tuple[str, ...] = ("auto", "responses", "chat", "anthropic")
 MiB = 1024 * 1024
 
 
@@ -85,7 +86,7 @@ class Provider:
     base_url: str
     api_key: str | None = field(default=None, repr=False)
     key_source: str = "none"  # where the key came from, safe to show: "env OPENAI_API_KEY", "file ..."
-    wire: Wire = "auto"
+    wire: WireSetting = "auto"
     default_model: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     models: tuple[ModelEntry, ...] = ()

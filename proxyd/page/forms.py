@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxyd.errors import ProxyError
+from proxyd.settings import WIRE_SETTINGS
 
-WIRES = ("auto", "responses", "chat", "anthropic")
 KEY_KINDS = ("env", "file", "paste", "none")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PROVIDER_KEYS = {"base_url": str, "wire": WIRES, "default_model": str, "streaming": bool}
+_PROVIDER_KEYS = {"base_url": str, "wire": WIRE_SETTINGS, "default_model": str, "streaming": bool}
 _MODEL_KEYS = {
     "context_window": int, "max_output_tokens": int, "alias": str, "tags": list,
     "capabilities.vision": bool, "capabilities.tools": bool, "capabilities.reasoning": bool,
@@ -73,8 +73,8 @@ def provider_form(body: Any) -> ProviderForm:
     if kind == "env" and not _ENV_RE.match(value.strip()):
         raise invalid("key.value", "an environment variable's name, such as OPENAI_API_KEY")
     wire = body.get("wire") or "auto"
-    if wire not in WIRES:
-        raise invalid("wire", f"one of {', '.join(WIRES)}")
+    if wire not in WIRE_SETTINGS:
+        raise invalid("wire", f"one of {', '.join(WIRE_SETTINGS)}")
     headers = body.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) and k.strip() for k, v in headers.items()):
         raise invalid("headers", "an object of header names and text values")
