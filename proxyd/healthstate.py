@@ -21,7 +21,6 @@ from proxyd.settings import ModelEntry
 State = Literal["unknown", "ok", "degraded", "unreachable", "misconfigured"]
 TRAFFIC_MEMORY_S = 300.0
 HISTORY = 60  # probes kept per provider for the page's latency history (an hour at the default interval)
-MODEL_WIRES = 256  # models a provider serves on another wire, remembered at most
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ class ProviderHealth:
     """One provider's record; the health checker and the request observer update it."""
 
     __slots__ = (
-        "history", "last_probe", "model_wires", "models", "probe_at", "probe_error", "probe_latency_s",
-        "probe_state", "traffic_at", "traffic_error", "traffic_state", "windows", "wire", "wire_reason",
+        "history", "last_probe", "models", "probe_at", "probe_error", "probe_latency_s",
+        "probe_state", "traffic_at", "traffic_error", "traffic_state", "windows",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -80,30 +79,10 @@ class ProviderHealth:
         self.traffic_error: str | None = None
         self.traffic_at = 0.0
         self.models: tuple[ModelEntry, ...] = ()  # the last listing, with what it said of each
-        self.wire: str | None = None  # "responses" or "chat" once a wire: auto provider showed which
-        self.wire_reason: str | None = None  # what made proxyd fall back (status, start of the body)
-        # model -> (wire, why): models a wire: auto provider serves only on another wire than the
-        # rest (OpenAI's Responses-only models); bounded, since model names come from clients.
-        self.model_wires: dict[str, tuple[str, str | None]] = {}
         self.last_probe: ProbeResult | None = None  # for the diagnosis the page shows
         # (when, latency in seconds or None for no answer, state) of the last probes, oldest first
         self.history: deque[tuple[float, float | None, State]] = deque(maxlen=HISTORY)
         self.windows: dict[str, int] = {}  # model -> context window found beyond the listing (Ollama's /api/show)
-
-    def spoken(self, model: str | None) -> str | None:
-        """The wire this provider showed for ``model``, else for every model."""
-        found = self.model_wires.get(model) if model is not None and self.model_wires else None
-        return found[0] if found is not None else self.wire
-
-    def learn(self, wire: str, why: str | None, model: str | None) -> None:
-        if model is None:
-            self.wire, self.wire_reason = wire, why
-        elif model in self.model_wires or len(self.model_wires) < MODEL_WIRES:
-            self.model_wires[model] = (wire, why)
-
-    def forget_wires(self) -> None:
-        self.wire = self.wire_reason = None
-        self.model_wires = {}
 
     def misconfigured(self, reason: str) -> None:
         """The provider cannot be used as configured: not probed, and its requests refused."""
@@ -144,9 +123,4 @@ class ProviderHealth:
             "state": self.state,
             "error": self.error,
             "probe": {"latency_s": self.probe_latency_s, "at": self.probe_at, "state": self.probe_state},
-            "detected_wire": self.wire,
-            "detected_wire_reason": self.wire_reason,
-            "detected_model_wires": {
-                model: {"wire": wire, "reason": why} for model, (wire, why) in self.model_wires.items()
-            },
         }

@@ -84,14 +84,15 @@ def status_document(app: web.Application) -> dict[str, Any]:
 def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
     provider = gen.config.provider(name)
     assert provider is not None
-    health = runtime.health[name]
-    detected = health.wire or (provider.wire if provider.wire != "auto" else None)
+    health, learned = runtime.health[name], runtime.wires[name]
+    detected = learned.wire or (provider.wire if provider.wire != "auto" else None)
     return {
         "name": name,
         "base_url": provider.base_url,  # credentials in a base_url are refused at load time
         "key": provider.key_source,
         "wire": provider.wire,
         **health.as_json(),
+        **learned.as_json(),
         "detected_wire": detected,
         "models": {
             "configured": [m.id for m in provider.models],

@@ -25,6 +25,7 @@ from proxyd.access import Policy
 from proxyd.config import Config, Provider, Tls
 from proxyd.failover import TargetState
 from proxyd.healthstate import ProviderHealth
+from proxyd.learned import LearnedWire
 from proxyd.routing import Router
 from proxyd.toolcalls.health import ToolHealth
 from proxyd.toolcalls.schemas import Schemas, compile_schema
@@ -63,6 +64,7 @@ class Runtime:
     def __init__(self, config: Config, source: str = "") -> None:
         self.source = source
         self.health: dict[str, ProviderHealth] = {p.name: _health(p) for p in config.providers}
+        self.wires: dict[str, LearnedWire] = {p.name: LearnedWire() for p in config.providers}
         pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive, p.tls)) for p in config.providers}
         self.current = Generation(1, config, Router(config), pools, time.time(), Policy(config.listen.access))
         self.ready = False  # the server accepts connections (GET /readyz)
@@ -110,15 +112,15 @@ class Runtime:
         it, reset when the provider's config changes."""
         if provider.wire != "auto":
             return provider.wire
-        health = self.health.get(provider.name)
-        return health.spoken(model) if health is not None else None
+        learned = self.wires.get(provider.name)
+        return learned.spoken(model) if learned is not None else None
 
     def learn_wire(self, provider: Provider, wire: str, why: str | None = None, model: str | None = None) -> None:
         """A ``wire: auto`` provider showed which wire it serves, or serves ``model`` on
         (unless a reload replaced it meanwhile)."""
-        health = self.health.get(provider.name)
-        if health is not None and self.current.config.provider(provider.name) == provider:
-            health.learn(wire, why, model)
+        learned = self.wires.get(provider.name)
+        if learned is not None and self.current.config.provider(provider.name) == provider:
+            learned.learn(wire, why, model)
 
     def release(self, pool: Pool) -> None:
         pool.leases -= 1
@@ -137,11 +139,12 @@ class Runtime:
             before = old.config.provider(p.name)
             if reused is None or before is None or p.disabled or before.disabled:
                 self.health[p.name] = _health(p)  # a new upstream, or one (no longer) disabled: judge it afresh
+                self.wires[p.name] = LearnedWire()
             elif _wire_facts(before) != _wire_facts(p):
-                health = self.health[p.name]
-                health.forget_wires()  # its wire setting or address changed: detect again
+                self.wires[p.name] = LearnedWire()  # its wire setting or address changed: detect again
         for name in set(self.health) - set(pools):
             del self.health[name]
+            self.wires.pop(name, None)
         self.tool_health.keep(set(pools))
         kept = {t.key for g in config.groups for t in g.targets}
         for gone in set(self.targets) - kept:

@@ -14,10 +14,10 @@ async def test_a_learned_wire_survives_an_edit_of_a_model_but_not_of_the_wire() 
 
     runtime = Runtime(config())
     try:
-        runtime.health["a"].learn("chat", "POST /responses answered 404", None)
+        runtime.wires["a"].learn("chat", "POST /responses answered 404", None)
         runtime.swap(config(models=[{"id": "m", "context_window": 8192}]))  # the page set a model's window
-        assert runtime.health["a"].wire == "chat"
+        assert runtime.wires["a"].wire == "chat"
         runtime.swap(config(models=[{"id": "m", "context_window": 8192}], wire="responses"))
-        assert runtime.health["a"].wire is None  # a new wire setting: detect again
+        assert runtime.wires["a"].wire is None  # a new wire setting: detect again
     finally:
         await runtime.close()

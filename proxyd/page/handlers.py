@@ -114,7 +114,7 @@ def _state(request: web.Request) -> dict[str, Any]:
     groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
     tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
-                   request.app[OBSERVER].recent, now, groups, tool_calls)  # fmt: skip
+                   request.app[OBSERVER].recent, now, groups, tool_calls, runtime.wires)  # fmt: skip
     path, why = _config_file(request)
     role = request.get(CLIENT, ANYONE).role
     reloader = request.app.get(RELOADS)

@@ -14,6 +14,7 @@ from typing import Any
 from proxyd.catalog import catalog_of
 from proxyd.config import Config, ModelEntry, Provider
 from proxyd.healthstate import ProviderHealth
+from proxyd.learned import LearnedWire
 from proxyd.routing import Router
 from proxyd.settings import DEFAULT_CONTEXT_WINDOW
 from proxyd.traffic import Record, as_rows, summarize
@@ -32,11 +33,15 @@ def document(
     now: float,
     groups: list[dict[str, Any]] | None = None,
     tool_calls: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
+    wires: Mapping[str, LearnedWire] | None = None,
 ) -> dict[str, Any]:
     """``groups``: :func:`proxyd.failover.group_report` of the model groups; ``tool_calls``: per
-    provider, each model's tool-call report (:class:`proxyd.toolcalls.health.ToolHealth`)."""
+    provider, each model's tool-call report (:class:`proxyd.toolcalls.health.ToolHealth`);
+    ``wires``: what each ``wire: auto`` provider showed of its wire."""
     records = list(traffic)
-    cards = [card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name)) for p in config.providers]
+    learned = wires or {}
+    cards = [card(p, router, health.get(p.name), problems.get(p.name), tests.get(p.name), learned.get(p.name))
+             for p in config.providers]  # fmt: skip
     for one in cards:
         reports = (tool_calls or {}).get(one["name"], {})
         for model in one["models"]:
@@ -57,9 +62,10 @@ def card(
     health: ProviderHealth | None,
     problem: Diagnosis | None,
     test: dict[str, Any] | None,
+    learned: LearnedWire | None = None,
 ) -> dict[str, Any]:
     state = health.as_json() if health is not None else {"state": "unknown", "error": None, "probe": {}}
-    detected = state.get("detected_wire") or (provider.wire if provider.wire != "auto" else None)
+    detected = (learned.wire if learned else None) or (provider.wire if provider.wire != "auto" else None)
     latency = state["probe"].get("latency_s")
     return {
         "name": provider.name,
@@ -67,7 +73,7 @@ def card(
         "key": provider.key_source,
         "wire": provider.wire,
         "detected_wire": detected,
-        "detected_wire_reason": state.get("detected_wire_reason"),
+        "detected_wire_reason": learned.reason if learned else None,
         "state": state["state"],
         "error": state["error"],
         "cause": problem[0] if problem else None,
