@@ -54,7 +54,9 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
     elif provider.api_key and provider.auth == "x-api-key":  # Anthropic's
         out.append(("x-api-key", provider.api_key))
     out.extend(provider.headers)
-    out += wire_defaults(provider, {k.lower() for k, _ in out})
+    wire = WIRES.get(provider.wire)
+    if wire is not None and wire.default_headers:  # only Anthropic's has any: the rest pay one lookup
+        out += wire_defaults(provider, {k.lower() for k, _ in out})
     return out
 
 
