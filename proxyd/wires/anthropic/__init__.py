@@ -23,7 +23,7 @@ from proxyd.wires.anthropic.answers import completion_to_message, error_object, 
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
 from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat, pivot_tools
-from proxyd.wires.anthropic.to_pivot import AnthropicDecoder
+from proxyd.wires.anthropic.to_pivot import ENDING, AnthropicDecoder
 from proxyd.wires.anthropic.tokens import estimate, prompt_text
 from proxyd.wires.pivot import END, completion_chunks
 from proxyd.wires.turn import Pivoted, Turn
@@ -40,7 +40,7 @@ class AnthropicStreamCheck(StreamCheck):
     def see(self, event: SSEEvent) -> None:
         data = event.data
         kind = event_type(event)
-        if kind in ("message_stop", "error"):
+        if kind in ENDING:
             self.complete = True
         elif kind == "message_delta" and _USAGE_RE.search(data):
             self._usage_data = _usage_only(data)

@@ -128,3 +128,7 @@ _HANDLERS: dict[str, Callable[[AnthropicDecoder, Body], list[Item]]] = {
     "message_stop": AnthropicDecoder._stop,
     "error": AnthropicDecoder._failed,
 }
+# The events that end a stream: its stream check's terminal set, read off this table.
+ENDING = frozenset(
+    kind for kind, step in _HANDLERS.items() if step in (AnthropicDecoder._stop, AnthropicDecoder._failed)
+)

@@ -22,12 +22,12 @@ from proxyd.wires.responses.machine import ChatToResponsesStream
 from proxyd.wires.responses.replay import response_to_sse
 from proxyd.wires.responses.request_from_pivot import chat_to_responses
 from proxyd.wires.responses.request_to_pivot import responses_to_chat
-from proxyd.wires.responses.to_pivot import ResponsesDecoder, response_to_completion
+from proxyd.wires.responses.to_pivot import ENDING, ResponsesDecoder, response_to_completion
 from proxyd.wires.responses.tools import convert_tools
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
-TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+TERMINAL = ENDING  # the decoder's table says which events end a stream
 _SEQ_RE = re.compile(r'"sequence_number"\s*:\s*(\d+)')
 
 

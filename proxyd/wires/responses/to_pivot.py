@@ -144,6 +144,9 @@ _HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any]], list[Item]]] =
     "response.failed": ResponsesDecoder._failed,
     "error": ResponsesDecoder._failed,
 }
+# The events that end a stream: its stream check's terminal set, read off this table.
+_ENDS = (ResponsesDecoder._end, ResponsesDecoder._failed)
+ENDING = frozenset(kind for kind, step in _HANDLERS.items() if step in _ENDS)
 
 
 def response_to_completion(
