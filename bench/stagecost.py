@@ -26,7 +26,8 @@ from proxyd.metrics import Metrics
 from proxyd.observe import Observation, Observer
 from proxyd.runtime import Runtime
 from proxyd.wires.chat import CHAT as CHAT_WIRE
-from proxyd.wires.registry import WIRES, StreamTranslator
+from proxyd.wires.registry import WIRES
+from proxyd.wires.translator import StreamTranslator
 from proxyd.wires.turn import Turn
 
 CLIENT_HEADERS = [
