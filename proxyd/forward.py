@@ -25,12 +25,12 @@ from aiohttp import web
 
 from proxyd import autowire, failover, jsonbody
 from proxyd.autowire import NoRoute, next_wire
-from proxyd.compat import ADAPTERS, streaming_off
 from proxyd.config import Provider
 from proxyd.counting import count
 from proxyd.error_answer import answer_error
 from proxyd.errors import ProxyError, bad_request, provider_message
 from proxyd.failover import TryNext
+from proxyd.fitting import ADAPTERS, streaming_off
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation

@@ -70,7 +70,7 @@ def test_pure_module_imports_no_io(module: str) -> None:
 
 def test_every_module_the_readme_calls_pure_is_checked() -> None:
     named = {
-        "config", "providers", "services", "compat", "listing", "settings", "routing", "catalog",
+        "config", "providers", "services", "fitting", "listing", "settings", "routing", "catalog",
         "headers", "jsonbody", "jsoncodec", "sse", "errors", "usage", "healthstate", "redact",
         "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
         "traffic", "page.view", "page.forms", "page.csrf", "clients", "store.base", "store.where",

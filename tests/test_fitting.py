@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from proxyd.compat import adapt_chat, adapt_responses
 from proxyd.config import Compat, ModelEntry, Provider
 from proxyd.errors import ProxyError
+from proxyd.fitting import adapt_chat, adapt_responses
 from tests.conftest import FakeUpstream, ProxyClient, make_config
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
@@ -177,7 +177,7 @@ def test_mistral_gets_nine_character_tool_call_ids_that_still_match() -> None:
     ],
 )
 def test_anthropic_thinking_is_adaptive_for_the_models_that_take_it(model_id: str, expected: Any) -> None:
-    from proxyd.compat import adapt_anthropic
+    from proxyd.fitting import adapt_anthropic
 
     body = {
         "model": model_id,
