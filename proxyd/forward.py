@@ -46,7 +46,7 @@ from proxyd.relay import (
     relay,
     release,
 )
-from proxyd.routing import Route, Router, Target
+from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
 from proxyd.store.endpoints import keep_turn, with_history
 from proxyd.toolcheck import ToolCheck, tool_check
@@ -185,8 +185,7 @@ async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body 
         body = jsonbody.dump(parsed)
     method = call.request.method
     resp = await send_upstream(call, method, target.rest, target.query, body, wire.name if wire else "other")
-    exchange = Exchange(call.provider, target.rest, call.obs, wire, replay, catalog=_catalog(call))
-    return await relay(call.request, resp, exchange)
+    return await relay(call.request, resp, Exchange(call.provider, target.rest, call.obs, wire, replay))
 
 
 async def _same_wire(
@@ -207,7 +206,7 @@ async def _same_wire(
         data = raw  # nothing changed: the client's own bytes pass untouched
     resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
     replay = Replay(client.wants_usage(body)) if whole else None
-    exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools, _catalog(call))
+    exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools)
     auto = call.provider.wire == "auto"
     if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
         if auto and not learned:  # a stream: the wire answered
@@ -217,12 +216,6 @@ async def _same_wire(
     if auto and (not learned or resp.status >= 400):
         return await try_own_wire(call.request, resp, exchange, call.route.model, learned=learned, probing=probing)
     return await relay(call.request, resp, exchange)
-
-
-def _catalog(call: Call) -> Router | None:
-    """proxyd's catalog when the model went to the default provider unknown, for its 404's note."""
-    known = call.route.entry is not None or call.route.group is not None
-    return None if known else call.request.app[RUNTIME].current.router
 
 
 def _is_stream(resp: aiohttp.ClientResponse) -> bool:
@@ -274,7 +267,7 @@ async def translate(
     resp = await send_upstream(
         call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
     )
-    exchange = Exchange(call.provider, provider.path, call.obs, provider, catalog=_catalog(call))
+    exchange = Exchange(call.provider, provider.path, call.obs, provider)
     if probing is not None or (call.provider.wire == "auto" and resp.status >= 400 and provider.name == pivot.WIRE):
         judged = await judge_translated(request, resp, exchange, call.route.model, probing)
         if judged is not None:
@@ -318,7 +311,7 @@ def _error_reply(
     """A provider's error whose body was read, in the shape of the client's API."""
     provider = exchange.wire
     if provider is None or client.errors == provider.errors:
-        return error_answer(resp, body, exchange)
+        return error_answer(call.request, resp, body, exchange)
     return _across(call, resp.status, body, client)
 
 

@@ -31,7 +31,7 @@ from proxyd.headers import downstream_response_headers
 from proxyd.idle import IdleDeadline
 from proxyd.observe import Observation
 from proxyd.redact import blank_provider_secrets
-from proxyd.routing import Router
+from proxyd.runtime import RUNTIME
 from proxyd.stream_end import StreamCheck
 from proxyd.toolcheck import ToolCheck
 from proxyd.upstream import MAX_ERROR_BODY, map_exception
@@ -62,7 +62,6 @@ class Exchange:
     wire: Wire | None = None  # whose stream rules the answer follows, when proxyd knows them
     replay: Replay | None = None
     tools: ToolCheck | None = None  # the request offered tools: the answer's calls are checked
-    catalog: Router | None = None  # proxyd's catalog, for the view it adds to a provider's "no such model"
 
 
 async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.StreamResponse:
@@ -70,7 +69,7 @@ async def relay(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange
         if 300 <= resp.status < 400:
             raise _redirect_error(resp, ex)
         if resp.status >= 400:
-            return await _relay_error(resp, ex)
+            return await _relay_error(request, resp, ex)
         if ex.replay is not None:
             return await _replay_as_stream(request, resp, ex)
         if resp.content_type == "text/event-stream":
@@ -106,19 +105,20 @@ def _redirect_error(resp: aiohttp.ClientResponse, ex: Exchange) -> ProxyError:
     )
 
 
-async def _relay_error(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Response:
-    return error_answer(resp, await read_error_body(resp, ex.provider), ex)
+async def _relay_error(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange) -> web.Response:
+    return error_answer(request, resp, await read_error_body(resp, ex.provider), ex)
 
 
-def error_answer(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web.Response:
+def error_answer(request: web.Request, resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web.Response:
     """The client's answer for a provider's error whose body was read (OpenAI-shaped as it
-    came, or reshaped into that shape)."""
+    came, or reshaped into that shape). A "no such model" for a model no catalog lists gets
+    proxyd's view beside it: the catalog is looked at here, on the error's way, not per request."""
     shaped = reshape_upstream_error(
         resp.status, body, provider=ex.provider.name, base_url=ex.provider.base_url, path=ex.path
     )
     model = ex.obs.model
-    if ex.catalog is not None and resp.status == 404 and names_model(404, body, model):
-        note = not_in_catalog(ex.catalog, ex.provider.name, model)
+    if resp.status == 404 and names_model(404, body, model):
+        note = not_in_catalog(request.app[RUNTIME].current.router, ex.provider.name, model)
         if note is not None:  # the provider's words (Ollama's "try pulling it") are not the whole story
             said = f"provider {ex.provider.name!r}: {provider_message(body)}"
             shaped = ProxyError(404, f"{said}; {note}", code="model_not_found")

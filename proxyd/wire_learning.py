@@ -48,7 +48,7 @@ async def try_own_wire(
             return refused
         if probing is not None and autowire.chat_verdict(status, body, model, wire.path) == "chat_only":
             learn(request, exchange, wire, model, probing)  # its API answered, with an error of its own
-        return error_answer(resp, body, exchange)
+        return error_answer(request, resp, body, exchange)
     if not learned and 200 <= status < 300 and wire.name != "chat" and resp.content_type == "application/json":
         # A 200 may still hold "unexpected endpoint" (desktop apps); chat, which they all serve, is
         # taken at its word.
