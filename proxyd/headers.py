@@ -54,17 +54,19 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
     elif provider.api_key and provider.auth == "x-api-key":  # Anthropic's
         out.append(("x-api-key", provider.api_key))
     out.extend(provider.headers)
-    wire = WIRES.get(provider.wire)
-    if wire is not None and wire.default_headers:  # only Anthropic's has any: the rest pay one lookup
-        out += wire_defaults(provider, {k.lower() for k, _ in out})
+    out += wire_defaults(provider, out)
     return out
 
 
-def wire_defaults(provider: Provider, present: set[str]) -> list[tuple[str, str]]:
-    """The headers the provider's wire needs that are not ``present`` (lowercased names): the
-    adapter's ``default_headers`` (Anthropic's ``anthropic-version``)."""
+def wire_defaults(provider: Provider, present: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers the provider's wire needs that ``present`` lacks: the adapter's
+    ``default_headers`` (Anthropic's ``anthropic-version``); only Anthropic's has any, so the
+    rest pay one lookup."""
     wire = WIRES.get(provider.wire)
-    return [(n, v) for n, v in wire.default_headers if n.lower() not in present] if wire is not None else []
+    if wire is None or not wire.default_headers:
+        return []
+    names = {k.lower() for k, _ in present}
+    return [(n, v) for n, v in wire.default_headers if n.lower() not in names]
 
 
 def downstream_response_headers(upstream: Iterable[tuple[str, str]]) -> Headers:

@@ -9,6 +9,7 @@ the service can read. Messages name where a secret comes from, never the secret.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,3 +140,23 @@ def _from_value(literal: object, path: str, env: Env, errs: Errors) -> tuple[str
     if secret and CTRL_RE.search(secret):
         errs.add(path, "contains a line break or control character")
     return (secret or None), source
+
+
+def env_names(source: str) -> list[str]:
+    """The variables of a source such as ``env A, B (empty: none sent)``; none for other kinds."""
+    if not source.startswith("env "):
+        return []
+    return [n.strip() for n in source[len("env ") :].split(" (", 1)[0].split(",") if n.strip()]
+
+
+def shell_reference(source: str) -> str | None:
+    """How a shell gets a secret from where the config takes it (``$OPENROUTER_API_KEY``,
+    ``$(cat keys/groq)``), never the secret; None for one written in the config."""
+    kind, _, where = source.partition(" ")
+    if kind == "env" and (names := env_names(source)):
+        return "$" + names[0]
+    if kind == "file" and where:
+        return f"$(cat {shlex.quote(where)})"
+    if kind == "credential" and where:
+        return f"$(cat $CREDENTIALS_DIRECTORY/{where})"
+    return None

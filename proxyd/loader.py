@@ -39,6 +39,13 @@ def user_config(env: Mapping[str, str]) -> Path:
     return Path(xdg) / "proxyd" / "config.yaml"
 
 
+def state_dir(env: Mapping[str, str]) -> Path:
+    """proxyd's folder for what it keeps (the response store, a background serve's log):
+    ``$XDG_STATE_HOME/proxyd`` (``~/.local/state/proxyd``)."""
+    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "state")
+    return Path(state) / "proxyd"
+
+
 def load_config(path: Path, env: Mapping[str, str] | None = None, seen: list[Path] | None = None) -> Config:
     """Read and check ``path``; raise :class:`ConfigError` naming every problem.
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxyd.headers import wire_defaults
+from proxyd.keys import shell_reference
 from proxyd.redact import redact_text, secret_header
 from proxyd.services import complete_base_url, detect
 from proxyd.settings import Provider
@@ -65,7 +66,7 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
     parts = ["curl", "-sS", "-N", shlex.quote(base_url + probe.path), "-H", "'Content-Type: application/json'"]
     if provider.api_key and provider.auth in _KEY_HEADERS:
         parts += ["-H", f'"{_KEY_HEADERS[provider.auth]}{key_reference(provider.key_source)}"']
-    for name, value in wire_defaults(provider, {n.lower() for n, _ in provider.headers}):
+    for name, value in wire_defaults(provider, provider.headers):
         parts += ["-H", shlex.quote(f"{name}: {value}")]
     for name, value in provider.headers:
         if secret_header(name):
@@ -79,16 +80,9 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
 
 
 def key_reference(source: str) -> str:
-    """How a shell gets the provider's key, from where the config takes it (never the key):
-    ``$OPENROUTER_API_KEY``, ``$(cat keys/groq)``; ``$KEY`` when it is written in the config."""
-    kind, _, where = source.partition(" ")
-    if kind == "env" and where:
-        return "$" + where.split(",")[0].split(" ")[0]
-    if kind == "file" and where:
-        return f"$(cat {shlex.quote(where)})"
-    if kind == "credential" and where:
-        return f"$(cat $CREDENTIALS_DIRECTORY/{where})"
-    return "$KEY"
+    """How a shell gets the provider's key (:func:`~proxyd.keys.shell_reference`); ``$KEY`` when
+    it is written in the config."""
+    return shell_reference(source) or "$KEY"
 
 
 def _env_name(header: str) -> str:

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from proxyd.config import ConfigError
-from proxyd.loader import find_config, load_config
-from proxyd.onboard.setup import target_of
+from proxyd.loader import find_config, load_config, state_dir
+from proxyd.onboard.setup import host_of, target_of
 
 # client -> (program on PATH, how to install it)
 PROGRAMS = {
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"proxyd: {program} is not on PATH: install it ({install}), then run proxyd {args.command} again",
               file=sys.stderr)  # fmt: skip
         return 2
-    origin = f"http://{_host(config.listen.host)}:{config.listen.port}"
+    origin = f"http://{host_of(config.listen.host)}:{config.listen.port}"
     if not _answers(origin):
         started = _start_serve(path, origin)
         if started is not None:
@@ -104,10 +104,6 @@ def _passed(args: list[str]) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def _host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
-
-
 def _answers(origin: str) -> bool:
     try:
         with urllib.request.urlopen(f"{origin}/readyz", timeout=1) as resp:
@@ -118,7 +114,7 @@ def _answers(origin: str) -> bool:
 
 def _start_serve(path: Path, origin: str, env: Mapping[str, str] | None = None) -> str | None:
     """Start ``proxyd serve`` detached; None once it answers, else why it did not."""
-    log = _log_path(env or os.environ)
+    log = state_dir(env or os.environ) / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -134,8 +130,3 @@ def _start_serve(path: Path, origin: str, env: Mapping[str, str] | None = None) 
             return f"proxyd serve exited ({proc.returncode}) before it answered at {origin}: see {log}"
         time.sleep(0.1)
     return f"proxyd serve did not answer at {origin} within {READY_S:g} s: see {log}"
-
-
-def _log_path(env: Mapping[str, str]) -> Path:
-    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "state")
-    return Path(state) / "proxyd" / "serve.log"

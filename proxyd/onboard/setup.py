@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from proxyd.config import Config, ConfigError
+from proxyd.keys import shell_reference
 from proxyd.loader import find_config, load_config
 from proxyd.onboard.backup import keep_backup
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def target_of(config: Config, main: str | None) -> Target:
     """proxyd's address, and the models of its live catalog (else the config's) for a client's roles."""
-    origin = f"http://{_host(config.listen.host)}:{config.listen.port}"
+    origin = f"http://{host_of(config.listen.host)}:{config.listen.port}"
     tokens = config.listen.access.tokens  # listen.token first, else the first named client's
     listed = await _catalog(origin, tokens[0].token if tokens else None) or _configured(config)
     aliases = [m for m in listed if "/" not in m]
@@ -79,17 +80,11 @@ def token_hint(config: Config) -> str | None:
     tokens = config.listen.access.tokens
     if not tokens:
         return None
-    kind, _, where = tokens[0].source.partition(" ")
-    if kind == "file":
-        return f"$(cat {where})"
-    if kind == "credential":
-        return f"$(cat $CREDENTIALS_DIRECTORY/{where})"
-    if kind == "env":
-        return "$" + where.split(",")[0].split(" ")[0]
-    return "<the token of listen.token in your proxyd config>"
+    return shell_reference(tokens[0].source) or "<the token of listen.token in your proxyd config>"
 
 
-def _host(host: str) -> str:
+def host_of(host: str) -> str:
+    """How a client on this machine reaches proxyd listening on ``host``."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
 
 

@@ -23,7 +23,7 @@ from proxyd.checkup.run import check_providers, listing_diagnosis
 from proxyd.config import Config, ConfigError, Provider
 from proxyd.errors import ProxyError
 from proxyd.health import probe_models
-from proxyd.keys import escape_env
+from proxyd.keys import env_names, escape_env
 from proxyd.loader import load_text
 from proxyd.onboard import edit
 from proxyd.page.forms import ProviderForm, SetForm, invalid
@@ -127,7 +127,7 @@ def check_key_reference(form: ProviderForm, config: Config, path: Path) -> None:
         return
     sources = [p.key_source for p in config.providers]
     if form.key_kind == "env":
-        known = {name for s in sources if s.startswith("env ") for name in _env_names(s)}
+        known = {name for s in sources for name in env_names(s)}
         if form.key_value not in known:
             raise invalid("key.value", "the page takes a key from an environment variable only when a provider "
                           f"of the config already does ({', '.join(sorted(known)) or 'none does'}); paste the key, "
@@ -139,11 +139,6 @@ def check_key_reference(form: ProviderForm, config: Config, path: Path) -> None:
     if target not in known_files and os.path.commonpath([folder, target]) != folder:
         raise invalid("key.value", f"the page takes a key from a file only in {folder}/ or from a file a provider "
                       "of the config already uses; paste the key, or put the file there")  # fmt: skip
-
-
-def _env_names(source: str) -> list[str]:
-    """The variables of a key source such as ``env A, B (empty: none sent)``."""
-    return [n.strip() for n in source[len("env ") :].split(" (", 1)[0].split(",") if n.strip()]
 
 
 async def remove(name: str, path: Path, reloader: Reloader) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proxyd.config import Store as StoreConfig
+from proxyd.loader import state_dir
 from proxyd.store.base import UNOWNED, LastCall, Record
 
 T = TypeVar("T")
@@ -52,8 +53,7 @@ def store_path(config: StoreConfig, env: Mapping[str, str]) -> Path:
     """``store.path``, else ``$XDG_STATE_HOME/proxyd/responses.sqlite3`` (``~/.local/state/...``)."""
     if config.path:
         return Path(config.path).expanduser()
-    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "state")
-    return Path(state) / "proxyd" / "responses.sqlite3"
+    return state_dir(env) / "responses.sqlite3"
 
 
 class StoreError(Exception):
