@@ -3,8 +3,9 @@
 aiohttp answers some requests before any handler or middleware runs: an ``Expect`` it does not
 know (417), and a request its HTTP parser rejects (a broken head, a header line or URL past
 8 KiB, a bad ``Content-Length`` or chunked body: 400). It writes those in ``text/plain``, and its
-message quotes the offending bytes, which may be a key. Here they become
-``{"error": {...}}`` bodies that name the kind of problem and quote nothing.
+message quotes the offending bytes, which may be a key. Here they become error bodies in the
+shape of the API the request called (:func:`proxyd.error_answer.answer_error`) that name the kind
+of problem and quote nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import BadHttpMethod, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
-from proxyd.errors import error_body
+from proxyd.error_answer import answer_error, request_wire
+from proxyd.errors import ProxyError
+from proxyd.wires.registry import Wire
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -31,13 +34,8 @@ async def expect_handler(request: web.Request) -> web.Response | None:
         await request.writer.write(_CONTINUE)
         request.writer.output_size = 0  # the interim answer is not the response
         return None
-    return web.json_response(
-        error_body(
-            f"Expect: {expect[:60]!r} is not supported; send no Expect header, or Expect: 100-continue",
-            code="expectation_failed",
-        ),
-        status=417,
-    )
+    message = f"Expect: {expect[:60]!r} is not supported; send no Expect header, or Expect: 100-continue"
+    return answer_error(request_wire(request), ProxyError(417, message, code="expectation_failed"))
 
 
 class JsonErrors(RequestHandler):
@@ -49,7 +47,7 @@ class JsonErrors(RequestHandler):
         log = structlog.get_logger("proxyd")
         if status >= 500:  # a fault in proxyd or aiohttp, not in the request: the traceback helps
             log.error("internal_error", error_type=type(exc).__name__ if exc else None, exc_info=exc)
-            body = error_body("internal error in proxyd; see its log", type="server_error")
+            error = ProxyError(status, "internal error in proxyd; see its log", type="server_error")
         else:
             # aiohttp's own log line would quote the offending bytes, which can be a key (a too-long
             # X-Api-Key value is quoted without its header name, so no redaction could know it).
@@ -57,12 +55,20 @@ class JsonErrors(RequestHandler):
             (log.debug if isinstance(exc, BadHttpMethod) else log.info)(
                 "bad_http_request", status=status, problem=what, peer=request.remote
             )
-            body = error_body(f"proxyd could not read this HTTP request: {what}", code="bad_http_request")
+            error = ProxyError(status, f"proxyd could not read this HTTP request: {what}", code="bad_http_request")
         if request.writer.output_size > 0:  # a response was under way: the connection just closes
             raise ConnectionError("a response was already under way; it cannot become an error")
-        resp = web.json_response(body, status=status)
+        resp = answer_error(_wire_of(request), error)
         resp.force_close()
         return resp
+
+
+def _wire_of(request: Any) -> Wire | None:
+    """The wire of the API called, when the request got far enough to have a path."""
+    try:
+        return request_wire(request)
+    except Exception:  # a request the parser gave up on may have no usable path
+        return None
 
 
 class _Server(web.Server):

@@ -96,3 +96,13 @@ async def test_a_key_in_a_rejected_header_never_reaches_the_log(tmp_path: Path) 
     assert [e["problem"] for e in events if e["event"] == "bad_http_request"] == [
         "a header line or the URL is longer than 8190 bytes"
     ] * 3
+
+
+async def test_an_unknown_expect_on_the_messages_api_is_answered_in_its_shape(
+    proxy: ProxyClient, upstream: FakeUpstream
+) -> None:
+    messages = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    got, body = await raw_request(proxy, messages + b"Expect: 999-nonsense\r\nContent-Length: 2\r\n\r\n{}")
+    assert got == 417 and not upstream.seen
+    error = json.loads(body)
+    assert error["type"] == "error" and "999-nonsense" in error["error"]["message"], error
