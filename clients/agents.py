@@ -4,8 +4,8 @@ Every one does the same: offered a shell tool (Claude Code's ``Bash``, Codex's `
 or ``shell``), it calls it with ``echo MARKER``; given the tool's result, it answers
 ``The command printed MARKER: saw it.`` (or ``did not see it``); asked for anything else (a
 session title, a topic check) it answers short text. Each refuses what its API refuses, with
-that API's error body (the strict checks of :mod:`tests.toolcalls.servers` and
-:mod:`tests.test_messages`), streams in small pieces, and records every request it was sent.
+that API's error body (the strict checks of :mod:`tests.fakes.scripted` and
+:mod:`tests.fakes.anthropic`), streams in small pieces, and records every request it was sent.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.test_messages import anthropic_error, validate_anthropic
-from tests.toolcalls.servers import (
+from tests.fakes.anthropic import anthropic_error, validate_anthropic
+from tests.fakes.scripted import (
     Script,
     anthropic_message,
     anthropic_stream,

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_messages import anthropic_server
+from tests.fakes.anthropic import anthropic_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 CHAT_TOOLS: Any = [

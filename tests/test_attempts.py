@@ -23,9 +23,9 @@ from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME
 from proxyd.server import ReloadFrom, start
 from tests.conftest import FakeUpstream, Handler, ProxyClient
+from tests.fakes.echo import SERVERS
 from tests.helpers import eventually
 from tests.page.fakes import ollama_like
-from tests.test_messages import SERVERS
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 UpstreamFactory = Callable[[], Awaitable[FakeUpstream]]

@@ -15,7 +15,7 @@ from proxyd.config import parse_config
 from proxyd.settings import Client, ClientToken
 from proxyd.yaml_fields import Errors
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_forward import chat_server
+from tests.fakes.echo import chat_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 

@@ -14,84 +14,10 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.fakes import chat_chunk
+from tests.fakes.echo import chat_server, chunk
 from tests.helpers import eventually
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
-
-
-def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
-    return chat_chunk(delta, finish, chunk_id="chatcmpl-1", **extra)
-
-
-USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-
-
-def answer_for(chat: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
-    """What the fake chat server says, decided by the last user message: (stream chunks, JSON)."""
-    last = chat["messages"][-1]
-    said = last.get("content") if last["role"] == "user" else "tool-output"
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    finish = "stop"
-    if said == "call a tool":
-        message["tool_calls"] = [
-            {"id": "call_1", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"echo hi"}'}}
-        ]
-        finish = "tool_calls"
-        chunks = [chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "exec_command", "arguments": ""}}]}),
-                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"cmd":"echo hi"}'}}]})]  # fmt: skip
-    elif said == "call two tools":
-        message["tool_calls"] = [
-            {"id": "call_a", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"ls"}'}},
-            {"id": "call_b", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"pwd"}'}},
-        ]
-        finish = "tool_calls"
-        chunks = [chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":'}}]}),
-                  chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "exec_command", "arguments": '{"cmd":"pwd"}'}}]}),
-                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"ls"}'}}]})]  # fmt: skip
-    elif said == "think":
-        message["content"], message["reasoning_content"] = "42", "Let me think."
-        chunks = [chunk({"reasoning_content": "Let me think."}), chunk({"content": "42"})]
-    elif said == "long":
-        message["content"], finish = "It was the best of", "length"
-        chunks = [chunk({"content": "It was the best of"})]
-    elif said == "break":
-        return [chunk({"content": "Half"}), b'data: {"error": {"message": "CUDA error: out of memory"}}\n\n'], {}
-    else:
-        message["content"] = f"Hello! You said: {said}"
-        chunks = [
-            chunk({"role": "assistant", "content": ""}),
-            chunk({"content": "Hello! "}),
-            chunk({"content": f"You said: {said}"}),
-        ]
-    chunks += [chunk({}, finish), chunk(None, usage=USAGE), b"data: [DONE]\n\n"]
-    choice = {"index": 0, "message": message, "finish_reason": finish}
-    return chunks, {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": chat["model"],
-        "choices": [choice],
-        "usage": USAGE,
-    }
-
-
-async def chat_server(request: web.Request) -> web.StreamResponse:
-    if not request.path.endswith("/chat/completions"):
-        return web.Response(status=404, text="404 page not found")
-    return await answer_chat(request, await request.json())
-
-
-async def answer_chat(request: web.Request, chat: dict[str, Any]) -> web.StreamResponse:
-    """The fake chat server's answer to ``chat``: JSON, or a stream when it asked for one."""
-    chunks, completion = answer_for(chat)
-    if not chat.get("stream"):
-        return web.json_response(completion)
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await resp.prepare(request)
-    for piece in chunks:
-        await resp.write(piece)
-    return resp
 
 
 @pytest.fixture

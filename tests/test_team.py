@@ -20,8 +20,8 @@ from aiohttp import web
 
 from tests.conftest import FakeUpstream
 from tests.daemons import Daemon, free_port, haproxy, redis_server
+from tests.fakes.echo import answer_chat, chat_server, chunk
 from tests.helpers import WAIT, eventually
-from tests.test_forward import answer_chat, chat_server, chunk
 from tests.test_reload import Daemon as Serving
 from tests.test_reload import serve
 

@@ -13,9 +13,9 @@ import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.toolcalls import servers
+from tests.fakes import scripted as servers
+from tests.fakes.scripted import SERVERS
 from tests.toolcalls.clients import ENDPOINTS, HEADERS, read_answer, request_for
-from tests.toolcalls.servers import SERVERS
 from tests.toolcalls.shapes import BAD_CALLS, IN_TEXT, BadCall, InText
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]

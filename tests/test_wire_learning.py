@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes.scripted import chat_server, responses_server
 from tests.test_autowire import status_of
 from tests.toolcalls.clients import events, request_for
-from tests.toolcalls.servers import chat_server, responses_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

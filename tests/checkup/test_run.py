@@ -282,7 +282,7 @@ async def test_wire_auto_check_falls_back_on_api_shaped_missing_routes(
 
 
 async def test_an_anthropic_provider_is_probed_on_its_own_wire(tmp_path: Path, upstream: FakeUpstream) -> None:
-    from tests.test_messages import anthropic_server
+    from tests.fakes.anthropic import anthropic_server
 
     upstream.handler = anthropic_server
     config = config_for(

@@ -4,7 +4,7 @@ The last user message picks the script: ``text:ID`` answers with the text of an 
 ``call:ID`` with one proper call from :data:`BAD_CALLS`, ``plain`` with prose; a turn ending
 in a tool result is answered ``done: <result>``. Each server refuses what its API refuses (the
 chat server: tool results that answer no call, malformed tools; Anthropic's: see
-:func:`tests.test_messages.anthropic_request`) and answers unknown paths as its server does.
+:func:`tests.fakes.anthropic.anthropic_request`) and answers unknown paths as its server does.
 Streams come in small pieces, as servers send tokens.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import chat_chunk
-from tests.test_messages import anthropic_request
+from tests.fakes.anthropic import anthropic_request
 from tests.toolcalls.shapes import BAD_CALLS, IN_TEXT
 
 PIECE = 6  # characters per streamed delta

@@ -21,11 +21,11 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from proxyd.onboard.finds import LOCAL_SERVERS
 from tests.conftest import FakeUpstream
+from tests.fakes.scripted import chat_server
 from tests.helpers import WAIT, arun, eventually, start_serve
 from tests.page.fakes import ollama_like
 from tests.test_attempts import failing
 from tests.toolcalls.clients import request_for
-from tests.toolcalls.servers import chat_server
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "page"

@@ -17,7 +17,7 @@ from proxyd.config import Store
 from proxyd.store.endpoints import STORE
 from proxyd.store.sqlite import SQLiteStore
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_forward import chat_server
+from tests.fakes.echo import chat_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 

@@ -15,7 +15,7 @@ from proxyd.store.base import StoreDown
 from proxyd.store.shared import INDEX, SIZES, TOTAL, RedisStore
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.daemons import Daemon, free_port, redis_server
-from tests.test_forward import chat_server
+from tests.fakes.echo import chat_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 PASSWORD = "s3cret-redis-password"

@@ -16,8 +16,8 @@ import pydantic
 import pytest
 
 from tests.conftest import FakeUpstream, ProxyClient
+from tests.fakes.scripted import chat_server
 from tests.toolcalls.clients import tools_for
-from tests.toolcalls.servers import chat_server
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 
