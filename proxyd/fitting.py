@@ -274,6 +274,3 @@ def _anthropic_has_image(messages: object) -> bool:
         and any(isinstance(b, dict) and b.get("type") == "image" for b in m["content"])
         for m in messages
     )  # fmt: skip
-
-
-ADAPTERS = {"chat": adapt_chat, "responses": adapt_responses, "anthropic": adapt_anthropic}  # by the wire sent on

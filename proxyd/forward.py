@@ -1,14 +1,16 @@
-"""The one call path from a routed request to its answer.
+"""The way in, from a routed request to the provider: the request on the wire it is sent on.
 
 client wire → the wire the provider is spoken to on → (through the pivot, when they differ) →
-:func:`send_upstream` → relay, or the answer translated back. Each decision is made once, here:
+the body fitted to the provider → :func:`send_upstream`; the answer's head then goes to
+:func:`proxyd.answering.answer`, which never comes back here but with a ``wire: auto`` refusal.
+Each decision of the way in is made once, here:
 
 - the provider's wire: :meth:`Runtime.spoken_wire` (its config, or what a ``wire: auto``
-  provider showed);
-- a stream made from a whole answer, for providers or models that do not stream
-  (:func:`_wants_whole`);
-- a ``wire: auto`` provider that lacks the client's endpoint: this very request goes to the
-  pivot wire (:mod:`proxyd.wire_learning` judges the answers).
+  provider showed); a refusal sends this very request on to the next wire
+  (:func:`proxyd.autowire.next_wire`);
+- a whole answer asked for, to be replayed as a stream, for providers or models that do not
+  stream (:func:`_wants_whole`);
+- what the way back needs to know: one :class:`~proxyd.exchange.Exchange`.
 
 Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know their APIs.
 """
@@ -24,46 +26,26 @@ import structlog
 from aiohttp import web
 
 from proxyd import autowire, failover, jsonbody
+from proxyd.answering import answer, new_turn
 from proxyd.autowire import NoRoute, next_wire
+from proxyd.bodies import release
 from proxyd.config import Provider
 from proxyd.counting import count
-from proxyd.error_answer import answer_error
-from proxyd.errors import ProxyError, bad_request, provider_message
+from proxyd.errors import ProxyError, bad_request
+from proxyd.exchange import Exchange
 from proxyd.failover import TryNext
-from proxyd.fitting import ADAPTERS, streaming_off
+from proxyd.fitting import streaming_off
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
-from proxyd.relay import (
-    Exchange,
-    Replay,
-    error_answer,
-    open_sse,
-    pump,
-    read_error_body,
-    read_json,
-    read_rest,
-    relay,
-    release,
-)
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
-from proxyd.store.endpoints import keep_turn, with_history
+from proxyd.store.endpoints import with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
-from proxyd.usage import usage_of
-from proxyd.wire_learning import judge_translated, learn, try_own_wire
-from proxyd.wires import pivot
-from proxyd.wires.registry import (
-    WIRES,
-    TranslationError,
-    Wire,
-    client_wire,
-    counting_wire,
-    stream_wire,
-)
-from proxyd.wires.translator import StreamTranslator
-from proxyd.wires.turn import Pivoted, Turn
+from proxyd.wire_learning import Attempt, unsendable
+from proxyd.wires.registry import WIRES, TranslationError, Wire, client_wire, counting_wire, stream_wire
+from proxyd.wires.turn import Pivoted
 
 Body = dict[str, Any]
 
@@ -119,9 +101,11 @@ async def _on_wires(
 ) -> web.StreamResponse:
     """On the wire the provider speaks; a ``wire: auto`` provider that refuses it gets this very
     request on the next wire (:func:`proxyd.autowire.next_wire`), until one answers."""
-    tried = [spoken or client.name]
+    auto = call.provider.wire == "auto"
+    attempt = Attempt(spoken or client.name, "learned" if spoken else "unknown")
+    tried = [attempt.wire]
     asked = list(tried)  # the wires the provider was asked on (a request one cannot carry is not sent)
-    answered = await _on_wire(call, target, raw, parsed, client, tried[0], learned=spoken is not None, probing=None)
+    answered = await _on_wire(call, target, raw, parsed, client, attempt, auto)
     while isinstance(answered, NoRoute):
         wire = next_wire(client.name, tried)
         if wire is None:
@@ -129,19 +113,28 @@ async def _on_wires(
                                           answered)  # fmt: skip
         tried.append(wire)
         refused = answered
-        answered = await _on_wire(call, target, raw, parsed, client, wire, learned=False, probing=refused)
+        answered = await _on_wire(call, target, raw, parsed, client, Attempt(wire, "probing", refused), auto)
         if answered is not refused:  # the request went out on that wire
             asked.append(wire)
     return answered
 
 
 async def _on_wire(
-    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, wire: str, *,
-    learned: bool, probing: NoRoute | None,
-) -> web.StreamResponse | NoRoute:  # fmt: skip
-    if wire == client.name:
-        return await _same_wire(call, target, raw, parsed, client, learned=learned, probing=probing)
-    return await translate(call, parsed, client, WIRES[wire], probing)
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, attempt: Attempt, auto: bool
+) -> web.StreamResponse | NoRoute:
+    if attempt.wire == client.name:
+        ex, data = await _same_wire(call, target, raw, parsed, client)
+        path, query = target.rest, target.query
+    else:
+        prepared = await _translated(call, parsed, client, WIRES[attempt.wire], attempt)
+        if isinstance(prepared, NoRoute):
+            return prepared
+        ex, data = prepared
+        path, query = ex.path, ""
+    assert ex.wire is not None
+    translated = f"{client.name}->{ex.wire.name}" if ex.translated else None
+    resp = await send_upstream(call, "POST", path, query, data, ex.wire.name, translated)
+    return await answer(call.request, resp, ex, attempt if auto else None)
 
 
 async def send_upstream(
@@ -165,61 +158,54 @@ async def send_upstream(
     return resp
 
 
-def adapt(wire: Wire, body: Body, call: Call) -> Body | None:
+def fit(wire: Wire, body: Body, call: Call) -> Body | None:
     """The body fitted to the provider's compat settings and the model's declarations, or None."""
-    adapted, notes = ADAPTERS[wire.name](body, call.provider, call.route.entry)
+    fitted, notes = wire.fit(body, call.provider, call.route.entry)
     if notes:
         structlog.get_logger("proxyd").info("request_adapted", provider=call.provider.name, changes=notes)
-    return adapted
+    return fitted
 
 
 async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:
     """Endpoints proxyd does not translate (embeddings, audio, files...): the body as sent, the
     model rewritten when routing chose another name."""
     wire = stream_wire(target.endpoint)
-    replay = None
-    if parsed is not None and _wants_whole(call, target, parsed):
-        assert wire is not None  # only endpoints with a known wire get past _wants_whole
-        parsed, replay = wire.whole(parsed), Replay(wire.wants_usage(parsed))
-    if parsed is not None and (call.route.rewritten or replay is not None):
+    whole = parsed is not None and _wants_whole(call, target, parsed)
+    include_usage = False
+    if whole:
+        assert wire is not None and parsed is not None  # only endpoints with a known wire get past _wants_whole
+        include_usage = wire.wants_usage(parsed)
+        parsed = wire.whole(parsed)
+    if parsed is not None and (call.route.rewritten or whole):
         body = jsonbody.dump(parsed)
-    method = call.request.method
-    resp = await send_upstream(call, method, target.rest, target.query, body, wire.name if wire else "other")
-    return await relay(call.request, resp, Exchange(call.provider, target.rest, call.obs, wire, replay))
+    resp = await send_upstream(
+        call, call.request.method, target.rest, target.query, body, wire.name if wire else "other"
+    )
+    ex = Exchange(call.provider, target.rest, call.obs, wire, stream=whole, whole=whole, include_usage=include_usage)
+    answered = await answer(call.request, resp, ex)
+    assert not isinstance(answered, NoRoute)  # only a wire: auto attempt is ever refused
+    return answered
 
 
 async def _same_wire(
-    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire, *, learned: bool,
-    probing: NoRoute | None = None,
-) -> web.StreamResponse | NoRoute:  # fmt: skip
-    """The request on the client's own wire; a ``wire: auto`` provider may turn out to lack it."""
-    adapted = adapt(client, parsed, call)
-    body = adapted or parsed
+    call: Call, target: Target, raw: bytes | None, parsed: Body, client: Wire
+) -> tuple[Exchange, bytes | None]:
+    """The request on the client's own wire: what the way back needs, and the bytes to send."""
+    fitted = fit(client, parsed, call)
+    body = fitted or parsed
     tools = await _tool_check(call, client.offered_tools(body), client, body) if body.get("tools") else None
     whole = _wants_whole(call, target, body)
     data: bytes | None
     if whole:
         data = jsonbody.dump(client.whole(body))
-    elif adapted is not None or call.route.rewritten:
+    elif fitted is not None or call.route.rewritten:
         data = jsonbody.dump(body)
     else:
         data = raw  # nothing changed: the client's own bytes pass untouched
-    resp = await send_upstream(call, "POST", target.rest, target.query, data, client.name)
-    replay = Replay(client.wants_usage(body)) if whole else None
-    exchange = Exchange(call.provider, target.rest, call.obs, client, replay, tools)
-    auto = call.provider.wire == "auto"
-    if tools is not None and tools.rewrites(client) and replay is None and _is_stream(resp):
-        if auto and not learned:  # a stream: the wire answered
-            learn(call.request, exchange, client, call.route.model, probing)
-        translator = StreamTranslator(client.decoder(tools.turn), client.encoder(tools.turn), tools.watch())
-        return await _pump_translated(call, resp, translator, _Keeper(call, None), tools)
-    if auto and (not learned or resp.status >= 400):
-        return await try_own_wire(call.request, resp, exchange, call.route.model, learned=learned, probing=probing)
-    return await relay(call.request, resp, exchange)
-
-
-def _is_stream(resp: aiohttp.ClientResponse) -> bool:
-    return resp.status < 300 and resp.content_type == "text/event-stream"
+    turn = tools.turn if tools is not None and tools.rewrites(client) else None
+    ex = Exchange(call.provider, target.rest, call.obs, client, client, tools, stream=body.get("stream") is True,
+                  whole=whole, include_usage=whole and client.wants_usage(body), turn=turn)  # fmt: skip
+    return ex, data
 
 
 async def _tool_check(call: Call, offer: Pivoted, client: Wire, body: Body) -> ToolCheck | None:
@@ -247,48 +233,30 @@ def _wants_whole(call: Call, target: Target, parsed: Body) -> bool:
     return True
 
 
-async def translate(
-    call: Call, body: Body, client: Wire, provider: Wire, probing: NoRoute | None = None
-) -> web.StreamResponse | NoRoute:
-    """The request through the pivot onto the provider's wire, and the answer back."""
+async def _translated(
+    call: Call, body: Body, client: Wire, provider: Wire, attempt: Attempt
+) -> tuple[Exchange, bytes] | NoRoute:
+    """The request through the pivot onto the provider's wire: what the way back needs, and the
+    bytes to send; a ``wire: auto`` provider's refusal stands when the request has no form there."""
     request = call.request
     request.app[METRICS].translations.labels(client.name, provider.name).inc()
     full = await with_history(request, body) if client.stateful else body
     try:
         pivoted, sent = _outbound(call, full, client, provider)
     except ProxyError:
-        if probing is not None:
-            return probing  # this request has no form on that wire: it cannot tell anything
+        refused = unsendable(attempt) if call.provider.wire == "auto" else None
+        if refused is not None:
+            return refused  # this request has no form on that wire: it cannot tell anything
         raise
     tools = await _tool_check(call, pivoted, client, body)
     streaming = sent.get("stream") is True
-    if streaming and streaming_off(call.provider, call.route.entry):
+    whole = streaming and streaming_off(call.provider, call.route.entry) is not None
+    if whole:
         sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
-    resp = await send_upstream(
-        call, "POST", provider.path, "", jsonbody.dump(sent), provider.name, f"{client.name}->{provider.name}"
-    )
-    exchange = Exchange(call.provider, provider.path, call.obs, provider)
-    if probing is not None or (call.provider.wire == "auto" and resp.status >= 400 and provider.name == pivot.WIRE):
-        judged = await judge_translated(request, resp, exchange, call.route.model, probing)
-        if judged is not None:
-            return judged if isinstance(judged, NoRoute) else _error_reply(call, resp, judged, exchange, client)
-    if resp.status >= 300:
-        if client.errors != provider.errors:  # the provider's error, in the shape the client reads
-            return await _error_across(call, resp, exchange, client)
-        return await relay(request, resp, exchange)
-    turn = Turn(body, f"resp_{call.obs.request_id}", str(body.get("model") or ""), int(time.time()),
-                pivoted.tool_names, client.wants_usage(body))  # fmt: skip
-    back = _Back(provider, client, turn, _Keeper(call, full if client.stateful else None), tools)
-    try:
-        if streaming:
-            return await _translate_stream(call, resp, back)
-        answer = await read_json(resp, call.provider, provider.answer_key, provider.answer_kind)
-    finally:
-        release(resp)
-    out = client.answer_from_pivot(back.completion(answer), turn)
-    call.obs.usage = usage_of(out.get("usage"))
-    await back.keep(out)
-    return web.json_response(out)
+    turn = new_turn(body, call.obs.request_id, pivoted.tool_names, client.wants_usage(body))
+    ex = Exchange(call.provider, provider.path, call.obs, provider, client, tools, stream=streaming, whole=whole,
+                  turn=turn, keep=full if client.stateful else None)  # fmt: skip
+    return ex, jsonbody.dump(sent)
 
 
 def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Pivoted, Body]:
@@ -302,114 +270,4 @@ def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Piv
         structlog.get_logger("proxyd").info(
             "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)
         )
-    return pivoted, adapt(provider, sent, call) or sent
-
-
-def _error_reply(
-    call: Call, resp: aiohttp.ClientResponse, body: bytes, exchange: Exchange, client: Wire
-) -> web.Response:
-    """A provider's error whose body was read, in the shape of the client's API."""
-    provider = exchange.wire
-    if provider is None or client.errors == provider.errors:
-        return error_answer(call.request, resp, body, exchange)
-    return _across(call, resp.status, body, client)
-
-
-async def _error_across(call: Call, resp: aiohttp.ClientResponse, exchange: Exchange, client: Wire) -> web.Response:
-    try:
-        body = await read_error_body(resp, call.provider)
-    finally:
-        release(resp)
-    return _across(call, resp.status, body, client)
-
-
-def _across(call: Call, status: int, body: bytes, client: Wire) -> web.Response:
-    message = f"provider {call.provider.name!r} answered {status}: {provider_message(body) or 'no details given'}"
-    status = status if status < 600 else 502
-    return answer_error(client, ProxyError(status, message))
-
-
-class _Keeper:
-    """Stores a finished turn of a stateful client wire (Responses' previous_response_id)."""
-
-    def __init__(self, call: Call, full: Body | None) -> None:
-        self.call, self.full = call, full
-
-    async def __call__(self, answer: Body | None) -> None:
-        if self.full is not None and answer is not None:
-            await keep_turn(self.call.request, self.full, answer)
-
-
-@dataclass(frozen=True)
-class _Back:
-    """How a translated answer comes back: the provider's and the client's wires, the turn, what
-    keeps a stateful client's turn, and the request's tool check."""
-
-    provider: Wire
-    client: Wire
-    turn: Turn
-    keep: _Keeper
-    tools: ToolCheck | None
-
-    def completion(self, answer: Body) -> Body:
-        """A whole answer in the pivot's form, its tool calls checked (and repaired when asked)."""
-        completion = self.provider.answer_to_pivot(answer, self.turn)
-        return self.tools.completion(completion) if self.tools is not None else completion
-
-
-async def _translate_stream(call: Call, resp: aiohttp.ClientResponse, back: _Back) -> web.StreamResponse:
-    if resp.content_type == "text/event-stream":
-        watch = back.tools.watch() if back.tools is not None else None
-        translator = StreamTranslator(back.provider.decoder(back.turn), back.client.encoder(back.turn), watch)
-        return await _pump_translated(call, resp, translator, back.keep, back.tools)
-    translator = StreamTranslator(back.provider.decoder(back.turn), back.client.encoder(back.turn))
-    # A whole answer (streaming off, or a server that ignores stream: true): replayed as the
-    # client's stream. A stream is opened once there is something to send, so a failure before
-    # that is an error answer, and one after it the stream's own error event.
-    head = translator.start()
-    out = await open_sse(call.request, call.obs) if head else None
-    if out is not None:
-        await out.write(head)
-    try:
-        answer = await read_json(resp, call.provider, back.provider.answer_key, back.provider.answer_kind)
-    except ProxyError as exc:
-        if out is None:
-            raise
-        await out.write(translator.fail(exc.message))
-        await out.write_eof()
-        return out
-    items = [*pivot.completion_chunks(back.completion(answer), include_usage=True), pivot.END]
-    body = translator.feed_items(items)
-    if out is None:
-        out = await open_sse(call.request, call.obs)
-    await out.write(body)
-    usage = translator.usage
-    call.obs.usage = usage_of(usage if usage is not None else answer.get("usage"))
-    await back.keep(translator.encoder.answer)
-    await out.write(translator.encoder.finish())
-    await out.write_eof()
-    return out
-
-
-async def _pump_translated(
-    call: Call, resp: aiohttp.ClientResponse, translator: StreamTranslator, keep: _Keeper, tools: ToolCheck | None
-) -> web.StreamResponse:
-    """Relay an upstream stream through ``translator``; a broken upstream ends in the client
-    wire's failure. The turn is stored before the last event goes out."""
-    out = await open_sse(call.request, call.obs)
-    head = translator.start()
-    if head:
-        await out.write(head)
-    failure = await pump(resp, out, call.provider, call.obs, translator.feed, until=lambda: translator.ended)
-    if failure is not None:
-        call.obs.failed(failure)
-    tail = translator.fail(failure.message) if failure else translator.finish()
-    if tools is not None and translator.watch is not None:
-        tools.done(translator.watch)
-    call.obs.usage = usage_of(translator.usage)
-    await keep(translator.encoder.answer)
-    await out.write(tail)
-    await out.write_eof()
-    if failure is None:
-        await read_rest(resp)
-    return out
+    return pivoted, fit(provider, sent, call) or sent

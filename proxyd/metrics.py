@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from proxyd import __version__
 from proxyd.errors import FAILURES
-from proxyd.wires.registry import WIRES
+from proxyd.wires.registry import FALLBACK_ORDER, WIRES
 
 # From a 0.5 ms proxy hop to a 20-minute stream.
 LATENCY_BUCKETS = (
@@ -46,7 +46,7 @@ REFUSAL_REASONS = ("host", "origin", "token", "role")
 STORE_OPERATIONS = ("get", "put", "delete")
 # The labels of errors.FAILURES, and the two status classes an answer's failure counts as
 UPSTREAM_REASONS = (*(f.label for f in FAILURES.values()), "status_5xx", "status_4xx")
-FALLBACKS = (("responses", "chat"), ("chat", "responses"))  # wire: auto's usual two: at 0 from the start
+FALLBACKS = tuple(permutations(FALLBACK_ORDER, 2))  # wire: auto's usual moves: at 0 from the start
 TRANSLATIONS = tuple(permutations(WIRES, 2))  # (from, to): every pair of wires proxyd translates between
 
 

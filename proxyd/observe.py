@@ -26,12 +26,13 @@ from proxyd.runtime import Runtime
 from proxyd.settings import DEFAULT_CLIENT, Client
 from proxyd.toolcalls.findings import Findings
 from proxyd.traffic import ring
-from proxyd.usage import Usage, first_token_pattern
+from proxyd.usage import Usage
+from proxyd.wires.registry import WIRES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 AccessWriter = Callable[[dict[str, Any]], None]
 
-_TOKEN_RES = {wire: first_token_pattern(wire) for wire in ("chat", "responses")}
+_TOKEN_RES = {wire.name: wire.first_token for wire in WIRES.values()}
 
 
 class Observation:

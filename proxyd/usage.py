@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxyd import jsoncodec
@@ -60,15 +61,16 @@ def usage_of(value: object) -> Usage | None:
     )
 
 
-def usage_in_tail(tail: bytes) -> Usage | None:
-    """The last ``"usage": {...}`` object in the end of a JSON body, if it is complete there."""
+def usage_in_tail(tail: bytes, read: Callable[[object], Usage | None] = usage_of) -> Usage | None:
+    """The last ``"usage": {...}`` object in the end of a JSON body, if it is complete there,
+    as ``read`` (the wire's reader) counts it."""
     text = tail.decode("utf-8", "replace")  # the tail may begin inside a character
     for match in reversed(list(_USAGE_KEY_RE.finditer(text))):
         try:
             value, _ = _DECODER.raw_decode(text, match.end() - 1)
         except ValueError:  # cut off by the end of the tail, or not JSON there
             continue
-        found = usage_of(value)
+        found = read(value)
         if found is not None:
             return found
     return None
@@ -100,10 +102,3 @@ def bounded_tail(tail: bytes, chunk: bytes) -> bytes:
     """Append ``chunk`` and keep the last :data:`TAIL_BYTES` bytes."""
     joined = tail + chunk if tail else chunk
     return joined[-TAIL_BYTES:] if len(joined) > TAIL_BYTES else joined
-
-
-def first_token_pattern(wire: str) -> re.Pattern[bytes]:
-    """Bytes that mark generated output in an upstream stream of ``wire`` (time to first token)."""
-    if wire == "responses":
-        return re.compile(rb'"delta"\s*:\s*"[^"]')
-    return re.compile(rb'"(?:content|reasoning_content|reasoning|arguments)"\s*:\s*"[^"]')

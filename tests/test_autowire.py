@@ -16,9 +16,9 @@ import openai
 import pytest
 from aiohttp import web
 
-from proxyd.autowire import chat_verdict, missing_route, next_wire, reason, refusal, responses_only
+from proxyd.autowire import MOVES, chat_verdict, missing_route, next_wire, reason, refusal, responses_only, showed
 from tests.conftest import FakeUpstream, ProxyClient
-from tests.test_forward import answer_chat
+from tests.fakes.echo import answer_chat
 
 ProxyFactory = Callable[..., Awaitable[ProxyClient]]
 MODEL = "qwen3"
@@ -295,3 +295,49 @@ def test_a_refusal_says_which_wire_and_how_far() -> None:
     # Once the provider is known to speak chat, a bare 404 is its own answer, not a missing route.
     assert refusal("chat", "/chat/completions", 404, b"404 page not found", "m", learned=True) is None
     assert refusal("chat", "/chat/completions", 404, b"404 page not found", "m", learned=False) is not None
+
+
+KNOWN = ("unknown", "learned", "probing")
+SHOWED = ("answered", "no_route", "elsewhere", "its_error", "no_model", "unsendable")
+
+
+def test_the_auto_table_has_one_move_for_every_state_and_answer() -> None:
+    assert set(MOVES) == {(k, s) for k in KNOWN for s in SHOWED}
+
+
+@pytest.mark.parametrize(("known", "seen"), [(k, s) for k in KNOWN for s in SHOWED])
+def test_the_auto_table_moves(known: str, seen: str) -> None:
+    move = MOVES[known, seen]  # type: ignore[index]
+    assert not (move.next and move.remember)  # a wire that refused is never remembered
+    if seen in ("answered", "its_error", "no_model"):
+        assert not move.next  # its API answered: this is the answer
+    if seen == "elsewhere":
+        assert move.next  # "use /responses" is believed whatever was known
+    if seen == "no_model" or known == "learned":
+        assert not move.remember  # an unknown model teaches nothing; a known wire is known
+    if seen == "answered":
+        assert move.remember is (known != "learned")
+    if seen in ("no_route", "unsendable"):
+        assert move.next is (known != "learned" if seen == "no_route" else known == "probing")
+
+
+# What an answer showed, read from the servers' own bodies (see MISSING and RESPONSES_ONLY above).
+@pytest.mark.parametrize(
+    ("wire", "status", "body", "expected"),
+    [
+        ("responses", 404, b'{"error": {"message": "Invalid URL (POST /v1/responses)"}}', "no_route"),
+        ("responses", 200, b'{"error": "Unexpected endpoint or method. (POST /v1/responses)"}', "no_route"),
+        ("responses", 200, None, "answered"),  # a stream, or a 200 not read
+        ("responses", 200, b'{"id": "resp_1", "output": []}', "answered"),
+        ("chat", 404, json.dumps(RESPONSES_ONLY[0][2]).encode(), "elsewhere"),
+        ("responses", 400, json.dumps(RESPONSES_ONLY[4][2]).encode(), "its_error"),  # only chat sends elsewhere
+        ("chat", 400, json.dumps(RESPONSES_ONLY[4][2]).encode(), "elsewhere"),
+        ("anthropic", 404, b'{"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}', "no_route"),
+        ("chat", 404, b'{"error": {"message": "The model `m` does not exist", "code": "model_not_found"}}', "no_model"),
+        ("chat", 401, b'{"error": {"message": "Incorrect API key provided"}}', "its_error"),
+        ("chat", 500, b"boom", "its_error"),
+    ],
+)  # fmt: skip
+def test_showed(wire: str, status: int, body: bytes | None, expected: str) -> None:
+    answer_key = {"chat": "choices", "responses": "output", "anthropic": "content"}[wire]
+    assert showed(wire, status, body, "m", f"/{wire}", answer_key) == expected

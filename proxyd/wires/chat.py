@@ -14,8 +14,10 @@ from typing import Any
 
 from proxyd import jsoncodec
 from proxyd.errors import ProxyError
+from proxyd.fitting import adapt_chat
 from proxyd.sse import SSEDecoder, SSEEvent
 from proxyd.stream_end import StreamCheck
+from proxyd.usage import Usage, usage_of
 from proxyd.wires.pivot import DONE, END, Item, completion_chunks, error_line, parse
 from proxyd.wires.turn import Pivoted, Turn
 
@@ -144,6 +146,11 @@ class ChatWire:
     stateful = False  # no stored turns: a chat request carries its whole history
     errors = "openai"
     default_headers: tuple[tuple[str, str], ...] = ()
+    fallback: int | None = 0  # wire: auto tries it first after the client's own: every server has it
+    ubiquitous = True  # a 200 on it is taken at its word (an "unexpected endpoint" 200 comes from elsewhere)
+    elsewhere: str | None = "responses"  # its errors may send a model (or all) to the Responses API
+    first_token = re.compile(rb'"(?:content|reasoning_content|reasoning|arguments)"\s*:\s*"[^"]')
+    fit = staticmethod(adapt_chat)
 
     def to_pivot(self, body: Body) -> Pivoted:
         return Pivoted(body)
@@ -183,6 +190,9 @@ class ChatWire:
     def replay(self, answer: Body, include_usage: bool) -> bytes:
         """A whole answer as this wire's stream."""
         return completion_to_sse(answer, include_usage=include_usage)
+
+    def usage(self, value: object) -> Usage | None:
+        return usage_of(value)
 
     def check(self) -> ChatStreamCheck:
         return ChatStreamCheck()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from proxyd.errors import ProxyError
+from proxyd.settings import ModelEntry, Provider
 from proxyd.stream_end import StreamCheck
+from proxyd.usage import Usage
 from proxyd.wires.anthropic import ANTHROPIC
 from proxyd.wires.chat import CHAT
 from proxyd.wires.errors import TranslationError
@@ -14,7 +17,7 @@ from proxyd.wires.responses import RESPONSES
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
-__all__ = ["WIRES", "TranslationError", "Wire", "client_wire", "counting_wire", "stream_wire"]
+__all__ = ["FALLBACK_ORDER", "WIRES", "TranslationError", "Wire", "client_wire", "counting_wire", "stream_wire"]
 
 
 class Decoder(Protocol):
@@ -53,6 +56,18 @@ class Wire(Protocol):
     stateful: bool  # turns are stored and continued by id (previous_response_id)
     errors: str  # the family of its error bodies: a relayed error crosses unchanged within one
     default_headers: tuple[tuple[str, str], ...]  # sent to its providers unless the request or config has them
+    fallback: int | None  # its place in the order a wire: auto provider is tried in (None: never)
+    ubiquitous: bool  # every server that has it answers it truly: a 200 on it is not a disguised refusal
+    elsewhere: str | None  # the wire a server's error on this one may send the request to
+    first_token: re.Pattern[bytes]  # bytes of its stream that mark generated output (time to first token)
+
+    def fit(self, body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
+        """The body fitted to the provider's compat settings and the model (None: unchanged), and notes."""
+        ...
+
+    def usage(self, value: object) -> Usage | None:
+        """Its answer's ``usage`` object as token counts."""
+        ...
 
     def to_pivot(self, body: Body) -> Pivoted: ...
     def offered_tools(self, body: Body) -> Pivoted:
@@ -87,6 +102,12 @@ _BY_ENDPOINT: dict[str, Wire] = {wire.endpoints[0]: wire for wire in WIRES.value
 _COUNTERS: dict[str, Counter] = {w.count_endpoint: w for w in (ANTHROPIC,)}
 _STREAMS: dict[str, Wire] = {endpoint: wire for wire in WIRES.values() for endpoint in wire.endpoints}
 _ANY_ENDPOINT: dict[str, Wire] = {**_STREAMS, ANTHROPIC.count_endpoint: ANTHROPIC}
+
+
+# The order a wire: auto provider is tried in, after the client's own wire.
+FALLBACK_ORDER: tuple[str, ...] = tuple(
+    w.name for w in sorted(WIRES.values(), key=lambda w: w.fallback or 0) if w.fallback is not None
+)
 
 
 def client_wire(endpoint: str) -> Wire | None:

@@ -17,8 +17,10 @@ from typing import Any
 
 from proxyd import jsoncodec
 from proxyd.errors import ProxyError
+from proxyd.fitting import adapt_anthropic
 from proxyd.sse import SSEEvent
 from proxyd.stream_end import StreamCheck, event_type
+from proxyd.usage import Usage, usage_of
 from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
@@ -59,6 +61,11 @@ class AnthropicWire:
     errors = "anthropic"
     # Anthropic refuses a request without a version: sent unless the client or the config names one
     default_headers: tuple[tuple[str, str], ...] = (("anthropic-version", "2023-06-01"),)
+    fallback: int | None = None  # wire: auto never turns to it: a provider says wire: anthropic
+    ubiquitous = False
+    elsewhere: str | None = None
+    first_token = re.compile(rb'"(?:text|thinking|partial_json)"\s*:\s*"[^"]')
+    fit = staticmethod(adapt_anthropic)
 
     def to_pivot(self, body: Body) -> Pivoted:
         return anthropic_to_chat(body)
@@ -94,6 +101,10 @@ class AnthropicWire:
         chunks = completion_chunks(message_to_completion(answer, model), include_usage=True)
         return encoder.start() + encoder.feed([*chunks, END])
 
+    def usage(self, value: object) -> Usage | None:
+        """Anthropic counts cache reads and writes beside ``input_tokens``; the prompt is all three."""
+        return usage_of(_as_chat_usage(value) if isinstance(value, dict) else value)
+
     def check(self) -> AnthropicStreamCheck:
         return AnthropicStreamCheck()
 
@@ -122,10 +133,14 @@ def _usage_only(data: str) -> str:
         usage = json.loads(data).get("usage") or {}
     except (ValueError, AttributeError):
         return ""
+    return json.dumps({"usage": _as_chat_usage(usage)})
+
+
+def _as_chat_usage(usage: dict[str, Any]) -> dict[str, Any]:
     read, written = usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
     prompt = (usage.get("input_tokens") or 0) + read + written
-    return json.dumps({"usage": {"prompt_tokens": prompt, "completion_tokens": usage.get("output_tokens") or 0,
-                                 "prompt_tokens_details": {"cached_tokens": read}}})  # fmt: skip
+    return {"prompt_tokens": prompt, "completion_tokens": usage.get("output_tokens") or 0,
+            "prompt_tokens_details": {"cached_tokens": read}}  # fmt: skip
 
 
 ANTHROPIC = AnthropicWire()

@@ -14,8 +14,10 @@ from typing import Any
 
 from proxyd import jsoncodec
 from proxyd.errors import ProxyError
+from proxyd.fitting import adapt_responses
 from proxyd.sse import SSEEvent
 from proxyd.stream_end import StreamCheck, event_type
+from proxyd.usage import Usage, usage_of
 from proxyd.wires.errors import TranslationError
 from proxyd.wires.responses.from_pivot import ResponsesEncoder, chat_to_response
 from proxyd.wires.responses.machine import ChatToResponsesStream
@@ -73,6 +75,11 @@ class ResponsesWire:
     stateful = True
     errors = "openai"
     default_headers: tuple[tuple[str, str], ...] = ()
+    fallback: int | None = 1  # wire: auto tries it after chat
+    ubiquitous = False  # desktop apps answer it with a 200 that says "unexpected endpoint"
+    elsewhere: str | None = None
+    first_token = re.compile(rb'"delta"\s*:\s*"[^"]')
+    fit = staticmethod(adapt_responses)
 
     def to_pivot(self, body: Body) -> Pivoted:
         chat = responses_to_chat(body)
@@ -109,6 +116,9 @@ class ResponsesWire:
 
     def replay(self, answer: Body, include_usage: bool) -> bytes:
         return response_to_sse(answer)
+
+    def usage(self, value: object) -> Usage | None:
+        return usage_of(value)
 
     def check(self) -> ResponsesStreamCheck:
         return ResponsesStreamCheck()

@@ -1,0 +1,31 @@
+"""What the way back knows of the request it answers: one record, filled on the way in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from proxyd.config import Provider
+from proxyd.observe import Observation
+from proxyd.toolcheck import ToolCheck
+from proxyd.wires.registry import Wire
+from proxyd.wires.turn import Turn
+
+
+@dataclass(frozen=True)
+class Exchange:
+    provider: Provider
+    path: str  # the upstream path after base_url, for messages
+    obs: Observation
+    wire: Wire | None = None  # the provider's: whose stream rules the answer follows, when proxyd knows them
+    client: Wire | None = None  # the client's: whose shape it reads (the provider's when the same)
+    tools: ToolCheck | None = None  # the request offered tools: the answer's calls are checked
+    stream: bool = False  # the client asked for a stream
+    whole: bool = False  # ... and the provider was asked for a whole answer, replayed as one
+    include_usage: bool = False  # the client's stream carries usage only when asked
+    turn: Turn | None = None  # an answer that crosses wires (or whose tool calls are repaired) in this turn
+    keep: dict[str, Any] | None = None  # a stateful client's full request: its turn is stored with the answer
+
+    @property
+    def translated(self) -> bool:
+        return self.client is not None and self.wire is not None and self.client is not self.wire
