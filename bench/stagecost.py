@@ -19,7 +19,7 @@ from collections.abc import Callable
 from bench.mock import chunk_event
 from bench.run import CHAT, agent_body
 from proxyd import jsonbody, log
-from proxyd.config import parse_config
+from proxyd.config.parse import parse_config
 from proxyd.headers import upstream_request_headers
 from proxyd.log import AccessLine
 from proxyd.metrics import Metrics

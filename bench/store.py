@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import Proc, free_port, publish, stop
-from proxyd.settings import Store
+from proxyd.config.settings import Store
 from proxyd.store.base import ResponseStore
 from proxyd.store.shared import RedisStore
 from proxyd.store.sqlite import SQLiteStore

@@ -19,7 +19,7 @@ import timeit
 from typing import Any
 
 from bench.mock import chunk_event
-from proxyd.config import parse_config
+from proxyd.config.parse import parse_config
 from proxyd.observe import Observation
 from proxyd.routing import Route
 from proxyd.toolcalls.schemas import Schemas

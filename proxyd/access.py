@@ -14,7 +14,7 @@ send no ``Origin`` and no ``Sec-Fetch-Site``. So three checks, in order, before 
    from such an origin is answered here with that origin, never with ``*``.
 3. With ``listen.token`` or ``listen.tokens`` set, clients send a token as their API key
    (``Authorization: Bearer``, or ``x-api-key``/``api-key``); the token says which client
-   (:mod:`proxyd.clients`) sent the request. ``/healthz`` and ``/readyz`` need none.
+   (:mod:`proxyd.config.clients`) sent the request. ``/healthz`` and ``/readyz`` need none.
 4. The client's role says what it may do besides the API (:func:`check_role`): the page's data
    and ``/metrics`` need a viewer, the page's changes and Tests an admin.
 
@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from proxyd.clients import ModelRule
-from proxyd.settings import LOOPBACK_NAMES, OWNER, Access, Client, Role
+from proxyd.config.clients import ModelRule
+from proxyd.config.settings import LOOPBACK_NAMES, OWNER, Access, Client, Role
 
 # Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a
 # token; and the browser page's own files, which hold no data (a browser cannot send a token when

@@ -12,8 +12,7 @@ is stored before its last event goes out.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -26,13 +25,13 @@ from proxyd.error_answer import provider_error, redirect_error
 from proxyd.errors import ProxyError
 from proxyd.exchange import Exchange
 from proxyd.relay import open_sse, pump, relay
-from proxyd.store.endpoints import keep_turn
+from proxyd.store.history import keep_turn
 from proxyd.usage import usage_of
 from proxyd.wire_learning import Attempt, judge
 from proxyd.wires import pivot
 from proxyd.wires.registry import Wire
 from proxyd.wires.translator import StreamTranslator
-from proxyd.wires.turn import ToolName, Turn
+from proxyd.wires.turn import Turn
 
 Body = dict[str, Any]
 Run = Callable[[web.Request, aiohttp.ClientResponse, Exchange, "bytes | None"], Awaitable[web.StreamResponse]]
@@ -202,11 +201,6 @@ async def _keep(request: web.Request, ex: Exchange, out: Body | None) -> None:
     """Store a finished turn of a stateful client wire (Responses' previous_response_id)."""
     if ex.keep is not None and out is not None:
         await keep_turn(request, ex.keep, out)
-
-
-def new_turn(body: Body, request_id: str, tool_names: Mapping[str, ToolName], include_usage: bool) -> Turn:
-    """The turn a translated answer belongs to: ids and names the client's wire writes."""
-    return Turn(body, f"resp_{request_id}", str(body.get("model") or ""), int(time.time()), tool_names, include_usage)
 
 
 _RUN: dict[Path, Run] = {

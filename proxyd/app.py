@@ -23,15 +23,14 @@ from proxyd import jsonbody
 from proxyd.access import ANYONE
 from proxyd.attempts import serve_group
 from proxyd.catalog import find_model, model_objects
-from proxyd.clients import ModelRule
-from proxyd.config import Config
+from proxyd.config.clients import ModelRule
+from proxyd.config.settings import Config
 from proxyd.decode import codecs, decode, too_large
 from proxyd.drain import DRAIN, Drain, answer_shutdown, is_shutdown
 from proxyd.error_answer import answer_error, request_wire
 from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
 from proxyd.guard import add_cors_headers, guard
-from proxyd.health import HEALTH, HealthChecker, publish_state
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
 from proxyd.observe import (
@@ -48,12 +47,14 @@ from proxyd.observe import (
 from proxyd.own_endpoints import serve_local
 from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
+from proxyd.probes import HEALTH, HealthChecker, publish_state
 from proxyd.protocol import expect_handler
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.store.base import ResponseStore
-from proxyd.store.endpoints import STORE, not_found, serve_stored
+from proxyd.store.endpoints import serve_stored
+from proxyd.store.records import STORE, not_found
 from proxyd.store.sqlite import SQLiteStore, store_path
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.config.settings import Group, GroupTarget
 from proxyd.errors import ProxyError, disabled_error, failure_of
 from proxyd.failover import TryNext, next_step, plan
 from proxyd.forward import forward
@@ -25,7 +26,6 @@ from proxyd.metrics import METRICS
 from proxyd.observe import OBSERVER, Observation
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME, Generation
-from proxyd.settings import Group, GroupTarget
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from proxyd import jsoncodec
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.errors import ProxyError, upstream_error
 from proxyd.redact import blank_provider_secrets
 from proxyd.upstream import MAX_ERROR_BODY, map_exception

@@ -14,9 +14,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from proxyd.config import ModelEntry, Provider
+from proxyd.config.settings import DEFAULT_CONTEXT_WINDOW, ModelEntry, Provider
 from proxyd.routing import Router
-from proxyd.settings import DEFAULT_CONTEXT_WINDOW
 
 
 def model_objects(router: Router) -> list[dict[str, Any]]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from proxyd import __version__
-from proxyd.config import Config, ConfigError, Listen, ModelEntry, Provider
+from proxyd.config.loader import find_config, load_config, readable_secrets
+from proxyd.config.providers import notices
+from proxyd.config.settings import Config, ConfigError, Listen, ModelEntry, Provider
 from proxyd.listing import merged
-from proxyd.loader import find_config, load_config, readable_secrets
-from proxyd.providers import notices
 from proxyd.store.where import shown
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2

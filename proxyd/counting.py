@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.headers import upstream_request_headers
 from proxyd.observe import Observation
 from proxyd.wires.registry import Counter

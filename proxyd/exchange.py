@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.observe import Observation
 from proxyd.toolcheck import ToolCheck
 from proxyd.wires.registry import Wire

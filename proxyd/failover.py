@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proxyd.config.settings import Cooldown, Failover, Group, GroupTarget
 from proxyd.errors import ERROR_REASONS, FAIL_OVER_STATUSES, failure_of
-from proxyd.healthstate import ProviderHealth
-from proxyd.settings import Cooldown, Failover, Group, GroupTarget
+from proxyd.reachability import ProviderHealth
 
 STATUSES = FAIL_OVER_STATUSES
 # proxyd's own error codes for a request that got no answer head, as failover reasons

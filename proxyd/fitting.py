@@ -16,8 +16,8 @@ import re
 import string
 from typing import Any
 
+from proxyd.config.settings import Compat, ModelEntry, Provider
 from proxyd.errors import ProxyError, bad_request
-from proxyd.settings import Compat, ModelEntry, Provider
 
 Body = dict[str, Any]
 _AS_SENT = Compat()

@@ -26,10 +26,10 @@ import structlog
 from aiohttp import web
 
 from proxyd import autowire, failover, jsonbody
-from proxyd.answering import answer, new_turn
+from proxyd.answering import answer
 from proxyd.autowire import NoRoute, next_wire
 from proxyd.bodies import release
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.counting import count
 from proxyd.errors import ProxyError, bad_request
 from proxyd.exchange import Exchange
@@ -40,12 +40,12 @@ from proxyd.metrics import METRICS
 from proxyd.observe import Observation
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
-from proxyd.store.endpoints import with_history
+from proxyd.store.history import with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.wire_learning import Attempt, unsendable
 from proxyd.wires.registry import WIRES, TranslationError, Wire, client_wire, counting_wire, stream_wire
-from proxyd.wires.turn import Pivoted
+from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
 
@@ -253,7 +253,8 @@ async def _translated(
     whole = streaming and streaming_off(call.provider, call.route.entry) is not None
     if whole:
         sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
-    turn = new_turn(body, call.obs.request_id, pivoted.tool_names, client.wants_usage(body))
+    turn = Turn(body, f"resp_{call.obs.request_id}", str(body.get("model") or ""), int(time.time()),
+                pivoted.tool_names, client.wants_usage(body))  # fmt: skip
     ex = Exchange(call.provider, provider.path, call.obs, provider, client, tools, stream=streaming, whole=whole,
                   turn=turn, keep=full if client.stateful else None)  # fmt: skip
     return ex, jsonbody.dump(sent)

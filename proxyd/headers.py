@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.wires.registry import WIRES
 
 Headers = list[tuple[str, str]]

@@ -49,9 +49,3 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits, a key not a str
         return json.dumps(value, separators=(",", ":")).encode()
-
-
-def event(value: Any, kind: str | None = None) -> bytes:
-    """One server-sent event whose ``data`` is ``value`` as JSON (never more than one line)."""
-    head = b"event: %s\ndata: " % kind.encode() if kind else b"data: "
-    return head + dumps(value) + b"\n\n"

@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from proxyd.settings import ModelEntry
+from proxyd.config.settings import ModelEntry
 
 MAX_MODELS = 5000  # a catalog larger than this is cut (labels and memory stay bounded)
 _MAX_TOKENS = 100_000_000  # larger is not a window, it is a bug in the listing

@@ -19,11 +19,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from proxyd.config.settings import DEFAULT_CLIENT, Client
 from proxyd.errors import ERROR_REASONS, FAILURES, ProxyError, failure_of, status_reason
-from proxyd.health import publish_state
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
+from proxyd.probes import publish_state
 from proxyd.runtime import Runtime
-from proxyd.settings import DEFAULT_CLIENT, Client
 from proxyd.toolcalls.findings import Findings
 from proxyd.traffic import ring
 from proxyd.usage import Usage

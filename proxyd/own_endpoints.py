@@ -22,7 +22,7 @@ from proxyd.metrics import METRICS
 from proxyd.observe import CLIENT
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME, Generation, Runtime
-from proxyd.store.endpoints import STORE
+from proxyd.store.records import STORE
 from proxyd.visibility import status_for
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxyd.settings import Config, Provider
+from proxyd.config.settings import Config, Provider
 
 MASK = "[redacted]"
 MIN_SECRET = 8

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from proxyd.bodies import idle_error, read_upto, read_whole
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.drain import answer_shutdown, is_shutdown
 from proxyd.errors import ProxyError, upstream_error
 from proxyd.exchange import Exchange

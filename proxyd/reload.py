@@ -35,12 +35,12 @@ import structlog
 import watchfiles
 from aiohttp import web
 
-from proxyd.config import Config, ConfigError
-from proxyd.health import HEALTH
-from proxyd.loader import load_config
+from proxyd.config.loader import load_config
+from proxyd.config.providers import notices
+from proxyd.config.settings import Config, ConfigError
 from proxyd.metrics import METRICS
 from proxyd.notify import Notifier
-from proxyd.providers import notices
+from proxyd.probes import HEALTH
 from proxyd.runtime import RUNTIME
 
 RESTART_ONLY = ("listen", "store", "tcp_keepalive")

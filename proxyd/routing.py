@@ -20,10 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from proxyd.config import Config, ModelEntry, Provider
+from proxyd.config.settings import Config, Group, GroupTarget, ModelEntry, Provider
 from proxyd.errors import ProxyError, bad_request
 from proxyd.listing import merged
-from proxyd.settings import Group, GroupTarget
 
 _PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:/.*)?)$")
 _SEGMENT_SPLIT_RE = re.compile(r"[/\\]")

@@ -22,13 +22,13 @@ import aiohttp
 from aiohttp import web
 
 from proxyd.access import Policy
-from proxyd.config import Config, Provider, Tls
+from proxyd.config.settings import Config, Provider, Tls
 from proxyd.failover import TargetState
-from proxyd.healthstate import ProviderHealth
 from proxyd.learned import LearnedWire
+from proxyd.reachability import ProviderHealth
 from proxyd.routing import Router
-from proxyd.toolcalls.health import ToolHealth
 from proxyd.toolcalls.schemas import Schemas, compile_schema
+from proxyd.toolcalls.verdicts import ToolHealth
 from proxyd.upstream import create_session
 
 PoolKey = tuple[str, str | None, tuple[tuple[str, str], ...], Tls]

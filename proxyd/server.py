@@ -26,7 +26,7 @@ from aiohttp import web
 from proxyd import __version__
 from proxyd.access import exposure_problem, is_loopback
 from proxyd.app import create_app, server_options
-from proxyd.config import Config, Keepalive, Listen
+from proxyd.config.settings import Config, Keepalive, Listen
 from proxyd.drain import DRAIN, Drain
 from proxyd.notify import Notifier, activated_socket, watchdog_interval
 from proxyd.observe import AccessWriter

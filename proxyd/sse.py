@@ -9,7 +9,9 @@ trailing CR is held until the next read (or :meth:`SSEDecoder.flush`) says what 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from proxyd.jsoncodec import dumps
 
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _CR, _LF = 13, 10  # bytes index as ints
@@ -102,3 +104,9 @@ def encode_event(data: str, event: str | None = None) -> bytes:
         return f"{head}data: {data}\n\n".encode()
     body = "".join(f"data: {line}\n" for line in _LINE_BREAK_RE.split(data))
     return f"{head}{body}\n".encode()
+
+
+def json_event(value: Any, kind: str | None = None) -> bytes:
+    """One event whose ``data`` is ``value`` as JSON (never more than one line)."""
+    head = b"event: %s\ndata: " % kind.encode() if kind else b"data: "
+    return head + dumps(value) + b"\n\n"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import aiohttp
 from yarl import URL
 
-from proxyd.config import Keepalive, Provider, Tls
+from proxyd.config.settings import Keepalive, Provider, Tls
 from proxyd.errors import ProxyError, upstream_error
 
 # Provider error bodies are read whole to reshape them; a sane limit keeps a broken upstream

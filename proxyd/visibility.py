@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxyd.settings import Role
+from proxyd.config.settings import Role
 
 # What a client sees of a provider in /status: enough to know why its requests fail.
 _CLIENT_PROVIDER_FIELDS = ("name", "state", "wire", "detected_wire", "models")

@@ -19,7 +19,7 @@ from aiohttp import web
 from proxyd import autowire
 from proxyd.autowire import Known, NoRoute
 from proxyd.bodies import read_error_body, read_whole, release
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.metrics import METRICS
 from proxyd.runtime import RUNTIME
 from proxyd.wires.registry import Wire

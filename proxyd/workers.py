@@ -35,7 +35,7 @@ from pathlib import Path
 import structlog
 
 from proxyd.access import exposure_problem
-from proxyd.config import Listen
+from proxyd.config.settings import Listen
 from proxyd.notify import Notifier, watchdog_interval
 from proxyd.page.csrf import SECRET_ENV
 

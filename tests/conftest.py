@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from proxyd.config import Config, parse_config
+from proxyd.config.parse import parse_config
+from proxyd.config.settings import Config
 from proxyd.server import Running, start
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

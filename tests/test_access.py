@@ -8,7 +8,7 @@ import pytest
 
 from proxyd import access
 from proxyd.access import Policy, Refusal, exposure_problem, host_name, is_loopback, origin_problem
-from proxyd.settings import Access, Client, ClientToken
+from proxyd.config.settings import Access, Client, ClientToken
 
 TOKEN = "proxyd-token-0123456789"
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from proxyd.loader import load_config
+from proxyd.config.loader import load_config
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME
 from proxyd.server import ReloadFrom, start

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from proxyd.config import parse_config
+from proxyd.config.parse import parse_config
 from tests.daemons import required
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from proxyd.config.settings import Cooldown, Failover, Group, GroupTarget
 from proxyd.failover import TargetState, TryNext, next_step, plan, retry_after_s
-from proxyd.settings import Cooldown, Failover, Group, GroupTarget
 
 A, B, C = GroupTarget("a", "m"), GroupTarget("b", "m"), GroupTarget("c", "m")
 SETTINGS = Failover(retries=1, deadline_s=30, retry_after_max_s=10)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxyd.config import Compat, ModelEntry, Provider
+from proxyd.config.settings import Compat, ModelEntry, Provider
 from proxyd.errors import ProxyError
 from proxyd.fitting import adapt_chat, adapt_responses
 from tests.conftest import FakeUpstream, ProxyClient, make_config

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.config import Provider
+from proxyd.config.settings import Provider
 from proxyd.headers import downstream_response_headers, upstream_request_headers
 
 KEYED = Provider(name="p", base_url="http://h/v1", api_key="sk-provider", headers=(("X-Tenant", "team-a"),))

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from proxyd import jsoncodec
-from proxyd.sse import SSEDecoder
 
 # What providers send in stream chunks and answers, and what orjson would read otherwise.
 TEXTS = [
@@ -59,10 +58,3 @@ def test_dumps_writes_the_same_value_in_one_line(value: object) -> None:
     written = jsoncodec.dumps(value)
     assert b"\n" not in written and b"\r" not in written
     assert json.loads(written) == json.loads(json.dumps(value))
-
-
-def test_event_is_one_sse_event_that_reads_back() -> None:
-    value = {"type": "x", "text": "two\nlines\r\nand\u2028more"}
-    for kind in ("x", None):
-        events = SSEDecoder().feed(jsoncodec.event(value, kind))
-        assert [(e.event, json.loads(e.data)) for e in events] == [(kind or "", value)]

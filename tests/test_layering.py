@@ -70,15 +70,16 @@ def test_pure_module_imports_no_io(module: str) -> None:
 
 def test_every_module_the_readme_calls_pure_is_checked() -> None:
     named = {
-        "config", "providers", "services", "fitting", "listing", "settings", "routing", "catalog",
-        "headers", "jsonbody", "jsoncodec", "sse", "errors", "usage", "healthstate", "redact",
-        "checkup.diagnose", "access", "keys", "autowire", "decode", "stream_end", "yaml_fields", "wires",
-        "traffic", "page.view", "page.forms", "page.csrf", "clients", "store.base", "store.where",
+        "config.parse", "config.providers", "config.services", "fitting", "listing", "config.settings", "routing",
+        "catalog", "headers", "jsonbody", "jsoncodec", "sse", "errors", "usage", "reachability", "redact",
+        "checkup.diagnose", "access", "config.keys", "autowire", "answer_plan", "decode", "stream_end",
+        "config.yaml_fields", "wires", "traffic", "page.view", "page.forms", "page.csrf", "config.clients",
+        "config.groups", "store.base", "store.where",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
         "wires.responses.machine", "wires.responses.from_pivot", "wires.responses.to_pivot", "wires.responses.tools",
         "wires.responses.request_to_pivot", "wires.responses.request_from_pivot", "wires.responses.response",
         "toolcalls", "toolcalls.offered", "toolcalls.schemas", "toolcalls.judge", "toolcalls.in_text",
-        "toolcalls.hold", "toolcalls.findings", "toolcalls.watch", "toolcalls.health",
+        "toolcalls.hold", "toolcalls.findings", "toolcalls.watch", "toolcalls.verdicts",
     }  # fmt: skip
     assert named <= set(PURE), sorted(named - set(PURE))
 

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from proxyd.config import Config
+from proxyd.config.settings import Config, ModelEntry
 from proxyd.listing import MAX_MODELS, merged, models_in_listing
 from proxyd.routing import Router
-from proxyd.settings import ModelEntry
 from tests.conftest import FakeUpstream, ProxyClient, make_config
 from tests.helpers import eventually
 

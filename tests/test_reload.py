@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from proxyd.loader import load_config
+from proxyd.config.loader import load_config
 from proxyd.reload import RELOADS
 from proxyd.runtime import RUNTIME
 from proxyd.server import ReloadFrom, start

@@ -6,7 +6,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 
-from proxyd.config import Keepalive, Listen
+from proxyd.config.settings import Keepalive, Listen
 from proxyd.server import listen_socket
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.helpers import WAIT

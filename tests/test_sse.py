@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from proxyd.sse import SSEDecoder, SSEEvent, encode_event
+from proxyd.sse import SSEDecoder, SSEEvent, encode_event, json_event
 
 STREAM = (
     b"\xef\xbb\xbf: keepalive comment\r\n"
@@ -95,3 +95,10 @@ def test_json_events_need_no_splitting(value: object) -> None:
     data = json.dumps(value)
     wire = f"event: response.output_text.delta\ndata: {data}\n\n".encode()
     assert encode_event(data, "response.output_text.delta") == wire
+
+
+def test_event_is_one_sse_event_that_reads_back() -> None:
+    value = {"type": "x", "text": "two\nlines\r\nand\u2028more"}
+    for kind in ("x", None):
+        events = SSEDecoder().feed(json_event(value, kind))
+        assert [(e.event, json.loads(e.data)) for e in events] == [(kind or "", value)]

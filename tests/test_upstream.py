@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from proxyd.config import Keepalive, Tls
+from proxyd.config.settings import Keepalive, Tls
 from proxyd.upstream import create_session
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.daemons import free_port

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxyd.config.keys import shell_reference
+from proxyd.config.services import complete_base_url, detect
+from proxyd.config.settings import Provider
 from proxyd.headers import wire_defaults
-from proxyd.keys import shell_reference
 from proxyd.redact import redact_text, secret_header
-from proxyd.services import complete_base_url, detect
-from proxyd.settings import Provider
 from proxyd.wires.registry import WIRES
 
 MODEL_PLACEHOLDER = "$MODEL"
@@ -80,7 +80,7 @@ def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:
 
 
 def key_reference(source: str) -> str:
-    """How a shell gets the provider's key (:func:`~proxyd.keys.shell_reference`); ``$KEY`` when
+    """How a shell gets the provider's key (:func:`~proxyd.config.keys.shell_reference`); ``$KEY`` when
     it is written in the config."""
     return shell_reference(source) or "$KEY"
 

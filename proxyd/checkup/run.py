@@ -30,14 +30,13 @@ from proxyd.checkup.diagnose import (
     url_forms_to_try,
     working_form_advice,
 )
-from proxyd.config import Config, ModelEntry, Provider
+from proxyd.config.services import detect
+from proxyd.config.settings import Config, GroupTarget, ModelEntry, Provider
 from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
-from proxyd.health import probe_models
-from proxyd.healthstate import ProbeResult
+from proxyd.probes import probe_models
+from proxyd.reachability import ProbeResult
 from proxyd.redact import blank_provider_secrets
-from proxyd.services import detect
-from proxyd.settings import GroupTarget
 from proxyd.upstream import create_session
 from proxyd.usage import TAIL_BYTES
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from proxyd.checkup.diagnose import error_message
 from proxyd.toolcalls.findings import Findings
-from proxyd.toolcalls.health import SAY, fix
 from proxyd.toolcalls.offered import Offered, from_pivot
+from proxyd.toolcalls.verdicts import SAY, fix
 from proxyd.wires.registry import WIRES
 
 TOOL = {

@@ -18,15 +18,15 @@ from proxyd.autowire import missing_route
 from proxyd.checkup.diagnose import Verdict, status_verdict
 from proxyd.checkup.run import connection_failure, listing_diagnosis
 from proxyd.checkup.tool_probe import answer_verdict, offered, probe_body, refusal, set_line
-from proxyd.config import Config, Provider
+from proxyd.config.settings import Config, Provider
 from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
-from proxyd.health import probe_models
+from proxyd.probes import probe_models
 from proxyd.redact import blank_provider_secrets
 from proxyd.toolcalls.schemas import Schemas
 from proxyd.toolcalls.watch import Judge, check_completion
 from proxyd.upstream import create_session
-from proxyd.wires.registry import WIRES
+from proxyd.wires.registry import FALLBACK_ORDER, WIRES
 from proxyd.wires.turn import Turn
 
 MAX_ANSWER = 1024 * 1024
@@ -68,7 +68,7 @@ async def _provider(config: Config, provider: Provider, models: list[str] | None
 
 async def _probe(session: aiohttp.ClientSession, provider: Provider, model: str, timeout_s: float) -> Verdict:
     v = Verdict(provider.name, model=model)
-    wires = ["chat", "responses"] if provider.wire == "auto" else [provider.wire]
+    wires = list(FALLBACK_ORDER) if provider.wire == "auto" else [provider.wire]
     for wire in wires:
         path = WIRES[wire].path
         v.wire = wire

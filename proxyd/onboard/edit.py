@@ -20,9 +20,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from proxyd.config import ConfigError
-from proxyd.loader import load_text
-from proxyd.yaml_errors import yaml_problem
+from proxyd.config.loader import load_text
+from proxyd.config.settings import ConfigError
+from proxyd.config.yaml_errors import yaml_problem
 
 _UNSET_RE = re.compile(r"environment variable (\w+) is not set")
 _CAPABILITIES = ("tools", "vision", "reasoning", "streaming")

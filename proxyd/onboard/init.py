@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from proxyd.config import ConfigError
-from proxyd.loader import EXAMPLE_CONFIG, find_config, load_config, user_config
+from proxyd.config.loader import EXAMPLE_CONFIG, find_config, load_config, user_config
+from proxyd.config.settings import ConfigError
 from proxyd.onboard.backup import keep_backup
 from proxyd.onboard.draft import render
 from proxyd.onboard.finds import Found, keys_in

@@ -20,8 +20,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from proxyd.config import ConfigError
-from proxyd.loader import find_config, load_config, state_dir
+from proxyd.config.loader import find_config, load_config, state_dir
+from proxyd.config.settings import ConfigError
 from proxyd.onboard.setup import host_of, target_of
 
 # client -> (program on PATH, how to install it)

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
-from proxyd.config import Config, ConfigError
-from proxyd.keys import shell_reference
-from proxyd.loader import find_config, load_config
+from proxyd.config.keys import shell_reference
+from proxyd.config.loader import find_config, load_config
+from proxyd.config.settings import Config, ConfigError
 from proxyd.onboard.backup import keep_backup
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
 

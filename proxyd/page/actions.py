@@ -20,14 +20,14 @@ from typing import Any
 import yaml
 
 from proxyd.checkup.run import check_providers, listing_diagnosis
-from proxyd.config import Config, ConfigError, Provider
+from proxyd.config.keys import env_names, escape_env
+from proxyd.config.loader import load_text
+from proxyd.config.settings import Config, ConfigError, Provider
 from proxyd.errors import ProxyError
-from proxyd.health import probe_models
-from proxyd.keys import env_names, escape_env
-from proxyd.loader import load_text
 from proxyd.onboard import edit
 from proxyd.page.forms import ProviderForm, SetForm, invalid
 from proxyd.page.view import row
+from proxyd.probes import probe_models
 from proxyd.reload import Reloader
 from proxyd.upstream import create_session
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from proxyd.config.settings import WIRE_SETTINGS
 from proxyd.errors import ProxyError
-from proxyd.settings import WIRE_SETTINGS
 
 KEY_KINDS = ("env", "file", "paste", "none")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

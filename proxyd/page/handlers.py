@@ -21,9 +21,9 @@ from aiohttp import web
 from proxyd import __version__, jsonbody
 from proxyd.access import ANYONE, same_origin
 from proxyd.checkup.run import listing_diagnosis
+from proxyd.config.loader import EXAMPLE_CONFIG
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
-from proxyd.loader import EXAMPLE_CONFIG
 from proxyd.observe import CLIENT, OBSERVER
 from proxyd.page import actions, csrf
 from proxyd.page.forms import provider_form, set_form

@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from proxyd.catalog import catalog_of
-from proxyd.config import Config, ModelEntry, Provider
-from proxyd.healthstate import ProviderHealth
+from proxyd.config.settings import DEFAULT_CONTEXT_WINDOW, Config, ModelEntry, Provider
 from proxyd.learned import LearnedWire
+from proxyd.reachability import ProviderHealth
 from proxyd.routing import Router
-from proxyd.settings import DEFAULT_CONTEXT_WINDOW
 from proxyd.traffic import Record, as_rows, summarize
 
 BADGES = ("vision", "tools", "reasoning")  # shown as VISION / TOOLS / THINKING
@@ -36,7 +35,7 @@ def document(
     wires: Mapping[str, LearnedWire] | None = None,
 ) -> dict[str, Any]:
     """``groups``: :func:`proxyd.failover.group_report` of the model groups; ``tool_calls``: per
-    provider, each model's tool-call report (:class:`proxyd.toolcalls.health.ToolHealth`);
+    provider, each model's tool-call report (:class:`proxyd.toolcalls.verdicts.ToolHealth`);
     ``wires``: what each ``wire: auto`` provider showed of its wire."""
     records = list(traffic)
     learned = wires or {}

@@ -22,8 +22,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from proxyd import jsoncodec
-from proxyd.config import Store as StoreConfig
-from proxyd.settings import MiB
+from proxyd.config.settings import MiB
+from proxyd.config.settings import Store as StoreConfig
 from proxyd.store.base import UNOWNED, LastCall, Record
 from proxyd.store.where import shown
 

@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proxyd.config import Store as StoreConfig
-from proxyd.loader import state_dir
+from proxyd.config.loader import state_dir
+from proxyd.config.settings import Store as StoreConfig
 from proxyd.store.base import UNOWNED, LastCall, Record
 
 T = TypeVar("T")

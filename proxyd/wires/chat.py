@@ -15,7 +15,7 @@ from typing import Any
 from proxyd import jsoncodec
 from proxyd.errors import ProxyError
 from proxyd.fitting import adapt_chat
-from proxyd.sse import SSEDecoder, SSEEvent
+from proxyd.sse import SSEDecoder, SSEEvent, json_event
 from proxyd.stream_end import StreamCheck
 from proxyd.usage import Usage, usage_of
 from proxyd.wires.pivot import DONE, END, Item, completion_chunks, error_line, parse
@@ -34,7 +34,7 @@ def wants_usage(chat_request: dict[str, Any]) -> bool:
 
 
 def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> bytes:
-    return b"".join(jsoncodec.event(c) for c in completion_chunks(completion, include_usage)) + DONE
+    return b"".join(json_event(c) for c in completion_chunks(completion, include_usage)) + DONE
 
 
 class ChatStreamCheck(StreamCheck):
@@ -122,7 +122,7 @@ class ChatEncoder:
                     self.usage = item["usage"]
                     if not self._include_usage:
                         continue  # the usage chunk, which this client did not ask for
-            out.append(jsoncodec.event(item))
+            out.append(json_event(item))
         return b"".join(out)
 
     def finish(self) -> bytes:

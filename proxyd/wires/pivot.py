@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from proxyd import jsoncodec
+from proxyd.sse import json_event
 
 WIRE: Final = "chat"  # the pivot is this wire's own form: a chat provider needs no translation
 DONE: Final = b"data: [DONE]\n\n"  # the chat stream's terminal marker
@@ -115,7 +116,7 @@ def error_item(message: str, code: str) -> dict[str, Any]:
 
 
 def error_line(message: str, code: str) -> bytes:
-    return jsoncodec.event(error_item(message, code))
+    return json_event(error_item(message, code))
 
 
 _PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from proxyd.config.settings import ModelEntry, Provider
 from proxyd.errors import ProxyError
-from proxyd.settings import ModelEntry, Provider
 from proxyd.stream_end import StreamCheck
 from proxyd.usage import Usage
 from proxyd.wires.anthropic import ANTHROPIC

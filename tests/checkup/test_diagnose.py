@@ -16,8 +16,8 @@ from proxyd.checkup.diagnose import (
     url_forms_to_try,
     working_form_advice,
 )
+from proxyd.config.settings import Provider
 from proxyd.errors import names_model
-from proxyd.settings import Provider
 from tests.conftest import make_config
 
 

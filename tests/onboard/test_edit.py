@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
-from proxyd.config import Config
-from proxyd.loader import load_config, load_text
+from proxyd.config.loader import load_config, load_text
+from proxyd.config.settings import Config
 from proxyd.onboard.edit import dump, read, set_value
 from tests.conftest import FakeUpstream
 from tests.helpers import STATE, arun, eventually, start_serve

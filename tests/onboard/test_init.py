@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from proxyd.loader import load_config
+from proxyd.config.loader import load_config
 from proxyd.onboard.finds import LOCAL_SERVERS
 from tests.helpers import STATE, arun
 

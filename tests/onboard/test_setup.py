@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from proxyd.config import parse_config
+from proxyd.config.parse import parse_config
 from proxyd.onboard.clients import CLIENTS, Snippet, Target, snippet
 from proxyd.onboard.setup import token_hint, write
 from tests.conftest import FakeUpstream

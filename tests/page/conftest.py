@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from proxyd.loader import load_config
+from proxyd.config.loader import load_config
 from proxyd.server import ReloadFrom, Running, start
 
 

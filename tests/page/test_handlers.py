@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from proxyd.health import HEALTH
 from proxyd.page.handlers import CSP
+from proxyd.probes import HEALTH
 from tests.conftest import FakeUpstream
 from tests.page.conftest import PageClient
 from tests.page.fakes import ollama_like

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from proxyd.healthstate import ProbeResult, ProviderHealth
+from proxyd.config.settings import ModelEntry
 from proxyd.page.view import document, model_rows
+from proxyd.reachability import ProbeResult, ProviderHealth
 from proxyd.routing import Router
-from proxyd.settings import ModelEntry
 from tests.conftest import make_config
 
 SECRET = "sk-page-view-secret-1234"

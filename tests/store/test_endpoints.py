@@ -13,8 +13,8 @@ from typing import Any
 import openai
 import pytest
 
-from proxyd.config import Store
-from proxyd.store.endpoints import STORE
+from proxyd.config.settings import Store
+from proxyd.store.records import STORE
 from proxyd.store.sqlite import SQLiteStore
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.fakes.echo import chat_server

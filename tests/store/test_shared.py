@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from proxyd.settings import Store
+from proxyd.config.settings import Store
 from proxyd.store.base import StoreDown
 from proxyd.store.shared import INDEX, SIZES, TOTAL, RedisStore
 from tests.conftest import FakeUpstream, ProxyClient

@@ -15,10 +15,9 @@ import json
 import re
 from typing import Any
 
-from proxyd import jsoncodec
 from proxyd.errors import ProxyError
 from proxyd.fitting import adapt_anthropic
-from proxyd.sse import SSEEvent
+from proxyd.sse import SSEEvent, json_event
 from proxyd.stream_end import StreamCheck, event_type
 from proxyd.usage import Usage, usage_of
 from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
@@ -48,7 +47,7 @@ class AnthropicStreamCheck(StreamCheck):
             self._usage_data = _usage_only(data)
 
     def error_event(self, message: str, code: str, response_id: str) -> bytes:
-        return jsoncodec.event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
+        return json_event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
 
 
 class AnthropicWire:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxyd import jsoncodec
+from proxyd.sse import json_event
 from proxyd.wires.anthropic.answers import FROM_FINISH, error_type, usage_from_chat
 from proxyd.wires.pivot import END, MOVES, Item, Malformed, Phase
 from proxyd.wires.think import ThinkSplitter
@@ -236,12 +236,12 @@ class AnthropicEncoder:
 
     def _fail(self, message: str, kind: str) -> None:
         self._move("fail")
-        self._out.append(jsoncodec.event({"type": "error", "error": {"type": kind, "message": message}}, "error"))
+        self._out.append(json_event({"type": "error", "error": {"type": kind, "message": message}}, "error"))
 
     # --- plumbing -------------------------------------------------------------------------------
 
     def _emit(self, kind: str, **fields: Any) -> None:
-        self._out.append(jsoncodec.event({"type": kind, **fields}, kind))
+        self._out.append(json_event({"type": kind, **fields}, kind))
 
     def _take(self) -> bytes:
         out, self._out = b"".join(self._out), []
@@ -249,4 +249,4 @@ class AnthropicEncoder:
 
 
 def error_event(message: str, status: int) -> bytes:
-    return jsoncodec.event({"type": "error", "error": {"type": error_type(status), "message": message}}, "error")
+    return json_event({"type": "error", "error": {"type": error_type(status), "message": message}}, "error")

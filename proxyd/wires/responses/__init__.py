@@ -15,7 +15,7 @@ from typing import Any
 from proxyd import jsoncodec
 from proxyd.errors import ProxyError
 from proxyd.fitting import adapt_responses
-from proxyd.sse import SSEEvent
+from proxyd.sse import SSEEvent, json_event
 from proxyd.stream_end import StreamCheck, event_type
 from proxyd.usage import Usage, usage_of
 from proxyd.wires.errors import TranslationError
@@ -64,7 +64,7 @@ class ResponsesStreamCheck(StreamCheck):
             "sequence_number": int(seq.group(1)) + 1 if seq else 0,
             "response": response,
         }
-        return jsoncodec.event(event, "response.failed")
+        return json_event(event, "response.failed")
 
 
 class ResponsesWire:

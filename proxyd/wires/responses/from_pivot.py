@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from proxyd import jsoncodec
+from proxyd.sse import json_event
 from proxyd.wires.pivot import DONE, END, Item, completion_chunks
 from proxyd.wires.responses.machine import ChatToResponsesStream, Event
 from proxyd.wires.turn import ToolName
@@ -66,7 +66,7 @@ class ResponsesEncoder:
 
 
 def _encode(events: list[Event]) -> bytes:
-    return b"".join(jsoncodec.event(e, e["type"]) for e in events)
+    return b"".join(json_event(e, e["type"]) for e in events)
 
 
 def chat_to_response(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxyd import jsoncodec
+from proxyd.sse import json_event
 from proxyd.wires.pivot import DONE
 
 _TERMINAL = {"incomplete": "response.incomplete", "failed": "response.failed"}
@@ -34,7 +34,7 @@ class _Events:
 
     def add(self, kind: str, **fields: Any) -> None:
         data = {"type": kind, "sequence_number": len(self.events), **fields}
-        self.events.append(jsoncodec.event(data, kind))
+        self.events.append(json_event(data, kind))
 
 
 def _item_events(out: _Events, index: int, item: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxyd.yaml_fields import Errors
+from proxyd.config.yaml_fields import Errors
 
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 CTRL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

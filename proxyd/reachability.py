@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from proxyd.config.settings import ModelEntry
 from proxyd.errors import failure_of
-from proxyd.settings import ModelEntry
 
 # misconfigured: the config says it cannot be used (its key's variable is not set): red, with the fix
 State = Literal["unknown", "ok", "degraded", "unreachable", "misconfigured"]

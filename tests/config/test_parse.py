@@ -4,8 +4,10 @@ from typing import Any
 
 import pytest
 
-from proxyd.config import ConfigError, Timeouts, expand_env, normalize_base_url, parse_config
-from proxyd.settings import ToolCalls
+from proxyd.config.keys import expand_env
+from proxyd.config.parse import parse_config
+from proxyd.config.providers import normalize_base_url
+from proxyd.config.settings import ConfigError, Timeouts, ToolCalls
 
 SECRET = "sk-live-abcdef0123456789"
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from fnmatch import translate
 from typing import Any
 
-from proxyd.keys import LISTEN_TOKEN, Env, ReadFile, parse_secret
-from proxyd.settings import ROLES, Client, ClientToken
-from proxyd.yaml_fields import Errors, check_keys
+from proxyd.config.keys import LISTEN_TOKEN, Env, ReadFile, parse_secret
+from proxyd.config.settings import ROLES, Client, ClientToken
+from proxyd.config.yaml_fields import Errors, check_keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _ENTRY_KEYS = {"name", "token", "token_file", "token_credential", "models", "role"}

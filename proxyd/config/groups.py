@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxyd.settings import STRATEGIES, Cooldown, Failover, Group, GroupTarget, Provider
-from proxyd.yaml_fields import Errors, check_keys, integer, number, section
+from proxyd.config.settings import STRATEGIES, Cooldown, Failover, Group, GroupTarget, Provider
+from proxyd.config.yaml_fields import Errors, check_keys, integer, number, section
 
 _GROUP_KEYS = {"alias", "targets", "strategy", "retries", "deadline_s", "retry_after_max_s", "cooldown"}
 _FAILOVER_KEYS = {"retries", "deadline_s", "retry_after_max_s", "cooldown"}

@@ -1,7 +1,7 @@
 """Background health probes: ``GET {base_url}/models`` for every provider, every
 ``health.interval_s`` (cheap: it spends no tokens).
 
-The verdicts live in :class:`~proxyd.healthstate.ProviderHealth` records, which real traffic
+The verdicts live in :class:`~proxyd.reachability.ProviderHealth` records, which real traffic
 updates too (see :mod:`proxyd.observe`). A listing the probe finds becomes the provider's
 discovered catalog: ``/v1/models`` shows it for providers that configure no models, routing
 knows its ids, and what it says of each model (:mod:`proxyd.listing`) fills what the config
@@ -21,12 +21,12 @@ import structlog
 from aiohttp import web
 
 from proxyd.checkup.diagnose import url_forms_to_try, working_form_advice
-from proxyd.config import ModelEntry, Provider
+from proxyd.config.settings import ModelEntry, Provider
 from proxyd.errors import json_or_none
 from proxyd.headers import upstream_request_headers
-from proxyd.healthstate import ProbeResult, ProviderHealth
 from proxyd.listing import looks_like_ollama, models_in_listing, next_page, ollama_window, with_windows
 from proxyd.metrics import Metrics
+from proxyd.reachability import ProbeResult, ProviderHealth
 from proxyd.redact import blank_provider_secrets
 from proxyd.runtime import Generation, Runtime
 from proxyd.upstream import map_exception, upstream_url
@@ -109,7 +109,7 @@ async def _ollama_windows(
 def publish_state(metrics: Metrics, name: str, health: ProviderHealth, by: str) -> None:
     """A provider's state changed (by a probe or by traffic): set its gauges and say so in the log."""
     metrics.set_state(name, health.state)
-    log = structlog.get_logger("proxyd.health")
+    log = structlog.get_logger("proxyd.probes")
     (log.info if health.state == "ok" else log.warning)(
         "provider_state", provider=name, state=health.state, error=health.error, by=by
     )

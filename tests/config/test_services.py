@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from proxyd.config import ConfigError, parse_config
-from proxyd.providers import notices
-from proxyd.services import complete_base_url, detect, is_local_host, plain_http_problem
+from proxyd.config.parse import parse_config
+from proxyd.config.providers import notices
+from proxyd.config.services import complete_base_url, detect, is_local_host, plain_http_problem
+from proxyd.config.settings import ConfigError
 
 
 def provider(base_url: str, env: dict[str, str] | None = None, **extra: Any) -> Any:

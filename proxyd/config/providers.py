@@ -1,7 +1,7 @@
 """The ``providers`` section: each entry checked and built into a :class:`Provider` (pure).
 
 A provider's defaults come from the known service its base URL points at
-(:mod:`proxyd.services`); every key the entry sets wins over them. The base URL is cleaned of
+(:mod:`proxyd.config.services`); every key the entry sets wins over them. The base URL is cleaned of
 pasted endpoint suffixes, gets the service's API path when it was given bare, and may be plain
 ``http://`` only toward local and private hosts unless ``allow_insecure_http: true``.
 """
@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxyd.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, env_refs, expand_env, parse_secret
-from proxyd.services import (
+from proxyd.config.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, env_refs, expand_env, parse_secret
+from proxyd.config.services import (
     ANTHROPIC_COMPATIBLE,
     GENERIC,
     Service,
@@ -22,8 +22,18 @@ from proxyd.services import (
     detect,
     plain_http_problem,
 )
-from proxyd.settings import CAPABILITIES, EFFORTS, WIRE_SETTINGS, Compat, ModelEntry, Provider, Timeouts, Tls, ToolCalls
-from proxyd.yaml_fields import Errors, check_keys, mapping, number, section
+from proxyd.config.settings import (
+    CAPABILITIES,
+    EFFORTS,
+    WIRE_SETTINGS,
+    Compat,
+    ModelEntry,
+    Provider,
+    Timeouts,
+    Tls,
+    ToolCalls,
+)
+from proxyd.config.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.healthstate import TRAFFIC_MEMORY_S, ProbeResult, ProviderHealth, judge_probe
-from proxyd.settings import ModelEntry
+from proxyd.config.settings import ModelEntry
+from proxyd.reachability import TRAFFIC_MEMORY_S, ProbeResult, ProviderHealth, judge_probe
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from proxyd.toolcalls.findings import Findings, Record
-from proxyd.toolcalls.health import NEVER_AFTER, WINDOW, ModelTools, ToolHealth
 from proxyd.toolcalls.judge import Judged
+from proxyd.toolcalls.verdicts import NEVER_AFTER, WINDOW, ModelTools, ToolHealth
 
 
 def answer(*results: str, form: str | None = None, repaired: bool = False) -> Findings:

@@ -1,7 +1,7 @@
 """Configuration: frozen dataclasses and ``parse_config``, which checks a whole YAML document (pure).
 
 Parsing is pure. The environment and the reading of ``api_key_file`` are handed in, so every
-rule here is tested with plain tables; :mod:`proxyd.loader` does the file I/O. Every problem is
+rule here is tested with plain tables; :mod:`proxyd.config.loader` does the file I/O. Every problem is
 collected with its YAML path (``providers[1].base_url: ...``) so a user fixes them all in one go.
 Secrets never enter a message: errors name the variable or file a key came from, never the key.
 """
@@ -33,11 +33,11 @@ import ipaddress
 from typing import Any
 
 from proxyd.access import exposure_problem, origin_problem
-from proxyd.clients import check_clients, parse_tokens
-from proxyd.group_config import parse_failover, parse_groups
-from proxyd.keys import LISTEN_TOKEN, STORE_URL, Env, ReadFile, expand_env, parse_secret
-from proxyd.providers import normalize_base_url, parse_providers
-from proxyd.settings import (
+from proxyd.config.clients import check_clients, parse_tokens
+from proxyd.config.groups import parse_failover, parse_groups
+from proxyd.config.keys import LISTEN_TOKEN, STORE_URL, Env, ReadFile, expand_env, parse_secret
+from proxyd.config.providers import normalize_base_url, parse_providers
+from proxyd.config.settings import (
     WIRE_SETTINGS,
     Access,
     Compat,
@@ -54,8 +54,8 @@ from proxyd.settings import (
     Tls,
     WireSetting,
 )
+from proxyd.config.yaml_fields import Errors, check_keys, integer, number, section
 from proxyd.store.where import url_problem
-from proxyd.yaml_fields import Errors, check_keys, integer, number, section
 
 
 def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:

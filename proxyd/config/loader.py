@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
-from proxyd.config import Config, ConfigError, parse_config
+from proxyd.config.parse import parse_config
+from proxyd.config.settings import Config, ConfigError
+from proxyd.config.yaml_errors import yaml_problem
 from proxyd.redact import MIN_SECRET
-from proxyd.yaml_errors import yaml_problem
 
 # config/example.yaml, shipped inside the package (a symlink in the source tree) so installs have it.
-EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "example.yaml"
 
 
 def find_config(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str]:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from proxyd.config import ConfigError
-from proxyd.settings import Cooldown, Failover, GroupTarget
+from proxyd.config.settings import ConfigError, Cooldown, Failover, GroupTarget
 from tests.conftest import make_config
 
 PROVIDERS = [

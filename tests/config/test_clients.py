@@ -10,10 +10,10 @@ import pytest
 import structlog
 import yaml
 
-from proxyd.clients import ModelRule, check_clients, parse_tokens
-from proxyd.config import parse_config
-from proxyd.settings import Client, ClientToken
-from proxyd.yaml_fields import Errors
+from proxyd.config.clients import ModelRule, check_clients, parse_tokens
+from proxyd.config.parse import parse_config
+from proxyd.config.settings import Client, ClientToken
+from proxyd.config.yaml_fields import Errors
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.fakes.echo import chat_server
 
@@ -189,7 +189,7 @@ def documented_file(path: str) -> str:
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/configuration.md"])
 def test_the_documented_tokens_snippet_is_a_valid_config(doc: str) -> None:
-    text = (Path(__file__).resolve().parent.parent / doc).read_text()
+    text = (Path(__file__).resolve().parents[2] / doc).read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:] if "\n  tokens:" in b.split("```", 1)[0]]
     assert blocks, f"no listen.tokens example in {doc}"
     for block in blocks:
