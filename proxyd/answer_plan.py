@@ -11,11 +11,13 @@ bottom; the first rule that holds names the path, and :mod:`proxyd.answering` ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
+from typing import NamedTuple
 
 
 class Path(Enum):
+    __hash__ = object.__hash__  # members are singletons: the executor's table looks one up per answer
     NEXT_WIRE = "next_wire"  # wire: auto: this wire refused; the request goes on to the next
     ERROR = "error"  # the provider's error (or redirect), in the shape of its family, which is the client's
     ERROR_ACROSS = "error_across"  # the provider's error, reshaped into the client's family
@@ -25,9 +27,8 @@ class Path(Enum):
     TRANSLATE_WHOLE = "translate_whole"  # a whole answer into the client's whole answer
 
 
-@dataclass(frozen=True)
-class Head:
-    """What is known of an answer when its head arrives."""
+class Head(NamedTuple):
+    """What is known of an answer when its head arrives (a tuple: one per answer)."""
 
     status: int
     sse: bool  # the head says text/event-stream
@@ -56,6 +57,7 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=1024)  # the heads that occur are few (a status and seven flags): each is planned once
 def plan(head: Head) -> Path:
     for _, holds, path in RULES:
         if holds(head):

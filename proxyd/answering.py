@@ -58,16 +58,11 @@ async def answer(
 
 
 def head_of(resp: aiohttp.ClientResponse, ex: Exchange, refused: bool) -> Head:
-    client, wire = ex.client, ex.wire
+    client, wire, translated = ex.client, ex.wire, ex.translated
+    same_errors = client is None or wire is None or client.errors == wire.errors
+    sse = resp.content_type == "text/event-stream"
     return Head(
-        status=resp.status,
-        sse=resp.content_type == "text/event-stream",
-        translated=ex.translated,
-        same_errors=client is None or wire is None or client.errors == wire.errors,
-        stream=ex.stream,
-        whole=ex.whole,
-        rewrite=ex.turn is not None and not ex.translated,
-        refused=refused,
+        resp.status, sse, translated, same_errors, ex.stream, ex.whole, ex.turn is not None and not translated, refused
     )
 
 

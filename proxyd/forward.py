@@ -256,7 +256,7 @@ async def _translated(
     turn = Turn(body, f"resp_{call.obs.request_id}", str(body.get("model") or ""), int(time.time()),
                 pivoted.tool_names, client.wants_usage(body))  # fmt: skip
     ex = Exchange(call.provider, provider.path, call.obs, provider, client, tools, stream=streaming, whole=whole,
-                  turn=turn, keep=full if client.stateful else None)  # fmt: skip
+                  turn=turn, keep=full if client.stateful else None, translated=True)  # fmt: skip
     return ex, jsonbody.dump(sent)
 
 

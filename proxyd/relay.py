@@ -28,7 +28,7 @@ from proxyd.idle import IdleDeadline
 from proxyd.observe import Observation
 from proxyd.stream_end import StreamCheck
 from proxyd.upstream import map_exception
-from proxyd.usage import TAIL_BYTES, Usage, bounded_tail, usage_in_tail, usage_of
+from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Bodies up to this size with a Content-Length are relayed whole: a client cannot use half a
@@ -65,7 +65,7 @@ async def _relay_whole(resp: aiohttp.ClientResponse, ex: Exchange) -> web.Respon
         raise upstream_error(502, f"provider {ex.provider.name!r} sent a short body", "upstream_protocol_error")
     ex.obs.relayed(body)
     if _is_json(resp):
-        ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:], _usage_reader(ex))
+        ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:], (ex.wire.usage if ex.wire is not None else usage_of))
     headers = downstream_response_headers(resp.headers.items())
     return web.Response(status=resp.status, reason=resp.reason, body=body, headers=headers)
 
@@ -76,7 +76,7 @@ def relay_read(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web.R
         body = ex.tools.answer_bytes(ex.wire, body)
     ex.obs.relayed(body)
     if _is_json(resp):
-        ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:], _usage_reader(ex))
+        ex.obs.usage = usage_in_tail(body[-TAIL_BYTES:], (ex.wire.usage if ex.wire is not None else usage_of))
     headers = downstream_response_headers(resp.headers.items())
     return web.Response(status=resp.status, reason=resp.reason, body=body, headers=headers)
 
@@ -121,7 +121,7 @@ async def _relay_body(
     if check is not None:
         obs.usage = check.usage()
     elif tail is not None and failure is None:
-        obs.usage = usage_in_tail(tail.data, _usage_reader(ex))
+        obs.usage = usage_in_tail(tail.data, (ex.wire.usage if ex.wire is not None else usage_of))
     if failure is None:
         if watch is not None:
             watch.close()
@@ -140,10 +140,6 @@ async def _end_broken(
         await out.write_eof()
     elif request.transport is not None:
         request.transport.close()  # without the final chunk: the client must see a cut body
-
-
-def _usage_reader(ex: Exchange) -> Callable[[object], Usage | None]:
-    return ex.wire.usage if ex.wire is not None else usage_of
 
 
 def _is_json(resp: aiohttp.ClientResponse) -> bool:

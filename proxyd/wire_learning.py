@@ -10,7 +10,7 @@ for the one model. The answer then takes its path like any other (:mod:`proxyd.a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiohttp
 import structlog
@@ -25,8 +25,7 @@ from proxyd.runtime import RUNTIME
 from proxyd.wires.registry import Wire
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One wire a ``wire: auto`` provider is asked on: what was known when it was chosen, and the
     refusal that sent the request here when an earlier wire refused it."""
 
@@ -35,8 +34,7 @@ class Attempt:
     refused: NoRoute | None = None
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     body: bytes | None  # what was read of the answer (an error body, or a whole 200)
     refused: NoRoute | None  # the request goes on to the next wire
 
