@@ -127,6 +127,7 @@ def _module(*names: str) -> ModuleType | None:
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME] = Runtime(app[STARTUP_CONFIG], app[CONFIG_SOURCE])
+    runtime.prime_prices()
     app[OBSERVER] = Observer(app[METRICS], runtime, app.get(ACCESS_LINE))
     app[METRICS].last_reload.set(runtime.current.loaded_at)
     app[METRICS].know_providers(p.name for p in runtime.current.config.providers)

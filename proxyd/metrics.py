@@ -118,8 +118,12 @@ class Metrics:
             multiprocess_mode="livesum",
         )  # fmt: skip
         self.tokens = Counter(
-            "proxyd_tokens", "Tokens reported in usage, by kind and client (listen.tokens)",
+            "proxyd_tokens", "Tokens reported in usage, by kind (prompt counts the cache's too) and client",
             ["provider", "model", "kind", "client"], registry=r,
+        )  # fmt: skip
+        self.cost = Counter(
+            "proxyd_cost_usd", "What requests cost in US dollars, at the model's price (unpriced models add nothing)",
+            ["provider", "model", "client"], registry=r,
         )  # fmt: skip
         self.translations = Counter(
             "proxyd_translations",

@@ -41,6 +41,7 @@ class Observation:
         "attempts",
         "chunks",
         "client",
+        "cost",
         "disconnected",
         "endpoint",
         "error",
@@ -77,6 +78,7 @@ class Observation:
         self.wire: str | None = None
         self.translated: str | None = None
         self.usage: Usage | None = None
+        self.cost: int | None = None  # micro-dollars, when the model has a price
         self.chunks = 0
         self.disconnected = False
         self.error_code: str | None = None
@@ -191,12 +193,17 @@ class Observer:
         return obs.model if known and obs.model is not None else OTHER_MODEL
 
     def _count_tokens(self, obs: Observation) -> None:
-        if obs.usage is None:
+        usage = obs.usage
+        if usage is None:
             return
         m, label = self.metrics, self._model_label(obs)
-        for kind, count in obs.usage.items():
+        for kind, count in usage.items():
             if count:
                 m.child(m.tokens, obs.provider, label, kind, obs.client).inc(count)
+        price = self.runtime.current.prices.price(obs.provider, obs.model)
+        if price is not None:
+            obs.cost = price.cost_micros(usage)
+            m.child(m.cost, obs.provider, label, obs.client).inc(obs.cost / 1e6)
 
     def _tool_calls(self, obs: Observation, findings: Findings) -> None:
         m, label = self.metrics, self._model_label(obs)
@@ -244,6 +251,7 @@ class Observer:
             "wire": obs.wire,
             "translated": obs.translated,
             "tokens": obs.usage.as_dict() if obs.usage is not None else None,
+            "cost_usd": None if obs.cost is None else obs.cost / 1e6,  # None with tokens: the model has no price
             "chunks": obs.chunks,
             "client_disconnected": obs.disconnected,
             "upstream_error": reason,

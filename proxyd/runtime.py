@@ -27,6 +27,7 @@ from proxyd.failover import TargetState
 from proxyd.learned import LearnedWire
 from proxyd.reachability import ProviderHealth
 from proxyd.routing import Router
+from proxyd.spend.book import PriceBook
 from proxyd.toolcalls.schemas import Schemas, compile_schema
 from proxyd.toolcalls.verdicts import ToolHealth
 from proxyd.upstream import create_session
@@ -54,6 +55,7 @@ class Generation:
     pools: Mapping[str, Pool] = field(repr=False)
     loaded_at: float  # Unix time
     policy: Policy = field(repr=False)  # the local-access checks in force (listen.access)
+    prices: PriceBook = field(repr=False)  # what each (provider, model) costs under this config
 
 
 def pool_key(provider: Provider) -> PoolKey:
@@ -66,7 +68,9 @@ class Runtime:
         self.health: dict[str, ProviderHealth] = {p.name: _health(p) for p in config.providers}
         self.wires: dict[str, LearnedWire] = {p.name: LearnedWire() for p in config.providers}
         pools = {p.name: Pool(pool_key(p), create_session(config.tcp_keepalive, p.tls)) for p in config.providers}
-        self.current = Generation(1, config, Router(config), pools, time.time(), Policy(config.listen.access))
+        self.current = Generation(
+            1, config, Router(config), pools, time.time(), Policy(config.listen.access), PriceBook(config)
+        )
         self.ready = False  # the server accepts connections (GET /readyz)
         self.exposed = False  # listening on a non-loopback address: the token cannot be dropped
         self._closing: set[asyncio.Task[None]] = set()
@@ -154,8 +158,22 @@ class Runtime:
             if pool.leases == 0:
                 self._close_later(pool)
         policy = Policy(config.listen.access)
-        self.current = Generation(old.number + 1, config, self._router(config), pools, time.time(), policy)
+        self.current = Generation(
+            old.number + 1, config, self._router(config), pools, time.time(), policy, PriceBook(config)
+        )
+        self.prime_prices()
         return self.current
+
+    def prime_prices(self) -> None:
+        """Resolve the configured models' prices in a thread (the price table loads on first use,
+        in a fifth of a second, and only when a priced cloud provider needs it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a sync caller): prices resolve on first use instead
+            return
+        task = loop.create_task(asyncio.to_thread(self.current.prices.prime))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def refresh_catalog(self) -> None:
         """Rebuild routing after a probe discovered models (the config itself is unchanged)."""

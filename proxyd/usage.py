@@ -1,10 +1,11 @@
-"""Token counts from a provider's ``usage`` object, in either wire's shape (pure).
+"""Token counts from a provider's ``usage`` object, in either OpenAI wire's shape (pure).
 
-Chat Completions says ``prompt_tokens`` / ``completion_tokens`` with ``*_details``; the
-Responses API says ``input_tokens`` / ``output_tokens``. Both become one :class:`Usage` with the
-four kinds the metrics count. A relayed JSON body is not parsed whole to find it: the usage
-object sits at the end of every OpenAI-style answer, so :func:`usage_in_tail` reads the last
-few kilobytes only.
+Chat Completions says ``prompt_tokens`` / ``completion_tokens`` with ``*_details``
+(``cached_tokens``, and ``cache_write_tokens`` where a gateway reports cache writes, as
+OpenRouter does); the Responses API says ``input_tokens`` / ``output_tokens``. Both become one
+:class:`Usage` with the five kinds the metrics count; Anthropic's adapter maps its own first.
+A relayed JSON body is not parsed whole to find it: the usage object sits at the end of every
+answer, so :func:`usage_in_tail` reads the last few kilobytes only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from proxyd import jsoncodec
 
-KINDS = ("prompt", "completion", "reasoning", "cached")
+KINDS = ("prompt", "completion", "reasoning", "cache_read", "cache_write")
 TAIL_BYTES = 16 * 1024
 _USAGE_KEY_RE = re.compile(r'"usage"\s*:\s*\{')
 _DECODER = json.JSONDecoder()
@@ -24,17 +25,23 @@ _DECODER = json.JSONDecoder()
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens by kind. ``prompt`` counts every input token, cache reads and writes included (as
+    OpenAI's ``prompt_tokens`` does; Anthropic's three input counts are summed); ``completion``
+    includes ``reasoning``."""
+
     prompt: int = 0
     completion: int = 0
     reasoning: int = 0
-    cached: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
 
     def items(self) -> tuple[tuple[str, int], ...]:
         return (
             ("prompt", self.prompt),
             ("completion", self.completion),
             ("reasoning", self.reasoning),
-            ("cached", self.cached),
+            ("cache_read", self.cache_read),
+            ("cache_write", self.cache_write),
         )
 
     def as_dict(self) -> dict[str, int]:
@@ -57,7 +64,8 @@ def usage_of(value: object) -> Usage | None:
         prompt=_count(prompt),
         completion=_count(completion),
         reasoning=_count(_get(out_details, "reasoning_tokens")),
-        cached=_count(_get(in_details, "cached_tokens")),
+        cache_read=_count(_get(in_details, "cached_tokens")),
+        cache_write=_count(_get(in_details, "cache_write_tokens")),
     )
 
 

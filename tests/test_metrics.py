@@ -148,7 +148,7 @@ async def test_series_after_a_scripted_run(scripted: ProxyClient) -> None:
     assert value(fams, ttft, ttft + "_count", provider="local", endpoint="chat.completions") == 1
     assert value(fams, "proxyd_stream_chunks", "proxyd_stream_chunks_total", provider="local") >= 1
     assert value(fams, "proxyd_inflight_requests", "proxyd_inflight_requests", provider="local") == 0
-    for kind, count in (("prompt", 14), ("completion", 6), ("reasoning", 2), ("cached", 4)):
+    for kind, count in (("prompt", 14), ("completion", 6), ("reasoning", 2), ("cache_read", 4)):
         assert (
             value(fams, "proxyd_tokens", "proxyd_tokens_total", provider="local", model="llama3.2", kind=kind) == count
         )
@@ -208,7 +208,7 @@ async def test_one_access_line_per_request(scripted: ProxyClient) -> None:
     assert len(lines) == 5
     first, stream, boom, down, bad = lines
     assert first["provider"] == "local" and first["model"] == "llama3.2" and first["status"] == 200
-    assert first["tokens"] == {"prompt": 7, "completion": 3, "reasoning": 1, "cached": 2}
+    assert first["tokens"] == {"prompt": 7, "completion": 3, "reasoning": 1, "cache_read": 2, "cache_write": 0}
     assert first["wire"] == "chat" and first["translated"] is None and first["ttfb_ms"] > 0
     assert stream["ttft_ms"] is not None and stream["chunks"] >= 1 and stream["tokens"]["prompt"] == 7
     assert boom["status"] == 503 and boom["upstream_error"] == "status_5xx"

@@ -33,6 +33,7 @@ from proxyd.config.settings import (
     Tls,
     ToolCalls,
 )
+from proxyd.config.spend import parse_price
 from proxyd.config.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -43,7 +44,7 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
     "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
-    "tool_calls",
+    "tool_calls", "price",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -129,6 +130,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         allow_insecure_http=insecure,
         compat=_parse_compat(doc.get("compat"), f"{path}.compat", known, errs),
         tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs) or ToolCalls(),
+        price=parse_price(doc.get("price"), f"{path}.price", errs),
     )
 
 
@@ -274,7 +276,7 @@ def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...
 
 
 _MODEL_KEYS = {"id", "alias", "context_window", "max_output_tokens", "capabilities", "tags", "reasoning_effort",
-               "tool_calls"}  # fmt: skip
+               "tool_calls", "price"}  # fmt: skip
 
 
 def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
@@ -304,6 +306,7 @@ def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
         tags=_tags(doc.get("tags"), f"{path}.tags", errs),
         reasoning_effort=effort,
         tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs),
+        price=parse_price(doc.get("price"), f"{path}.price", errs),
     )
 
 

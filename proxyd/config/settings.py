@@ -39,6 +39,16 @@ class ToolCalls:
 
 
 @dataclass(frozen=True)
+class PriceSetting:
+    """Dollars per million tokens, as the config sets them (``price:`` of a provider or model)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None = None  # None: cache reads are billed as input
+    cache_write_per_mtok: float | None = None  # None: cache writes are billed as input
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     id: str
     alias: str | None = None
@@ -51,6 +61,7 @@ class ModelEntry:
     # capability's name), so a 400 can say where a "no" came from (proxyd.listing).
     listed: frozenset[str] = frozenset()
     tool_calls: ToolCalls | None = None  # None: the provider's setting
+    price: PriceSetting | None = None  # None: the provider's, else the price table's
 
     def capability(self, name: str) -> bool | None:
         return next((flag for cap, flag in self.capabilities if cap == name), None)
@@ -105,6 +116,7 @@ class Provider:
     # Why the provider cannot be used though the config loads: its key names a variable that is
     # not set (one missing cloud key must not stop local models). None: in use.
     disabled: str | None = None
+    price: PriceSetting | None = None  # every model's, unless a model sets its own
 
 
 @dataclass(frozen=True)

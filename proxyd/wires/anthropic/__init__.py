@@ -20,7 +20,13 @@ from proxyd.fitting import adapt_anthropic
 from proxyd.sse import SSEEvent, json_event
 from proxyd.stream_end import StreamCheck, event_type
 from proxyd.usage import Usage, usage_of
-from proxyd.wires.anthropic.answers import completion_to_message, error_object, error_type, message_to_completion
+from proxyd.wires.anthropic.answers import (
+    completion_to_message,
+    error_object,
+    error_type,
+    message_to_completion,
+    usage_to_chat,
+)
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
 from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat, pivot_tools
@@ -102,7 +108,7 @@ class AnthropicWire:
 
     def usage(self, value: object) -> Usage | None:
         """Anthropic counts cache reads and writes beside ``input_tokens``; the prompt is all three."""
-        return usage_of(_as_chat_usage(value) if isinstance(value, dict) else value)
+        return usage_of(usage_to_chat(value) if isinstance(value, dict) else value)
 
     def check(self) -> AnthropicStreamCheck:
         return AnthropicStreamCheck()
@@ -132,14 +138,7 @@ def _usage_only(data: str) -> str:
         usage = json.loads(data).get("usage") or {}
     except (ValueError, AttributeError):
         return ""
-    return json.dumps({"usage": _as_chat_usage(usage)})
-
-
-def _as_chat_usage(usage: dict[str, Any]) -> dict[str, Any]:
-    read, written = usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + read + written
-    return {"prompt_tokens": prompt, "completion_tokens": usage.get("output_tokens") or 0,
-            "prompt_tokens_details": {"cached_tokens": read}}  # fmt: skip
+    return json.dumps({"usage": usage_to_chat(usage)})
 
 
 ANTHROPIC = AnthropicWire()

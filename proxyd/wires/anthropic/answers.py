@@ -37,21 +37,22 @@ def usage_to_chat(usage: object) -> Body:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": read},
+        # cache writes have no field of OpenAI's own: OpenRouter's name for them
+        "prompt_tokens_details": {"cached_tokens": read, **({"cache_write_tokens": written} if written else {})},
     }
 
 
 def usage_from_chat(usage: object) -> Body:
+    """Chat (or Responses) usage as Anthropic's: its ``input_tokens`` leaves out the cache's."""
     u = usage if isinstance(usage, dict) else {}
-    cached = _int((u.get("prompt_tokens_details") or {}).get("cached_tokens"))
-    if not u.get("prompt_tokens_details"):
-        cached = _int((u.get("input_tokens_details") or {}).get("cached_tokens"))
+    details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
+    cached, written = _int(details.get("cached_tokens")), _int(details.get("cache_write_tokens"))
     prompt = _int(u.get("prompt_tokens", u.get("input_tokens")))
     return {
-        "input_tokens": max(prompt - cached, 0),
+        "input_tokens": max(prompt - cached - written, 0),
         "output_tokens": _int(u.get("completion_tokens", u.get("output_tokens"))),
         "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
     }
 
 

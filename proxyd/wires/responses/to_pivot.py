@@ -206,12 +206,13 @@ def finish_reason(response: dict[str, Any], called_tools: bool) -> str:
 def chat_usage(usage: object) -> dict[str, Any]:
     u = usage if isinstance(usage, dict) else {}
     prompt, completion = int(u.get("input_tokens") or 0), int(u.get("output_tokens") or 0)
-    cached = (u.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    details = u.get("input_tokens_details") or {}
+    cached, written = details.get("cached_tokens") or 0, details.get("cache_write_tokens") or 0
     reasoning = (u.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": int(u.get("total_tokens") or prompt + completion),
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {"cached_tokens": cached, **({"cache_write_tokens": written} if written else {})},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
