@@ -331,6 +331,7 @@ def proxyd_config(directory: Path, mock_port: int) -> Path:
     path.write_text(
         "default_provider: mock\n"
         f"store: {{path: '{directory / 'responses.sqlite3'}'}}\n"
+        f"ledger: {{path: '{directory / 'usage.sqlite3'}'}}\n"
         "providers:\n"
         f"  - {{name: mock, base_url: '{base}', api_key: bench-key, wire: chat,"
         " models: [{id: bench-model, alias: bench-alias}]}\n"

@@ -7,6 +7,7 @@ One catch-all handler serves every path, because aiohttp's router matches the de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import secrets
@@ -52,6 +53,10 @@ from proxyd.protocol import expect_handler
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
+from proxyd.spend.gate import GATE, Gate
+from proxyd.spend.ledger import Ledger
+from proxyd.spend.open import open_gate
+from proxyd.spend.where import ledger_store
 from proxyd.store.base import ResponseStore
 from proxyd.store.endpoints import serve_stored
 from proxyd.store.records import STORE, not_found
@@ -60,6 +65,7 @@ from proxyd.store.sqlite import SQLiteStore, store_path
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
 CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
+LEDGER = web.AppKey("ledger", Ledger)
 ACCESS_LINE: web.AppKey[AccessWriter] = web.AppKey("access_line")
 
 # The endpoints that route by the body's model: their body is read as JSON whatever its
@@ -89,6 +95,8 @@ def create_app(
         app[ACCESS_LINE] = access_line
     app.cleanup_ctx.append(_runtime)
     app.cleanup_ctx.append(_response_store)
+    app.cleanup_ctx.append(_ledger)
+    app.cleanup_ctx.append(_gate)
     app.cleanup_ctx.append(_reloading)
     app.router.add_route("*", "/{tail:.*}", _handle, expect_handler=expect_handler)
     return app
@@ -152,6 +160,29 @@ async def _reloading(app: web.Application) -> AsyncIterator[None]:
     await reloader.stop()
 
 
+async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    settings = app[STARTUP_CONFIG].ledger
+    if not settings.enabled:
+        yield
+        return
+    ledger = Ledger(ledger_store(app[STARTUP_CONFIG], os.environ), settings.flush_s)
+    await ledger.store.open()
+    app[LEDGER] = app[OBSERVER].ledger = ledger
+    flusher = asyncio.get_running_loop().create_task(ledger.run())
+    yield
+    flusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flusher  # its last flush: what the requests of this run counted
+    await ledger.store.close()
+
+
+async def _gate(app: web.Application) -> AsyncIterator[None]:
+    gate, close = await open_gate(app[STARTUP_CONFIG], app.get(LEDGER), app[METRICS])
+    app[GATE] = app[OBSERVER].gate = gate
+    yield
+    await close()
+
+
 async def _response_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[STARTUP_CONFIG].store
     if not settings.enabled:
@@ -181,7 +212,7 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         obs = request.get(OBS)
         if obs is not None:
             obs.failed(exc)
-        return answer_error(request_wire(request), exc)
+        return answer_error(request_wire(request), exc, exc.headers)
     except web.HTTPException as exc:
         return answer_error(request_wire(request), ProxyError(exc.status, exc.reason, code=f"http_{exc.status}"))
     except asyncio.CancelledError as exc:
@@ -248,6 +279,10 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
     asked = _model_of(parsed)
     route = gen.router.route(asked, target.pinned)
     _check_client(request, gen.policy.rules, asked, route)
+    client, access = request.get(CLIENT, ANYONE), gen.config.listen.access
+    if Gate.applies(client, access):
+        wire = request_wire(request)
+        obs.ticket = await request.app[GATE].admit(client, access, wire.name if wire else None)
     if route.group is None and route.provider.disabled:
         raise disabled_error(route.provider.name, route.provider.disabled)
     if route.group is not None:

@@ -1,4 +1,5 @@
-"""Command line: ``proxyd serve | validate | check | models | init | add | remove | set | setup | claude | codex``.
+"""Command line: ``proxyd serve | validate | check | models | usage | init | add | remove | set | setup``,
+and ``proxyd claude | codex``.
 
 Exit codes: 0 success, 1 a runtime failure (cannot listen; a provider failed ``check``), 2 a
 config or usage error. Nothing printed here ever includes a key: providers show where their
@@ -74,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _models(config, args)
     if args.command == "check":
         return _check(config, args)
+    if args.command == "usage":
+        from proxyd.spend import command
+
+        return command.run(config, args)
     return _serve(config, args, path, f"{path} ({why})", tuple(key_files), loose)
 
 
@@ -117,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (serve, validate, check, models, init):
         cmd.add_argument("--config", help=config_help)
     from proxyd.onboard import commands, launch, setup
+    from proxyd.spend import command as usage
 
+    usage.register(sub, config_help)
     commands.register(sub, config_help)
     setup.register(sub, config_help)
     launch.register(sub, config_help)

@@ -90,6 +90,7 @@ class ProxyError(Exception):
         self.type = type
         self.code = code
         self.param = param
+        self.headers: dict[str, str] | None = None  # sent with the answer (Retry-After, rate-limit headers)
 
     def body(self) -> dict[str, Any]:
         return error_body(self.message, type=self.type, code=self.code, param=self.param)

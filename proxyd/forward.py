@@ -40,11 +40,20 @@ from proxyd.metrics import METRICS
 from proxyd.observe import Observation
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME
+from proxyd.spend.gate import GATE
 from proxyd.store.history import with_history
 from proxyd.toolcheck import ToolCheck, tool_check
 from proxyd.upstream import send, upstream_url
 from proxyd.wire_learning import Attempt, unsendable
-from proxyd.wires.registry import WIRES, TranslationError, Wire, client_wire, counting_wire, stream_wire
+from proxyd.wires.registry import (
+    WIRES,
+    TranslationError,
+    Wire,
+    client_wire,
+    counting_wire,
+    endpoint_wire,
+    stream_wire,
+)
 from proxyd.wires.turn import Pivoted, Turn
 
 Body = dict[str, Any]
@@ -79,6 +88,10 @@ async def forward(
     """``fail_over``: another attempt may follow, so a failure before any answer raises
     :class:`~proxyd.failover.TryNext` instead of answering the client."""
     call = Call(request, route, session, obs, fail_over)
+    if route.provider.budget is not None:  # a provider's account cap: checked for each target tried
+        wire = endpoint_wire(target.endpoint)
+        gate = request.app[GATE]
+        obs.ticket = await gate.admit_provider(obs.ticket, obs.client, route.provider, wire.name if wire else None)
     if parsed is not None and route.rewritten:
         parsed["model"] = route.model
     spoken = request.app[RUNTIME].spoken_wire(route.provider, route.model)

@@ -121,6 +121,14 @@ class Metrics:
             "proxyd_tokens", "Tokens reported in usage, by kind (prompt counts the cache's too) and client",
             ["provider", "model", "kind", "client"], registry=r,
         )  # fmt: skip
+        self.rate_limited = Counter(
+            "proxyd_rate_limited", "Requests refused over a client's limit or budget, by limit",
+            ["client", "limit"], registry=r,
+        )  # fmt: skip
+        self.budget_used = Gauge(
+            "proxyd_budget_used_ratio", "What a client or provider spent of its budget this period (1 is all of it)",
+            ["kind", "name", "period"], registry=r, multiprocess_mode="max",
+        )  # fmt: skip
         self.cost = Counter(
             "proxyd_cost_usd", "What requests cost in US dollars, at the model's price (unpriced models add nothing)",
             ["provider", "model", "client"], registry=r,

@@ -24,6 +24,8 @@ from proxyd.errors import ERROR_REASONS, FAILURES, ProxyError, failure_of, statu
 from proxyd.metrics import NO_PROVIDER, OTHER_MODEL, Metrics
 from proxyd.probes import publish_state
 from proxyd.runtime import Runtime
+from proxyd.spend.gate import Gate, Ticket
+from proxyd.spend.ledger import Ledger
 from proxyd.toolcalls.findings import Findings
 from proxyd.traffic import ring
 from proxyd.usage import Usage
@@ -52,6 +54,7 @@ class Observation:
         "request_id",
         "started",
         "status",
+        "ticket",
         "tools",
         "translated",
         "ttfb",
@@ -79,6 +82,7 @@ class Observation:
         self.translated: str | None = None
         self.usage: Usage | None = None
         self.cost: int | None = None  # micro-dollars, when the model has a price
+        self.ticket: Ticket | None = None  # a budget or limits apply: settled when the request ends
         self.chunks = 0
         self.disconnected = False
         self.error_code: str | None = None
@@ -132,6 +136,8 @@ class Observer:
         self.access_line = access_line
         self.log = structlog.get_logger("proxyd.access")
         self.recent = ring()  # the page's Traffic view
+        self.ledger: Ledger | None = None  # set when the ledger's store is open (ledger.enabled)
+        self.gate: Gate | None = None  # budgets and rate limits, set when the app starts
 
     def routed(self, obs: Observation, provider: str, model: str | None) -> None:
         obs.provider, obs.model = provider, model  # routed: counted in flight until finish()
@@ -176,6 +182,7 @@ class Observer:
         if obs.disconnected:
             m.child(m.disconnects, p).inc()
         self._count_tokens(obs)
+        self._settle(obs)
         if obs.tools is not None:
             self._tool_calls(obs, obs.tools)
         self._update_health(obs, reason)
@@ -193,17 +200,33 @@ class Observer:
         return obs.model if known and obs.model is not None else OTHER_MODEL
 
     def _count_tokens(self, obs: Observation) -> None:
+        """Tokens and cost into the metrics, and the request into the ledger (when it reached a provider)."""
         usage = obs.usage
-        if usage is None:
+        if usage is None and (self.ledger is None or obs.upstream_status is None):
             return
         m, label = self.metrics, self._model_label(obs)
-        for kind, count in usage.items():
-            if count:
-                m.child(m.tokens, obs.provider, label, kind, obs.client).inc(count)
-        price = self.runtime.current.prices.price(obs.provider, obs.model)
-        if price is not None:
-            obs.cost = price.cost_micros(usage)
-            m.child(m.cost, obs.provider, label, obs.client).inc(obs.cost / 1e6)
+        if usage is not None:
+            for kind, count in usage.items():
+                if count:
+                    m.child(m.tokens, obs.provider, label, kind, obs.client).inc(count)
+            price = self.runtime.current.prices.price(obs.provider, obs.model)
+            if price is not None:
+                obs.cost = price.cost_micros(usage)
+                m.child(m.cost, obs.provider, label, obs.client).inc(obs.cost / 1e6)
+        if self.ledger is not None and obs.upstream_status is not None:
+            self.ledger.record(obs.client, obs.provider, label, usage, obs.cost)
+
+    def _settle(self, obs: Observation) -> None:
+        """The request's cost and tokens to its client's budget and limits (every priced request
+        counts, so a budget set later knows what was spent)."""
+        gate = self.gate
+        if gate is None:
+            return
+        if obs.ticket is not None:
+            usage = obs.usage
+            gate.settle(obs.ticket, usage.prompt + usage.completion if usage else 0, obs.cost)
+        elif obs.cost:
+            gate.spend.add("client", obs.client, obs.cost, time.time())
 
     def _tool_calls(self, obs: Observation, findings: Findings) -> None:
         m, label = self.metrics, self._model_label(obs)

@@ -136,11 +136,14 @@ async def proxy_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
 
     async def make(raw: dict[str, Any], env: dict[str, str] | None = None) -> ProxyClient:
         store = raw.get("store", {})
+        ledger = raw.get("ledger", {})
         if "url" not in store:
             store = {"path": str(tmp_path / f"responses-{len(started)}.sqlite3"), **store}
+            ledger = {"path": str(tmp_path / f"usage-{len(started)}.sqlite3"), **ledger}
         # Health probes off unless a test asks: most tests count what the upstream saw.
         health = {"interval_s": 0, **raw.get("health", {})}
-        raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}, "store": store, "health": health}
+        raw = {**raw, "listen": {"port": 0, **raw.get("listen", {})}, "store": store, "health": health,
+               "ledger": ledger}  # fmt: skip
         running = await start(make_config(raw, env))
         started.append(running)
         sessions.append(aiohttp.ClientSession(auto_decompress=False))

@@ -16,10 +16,11 @@ from typing import Any
 
 from proxyd.config.keys import LISTEN_TOKEN, Env, ReadFile, parse_secret
 from proxyd.config.settings import ROLES, Client, ClientToken
+from proxyd.config.spend import parse_allowance
 from proxyd.config.yaml_fields import Errors, check_keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-_ENTRY_KEYS = {"name", "token", "token_file", "token_credential", "models", "role"}
+_ENTRY_KEYS = {"name", "token", "token_file", "token_credential", "models", "role", "budget", "limits"}
 
 
 def parse_tokens(raw: object, env: Env, read_file: ReadFile, errs: Errors) -> tuple[ClientToken, ...]:
@@ -58,9 +59,10 @@ def _parse_entry(raw: object, path: str, env: Env, read_file: ReadFile, errs: Er
             "/metrics; admin: also changes proxyd)",
         )
         role = "client"
+    allowance = parse_allowance(raw, path, errs)
     if name is None or token is None:
         return None
-    return ClientToken(Client(name, models, role), token, source)
+    return ClientToken(Client(name, models, role, allowance), token, source)
 
 
 def _models(raw: object, path: str, errs: Errors) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ from proxyd.config.settings import (
     Tls,
     WireSetting,
 )
+from proxyd.config.spend import parse_allowance, parse_ledger
 from proxyd.config.yaml_fields import Errors, check_keys, integer, number, section
 from proxyd.store.where import url_problem
 
@@ -63,7 +64,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     errs = Errors()
     doc = section(raw, "(top level)", errs)
     top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s",
-           "shutdown_delay_s", "failover", "groups"}  # fmt: skip
+           "shutdown_delay_s", "failover", "groups", "ledger"}  # fmt: skip
     check_keys(doc, top, "", errs)
     listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
@@ -79,6 +80,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     groups = parse_groups(doc.get("groups"), providers, parse_failover(doc.get("failover"), "failover", errs), errs)
     store = _parse_store(doc.get("store"), env, read_file, errs)
     health = _parse_health(doc.get("health"), errs)
+    ledger = parse_ledger(doc.get("ledger"), errs)
     grace = _seconds(doc, "shutdown_grace_s", Config.shutdown_grace_s, errs)
     delay = _seconds(doc, "shutdown_delay_s", Config.shutdown_delay_s, errs)
     if errs.items:
@@ -93,6 +95,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         shutdown_grace_s=grace,
         shutdown_delay_s=delay,
         groups=groups,
+        ledger=ledger,
     )
 
 
@@ -109,7 +112,7 @@ def _seconds(doc: dict[str, Any], key: str, default: float, errs: Errors) -> flo
 
 _LISTEN_KEYS = {
     "host", "port", "max_body_mb", "header_timeout_s", "body_timeout_s",
-    "token", "token_file", "token_credential", "tokens", "allowed_hosts", "allowed_origins",
+    "token", "token_file", "token_credential", "tokens", "allowed_hosts", "allowed_origins", "defaults",
 }  # fmt: skip
 
 
@@ -146,7 +149,10 @@ def _parse_access(doc: dict[str, Any], env: Env, read_file: ReadFile, errs: Erro
         if problem is not None:
             errs.add(f"listen.allowed_origins[{i}]", problem)
     clients = parse_tokens(doc.get("tokens"), env, read_file, errs)
-    access = Access(token, source, clients=clients, allowed_hosts=hosts, allowed_origins=origins)
+    defaults = section(doc.get("defaults"), "listen.defaults", errs)
+    check_keys(defaults, {"budget", "limits"}, "listen.defaults", errs)
+    access = Access(token, source, clients=clients, allowed_hosts=hosts, allowed_origins=origins,
+                    defaults=parse_allowance(defaults, "listen.defaults", errs))  # fmt: skip
     check_clients(access.tokens, errs)
     if "*" in hosts and not access.tokens:
         errs.add(

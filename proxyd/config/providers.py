@@ -33,7 +33,7 @@ from proxyd.config.settings import (
     Tls,
     ToolCalls,
 )
-from proxyd.config.spend import parse_price
+from proxyd.config.spend import parse_budget, parse_price
 from proxyd.config.yaml_fields import Errors, check_keys, mapping, number, section
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -44,7 +44,7 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
     "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
-    "tool_calls", "price",
+    "tool_calls", "price", "budget",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -131,6 +131,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         compat=_parse_compat(doc.get("compat"), f"{path}.compat", known, errs),
         tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs) or ToolCalls(),
         price=parse_price(doc.get("price"), f"{path}.price", errs),
+        budget=parse_budget(doc.get("budget"), f"{path}.budget", errs),
     )
 
 

@@ -117,6 +117,7 @@ class Provider:
     # not set (one missing cloud key must not stop local models). None: in use.
     disabled: str | None = None
     price: PriceSetting | None = None  # every model's, unless a model sets its own
+    budget: Budget | None = None  # what requests to this provider may spend (a shared cloud account's cap)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,31 @@ Role = Literal["client", "viewer", "admin"]
 
 
 @dataclass(frozen=True)
+class Budget:
+    """Dollars a client (or a provider's account) may spend; ``soft`` only logs and alerts."""
+
+    usd_per_day: float | None = None  # UTC days
+    usd_per_month: float | None = None  # UTC calendar months
+    mode: Literal["hard", "soft"] = "hard"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Rates a client may send at, over any moving minute."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None  # prompt and completion tokens, as the providers count them
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A client's budget and limits; what is unset here comes from ``listen.defaults``."""
+
+    budget: Budget | None = None
+    limits: Limits | None = None
+
+
+@dataclass(frozen=True)
 class Client:
     """Who sent a request, as the config names it: a ``listen.tokens`` entry (or :data:`DEFAULT_CLIENT`)."""
 
@@ -145,6 +171,7 @@ class Client:
     # listen.tokens entries are "client" unless they say otherwise; one person's proxyd (no token,
     # or the single listen.token) is administered by that person (OWNER).
     role: Role = "client"
+    allowance: Allowance = Allowance()
 
     def can(self, role: Role) -> bool:
         """Whether this client has ``role`` or a stronger one."""
@@ -171,6 +198,7 @@ class Access:
     token: str | None = field(default=None, repr=False)  # clients must send it as their API key
     token_source: str = "none"  # where the token came from, safe to show
     clients: tuple[ClientToken, ...] = ()  # listen.tokens: a token per person or tool
+    defaults: Allowance = Allowance()  # listen.defaults: the budget and limits of clients that set none
 
     @property
     def tokens(self) -> tuple[ClientToken, ...]:
@@ -202,6 +230,17 @@ class Store:
     url_source: str = "none"  # where the URL came from, safe to show (it may hold a password)
     max_age_days: float = 30.0
     max_mb: float = 256.0
+
+
+@dataclass(frozen=True)
+class LedgerSetting:
+    """The usage ledger: requests, tokens and cost per day, client, provider and model. In SQLite
+    on this machine, or in the shared store when ``store.url`` names one (team mode)."""
+
+    enabled: bool = True
+    path: str | None = None  # None: $XDG_STATE_HOME/proxyd/usage.sqlite3 (~/.local/state/...)
+    flush_s: float = 2.0  # what a crash can lose: the counts of the last this many seconds
+    keep_days: int = 400
 
 
 @dataclass(frozen=True)
@@ -269,6 +308,7 @@ class Config:
     # time for its health checks to take the instance out while new requests are still served.
     shutdown_delay_s: float = 0.0
     groups: tuple[Group, ...] = ()
+    ledger: LedgerSetting = LedgerSetting()
 
     def provider(self, name: str) -> Provider | None:
         return next((p for p in self.providers if p.name == name), None)

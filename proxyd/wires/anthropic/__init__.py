@@ -40,17 +40,25 @@ _USAGE_RE = re.compile(r'"usage"\s*:\s*\{')
 
 
 class AnthropicStreamCheck(StreamCheck):
-    """Complete at ``message_stop`` or an ``error`` event; a cut stream ends with ``event: error``."""
+    """Complete at ``message_stop`` or an ``error`` event; a cut stream ends with ``event: error``.
+    Usage comes in two parts: the input and cache counts with ``message_start``, the output count
+    (cumulative, with the input's again on newer servers) with ``message_delta``."""
 
-    __slots__ = ()
+    __slots__ = ("_start_data",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start_data = ""
 
     def see(self, event: SSEEvent) -> None:
         data = event.data
         kind = event_type(event)
         if kind in ENDING:
             self.complete = True
+        elif kind == "message_start":
+            self._start_data = data
         elif kind == "message_delta" and _USAGE_RE.search(data):
-            self._usage_data = _usage_only(data)
+            self._usage_data = _usage_only(self._start_data, data)
 
     def error_event(self, message: str, code: str, response_id: str) -> bytes:
         return json_event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
@@ -132,11 +140,16 @@ def _message_id(turn: Turn) -> str:
     return "msg_" + turn.response_id.removeprefix("resp_")
 
 
-def _usage_only(data: str) -> str:
-    """The usage of a message_delta as an event the usage reader understands."""
+def _usage_only(start: str, delta: str) -> str:
+    """The usage of a message_start and its message_delta, the delta's counts over the start's,
+    as an event the usage reader understands."""
     try:
-        usage = json.loads(data).get("usage") or {}
+        usage = {**(json.loads(start).get("message", {}).get("usage") or {})} if start else {}
     except (ValueError, AttributeError):
+        usage = {}
+    try:
+        usage.update(json.loads(delta).get("usage") or {})
+    except (ValueError, AttributeError, TypeError):
         return ""
     return json.dumps({"usage": usage_to_chat(usage)})
 

@@ -1,0 +1,83 @@
+"""The usage ledger in a SQLite file on this machine.
+
+One table keyed by (day, client, provider, model); a flush adds its rows' counts in one
+transaction (an upsert per row), so a crash leaves the file as the last flush left it. WAL
+lets ``proxyd usage`` read while proxyd writes, and ``serve --workers N`` share the file (each
+worker's flush waits its turn). Rows older than ``ledger.keep_days`` go at open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from proxyd.spend.rows import COUNTS, Row, day_of
+
+_COLUMNS = ", ".join(COUNTS)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS usage (
+  day TEXT NOT NULL, client TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTS)},
+  PRIMARY KEY (day, client, provider, model)
+)
+"""
+_MARKS = ", ".join("?" for _ in COUNTS)
+_ADD = (
+    f"INSERT INTO usage (day, client, provider, model, {_COLUMNS}) VALUES (?, ?, ?, ?, {_MARKS}) "
+    f"ON CONFLICT (day, client, provider, model) DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}"
+)
+
+
+class SQLiteLedger:
+    def __init__(self, path: Path, keep_days: int) -> None:
+        self.path = path
+        self.where = str(path)
+        self._keep_days = keep_days
+        self._lock = asyncio.Lock()  # one flush at a time on this connection
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            db.execute("DELETE FROM usage WHERE day < ?", (day_of(time.time() - self._keep_days * 86_400),))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0)
+        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a crash loses no committed flush
+        return db
+
+    async def close(self) -> None:
+        return None
+
+    async def add(self, rows: list[Row]) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._add, rows)
+
+    def _add(self, rows: list[Row]) -> None:
+        db = self._connect()
+        try:
+            with db:
+                db.executemany(_ADD, [(r.day, r.client, r.provider, r.model, *r.counts) for r in rows])
+        finally:
+            db.close()
+
+    async def rows(self, since: str) -> list[Row]:
+        return await asyncio.to_thread(self._rows, since)
+
+    def _rows(self, since: str) -> list[Row]:
+        if not self.path.exists():
+            return []
+        db = self._connect()
+        try:
+            found = db.execute(
+                f"SELECT day, client, provider, model, {_COLUMNS} FROM usage WHERE day >= ? ORDER BY day", (since,)
+            ).fetchall()
+        finally:
+            db.close()
+        return [Row(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]
