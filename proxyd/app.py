@@ -54,7 +54,7 @@ from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.spend.gate import GATE, Gate
-from proxyd.spend.ledger import Ledger
+from proxyd.spend.ledger import LEDGER, Ledger
 from proxyd.spend.open import open_gate
 from proxyd.spend.where import ledger_store
 from proxyd.store.base import ResponseStore
@@ -65,7 +65,6 @@ from proxyd.store.sqlite import SQLiteStore, store_path
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
 CODECS = web.AppKey("codecs", dict)  # Content-Encoding -> decoder
-LEDGER = web.AppKey("ledger", Ledger)
 ACCESS_LINE: web.AppKey[AccessWriter] = web.AppKey("access_line")
 
 # The endpoints that route by the body's model: their body is read as JSON whatever its

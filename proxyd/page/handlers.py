@@ -27,6 +27,7 @@ from proxyd.failover import group_report
 from proxyd.observe import CLIENT, OBSERVER
 from proxyd.page import actions, csrf
 from proxyd.page.forms import provider_form, set_form
+from proxyd.page.usage import usage_data
 from proxyd.page.view import Diagnosis, document
 from proxyd.reload import RELOADS, Reloader
 from proxyd.runtime import RUNTIME
@@ -75,6 +76,8 @@ async def serve_page(request: web.Request) -> web.StreamResponse:
         return _file(request, path)
     if path == "/ui/api/state" and method in ("GET", "HEAD"):
         return web.json_response(_state(request), headers=_SAFE_HEADERS)
+    if path == "/ui/api/usage" and method in ("GET", "HEAD"):
+        return web.json_response(await usage_data(request), headers=_SAFE_HEADERS)
     if path.startswith("/ui/api/") and method in ("POST", "DELETE"):
         _from_own_page(request)
         return web.json_response(await _change(request, path[len("/ui/api/") :], method), headers=_SAFE_HEADERS)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import structlog
+from aiohttp import web
 
 from proxyd.spend.rows import COUNTS, Row, day_of, merge_rows
 from proxyd.usage import Usage
@@ -105,3 +106,6 @@ class Ledger:
                 mine[i] += n
         while len(self._pending) > MAX_PENDING:
             del self._pending[min(self._pending)]
+
+
+LEDGER = web.AppKey("ledger", Ledger)

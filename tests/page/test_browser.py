@@ -421,3 +421,41 @@ async def test_a_base_url_without_v1_shows_red_with_the_working_form(
         assert "the base_url is not the API root" in said and f"Fix: set base_url: {origin}/v1" in said
         await shot(page, "base-url-without-v1")
         assert problems == []
+
+
+async def test_the_usage_tab_draws_spend_budgets_and_the_top_clients(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    from tests.spend.test_ledger import ONE_REQUEST_MICROS, PRICE, usage_server
+
+    upstream.handler = usage_server
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(yaml.safe_dump({
+        "listen": {"tokens": [{"name": "ann", "token": "ann-admin-token-0002", "role": "admin",
+                               "budget": {"usd_per_day": 0.05}}]},
+        "ledger": {"path": str(tmp_path / "usage.sqlite3"), "flush_s": 0.1},
+        "health": {"interval_s": 0},
+        "providers": [{"name": "cloud", "base_url": upstream.base_url, "wire": "chat", "price": PRICE,
+                       "models": ["gpt-x"]}],
+    }))  # fmt: skip
+    async with serving(path) as url:
+        headers = {"Authorization": "Bearer ann-admin-token-0002"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for _ in range(3):
+                body = {"model": "cloud/gpt-x", "messages": [{"role": "user", "content": "hi"}]}
+                async with session.post(url + "/v1/chat/completions", json=body) as resp:
+                    assert resp.status == 200
+        page, problems = await open_page(browser, url)
+        await page.evaluate("sessionStorage.setItem('proxyd-token', 'ann-admin-token-0002')")
+        await page.reload()
+        await page.click('button[data-tab="usage"]')
+        spent = 3 * ONE_REQUEST_MICROS / 1e6
+        await page.wait_for_selector('tr[data-usage-client="ann"]', timeout=WAIT * 1000)
+        assert f"${spent:.2f}" in await page.inner_text('tr[data-usage-client="ann"]')
+        assert await page.locator("svg.spend rect").count() == 30
+        today = await page.locator("svg.spend rect").last.text_content() or ""
+        assert f"${spent:.2f}, 3 requests" in today
+        meter = page.locator('[data-budget-of="client:ann:day"] .meter')
+        assert float(await meter.get_attribute("data-used") or 0) == pytest.approx(spent / 0.05, abs=0.001)
+        await shot(page, "usage-tab")
+        assert all("status of 401" in p for p in problems), problems  # the first load, before the token

@@ -15,7 +15,7 @@ import openai
 import pytest
 import structlog
 
-from proxyd.app import LEDGER
+from proxyd.spend.ledger import LEDGER
 from proxyd.spend.limit_headers import duration, limit_headers, period_end
 from tests.conftest import FakeUpstream, ProxyClient
 from tests.spend.test_ledger import ONE_REQUEST_MICROS, PRICE, usage_server

@@ -19,8 +19,7 @@ import structlog
 import yaml
 from aiohttp import web
 
-from proxyd.app import LEDGER
-from proxyd.spend.ledger import Ledger
+from proxyd.spend.ledger import LEDGER, Ledger
 from proxyd.spend.ledger_sqlite import SQLiteLedger
 from proxyd.spend.rows import Row
 from proxyd.usage import Usage

@@ -360,6 +360,78 @@ function drawTraffic(t) {
     ...recent);
 }
 
+// --- usage ---------------------------------------------------------------------------------------
+
+const USAGE_MS = 10000;
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+const dollars = (v) => "$" + Number(v).toFixed(2);
+
+async function pollUsage() {
+  if (document.getElementById("usage").hidden || document.body.classList.contains("refused")) return;
+  try {
+    drawUsage(await call("GET", "/ui/api/usage"));
+  } catch (err) {
+    document.getElementById("usage-chart").replaceChildren(h("p", { class: "muted" }, "Usage is not available: " + err.message));
+  }
+}
+
+function drawUsage(u) {
+  if (!u.enabled) {
+    document.getElementById("usage-chart").replaceChildren(h("p", { class: "muted" }, "The ledger is off (ledger.enabled: false)."));
+    return;
+  }
+  document.getElementById("usage-total").textContent = u.total ? dollars(u.total.cost_usd) + " in " + u.total.requests + " requests" : "";
+  document.getElementById("usage-chart").replaceChildren(spendChart(u.days));
+  document.getElementById("usage-budgets").replaceChildren(...(u.budgets.length ? u.budgets.map(budgetBar)
+    : [h("p", { class: "muted" }, "No budgets set (listen.tokens[].budget, listen.defaults.budget, providers[].budget).")]));
+  document.getElementById("usage-clients").replaceChildren(...usageTable(u.clients, "client"));
+  document.getElementById("usage-models").replaceChildren(...usageTable(u.models, "model"));
+}
+
+// One bar a day, scaled to the costliest day; each bar's title says the day, its cost and requests.
+function spendChart(days) {
+  const width = 600, height = 140, gap = 2, bar = width / days.length - gap;
+  const top = Math.max(...days.map((d) => d.cost_usd), 0.01);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 16}`, class: "spend", role: "img",
+    "aria-label": "spend per day" });
+  days.forEach((d, i) => {
+    const tall = Math.max((d.cost_usd / top) * height, d.cost_usd > 0 ? 1 : 0);
+    chart.append(svg("rect", { x: i * (bar + gap), y: height - tall, width: bar, height: tall, "data-day": d.day },
+      svg("title", {}, d.day + ": " + dollars(d.cost_usd) + ", " + d.requests + " requests")));
+  });
+  chart.append(svg("text", { x: 0, y: height + 14, class: "axis" }, days[0].day),
+    svg("text", { x: width, y: height + 14, class: "axis", "text-anchor": "end" }, days[days.length - 1].day),
+    svg("text", { x: 0, y: 10, class: "axis" }, "max " + dollars(top)));
+  return chart;
+}
+
+function budgetBar(b) {
+  const used = b.budget_usd ? b.spent_usd / b.budget_usd : 0;
+  const tone = used >= 1 ? "bad" : used >= 0.8 ? "warn" : "ok";
+  const fill = h("span", {});
+  fill.style.width = Math.min(used * 100, 100).toFixed(1) + "%";  // CSSOM: the page's CSP allows no style attribute
+  return h("div", { class: "budget", "data-budget-of": b.kind + ":" + b.name + ":" + b.period },
+    h("span", {}, b.kind + " " + b.name + " · " + b.period + (b.mode === "soft" ? " (soft)" : "")),
+    h("span", { class: "meter " + tone, "data-used": used.toFixed(3) }, fill),
+    h("span", { class: "num" }, dollars(b.spent_usd) + " of " + dollars(b.budget_usd)));
+}
+
+function usageTable(rows, by) {
+  const cell = (v, num) => h("td", { class: num ? "num" : null }, v);
+  const head = h("tr", {}, ...[by, "requests", "prompt", "cached", "completion", "cost"].map((x, i) => h("th", { class: i ? "num" : null }, x)));
+  if (!rows.length) return [head, h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests counted yet."))];
+  return [head, ...rows.map((r) => h("tr", { ["data-usage-" + by]: r[by] }, cell(r[by]), cell(r.requests, 1), cell(r.prompt, 1),
+    cell(r.cache_read, 1), cell(r.completion, 1), cell(r.unpriced ? dollars(r.cost_usd) + " +" + r.unpriced + " unpriced" : dollars(r.cost_usd), 1)))];
+}
+
 // --- start ---------------------------------------------------------------------------------------
 
 function start() {
@@ -367,6 +439,7 @@ function start() {
     tab.addEventListener("click", () => {
       for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t === tab);
       for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== tab.dataset.tab;
+      if (tab.dataset.tab === "usage") pollUsage();
     });
   }
   document.getElementById("add-open").addEventListener("click", () => {
@@ -384,6 +457,7 @@ function start() {
   });
   poll();
   setInterval(poll, POLL_MS);
+  setInterval(pollUsage, USAGE_MS);
 }
 
 start();
