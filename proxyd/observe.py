@@ -211,8 +211,9 @@ class Observer:
                     m.child(m.tokens, obs.provider, label, kind, obs.client).inc(count)
             price = self.runtime.current.prices.price(obs.provider, obs.model)
             if price is not None:
-                obs.cost = price.cost_micros(usage)
-                m.child(m.cost, obs.provider, label, obs.client).inc(obs.cost / 1e6)
+                obs.cost = cost = price.cost_micros(usage)
+                if cost:  # a free local model adds no series
+                    m.child(m.cost, obs.provider, label, obs.client).inc(cost / 1e6)
         if self.ledger is not None and obs.upstream_status is not None:
             self.ledger.record(obs.client, obs.provider, label, usage, obs.cost)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from proxyd import jsoncodec
 
@@ -23,11 +23,10 @@ _USAGE_KEY_RE = re.compile(r'"usage"\s*:\s*\{')
 _DECODER = json.JSONDecoder()
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """Tokens by kind. ``prompt`` counts every input token, cache reads and writes included (as
     OpenAI's ``prompt_tokens`` does; Anthropic's three input counts are summed); ``completion``
-    includes ``reasoning``."""
+    includes ``reasoning``. A tuple: one or two are made per request."""
 
     prompt: int = 0
     completion: int = 0

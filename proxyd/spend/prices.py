@@ -41,6 +41,8 @@ class Price:
 
     def cost_micros(self, usage: Usage) -> int:
         """The request's cost in micro-dollars (rounded to the nearest)."""
+        if self is FREE:
+            return 0
         prompt = usage.prompt
         uncached = prompt
         dollars = 0.0

@@ -182,8 +182,9 @@ async def test_a_flush_adds_and_a_store_that_fails_keeps_the_counts(tmp_path: Pa
     await ledger.flush()
     clock[0] += 86_400  # the next day: another row
     ledger.record("ci", "cloud", "gpt-x", None, None)  # a request with no usage still counts as one
-    broken = store.path
-    store.path = tmp_path / "missing-dir" / "x" / "u.sqlite3"  # the store fails this once
+    (tmp_path / "a-file").write_text("")
+    broken, store.path = store.path, tmp_path / "a-file" / "u.sqlite3"  # the store fails this once
+    store._db = None
     await ledger.flush()
     assert len(ledger.pending()) == 1  # kept for the next flush
     store.path = broken
