@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,17 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return chat_chunk(delta, finish)
 
 
-async def chat_only(request: web.Request) -> web.StreamResponse:
-    """A chat server as strict as a small local one: it answers only chat completions."""
+def chat_only_with(usage: dict[str, Any]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A chat server as strict as a small local one, answering only chat completions, each
+    with ``usage``."""
+
+    async def chat_only(request: web.Request) -> web.StreamResponse:
+        return await _chat_only(request, usage)
+
+    return chat_only
+
+
+async def _chat_only(request: web.Request, usage: dict[str, Any]) -> web.StreamResponse:
     if not request.path.endswith("/chat/completions"):
         return web.Response(status=404, text="404 page not found")
     body = await request.json()
@@ -64,9 +74,11 @@ async def chat_only(request: web.Request) -> web.StreamResponse:
         await resp.write(chunk({}, "tool_calls"))
     else:  # background work (a title, a topic check): plain text
         await resp.write(chunk({"content": '{"title": "echo"}'}) + chunk({}, "stop"))
-    usage = {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
     await resp.write(f"data: {json.dumps({'id': 'c1', 'choices': [], 'usage': usage})}\n\ndata: [DONE]\n\n".encode())
     return resp
+
+
+chat_only = chat_only_with({"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60})
 
 
 @pytest.fixture
@@ -90,24 +102,7 @@ async def claude_proxy(proxy_factory: Any, upstream: FakeUpstream) -> ProxyClien
 async def test_claude_code_runs_a_tool_through_proxyd(
     claude_proxy: ProxyClient, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    program = await asyncio.to_thread(claude_cli)
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": claude_proxy.origin,
-        "ANTHROPIC_API_KEY": "sk-ant-dummy", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
-    }  # fmt: skip
-    args = [*program, "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
-            "--verbose", "--allowedTools", "Bash"]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        *args, cwd=work, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 240)
-    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
-    assert proc.returncode == 0, (out.decode()[-3000:], err.decode()[-2000:])
+    events = await run_claude(claude_proxy.origin, tmp_path)
     tool_results = [
         block for e in events if e.get("type") == "user"
         for block in e["message"]["content"] if isinstance(block, dict) and block.get("type") == "tool_result"
@@ -118,3 +113,25 @@ async def test_claude_code_runs_a_tool_through_proxyd(
     assert result["result"].endswith(f"The command printed {MARKER}: saw it.")
     turns = [s for s in upstream.seen if s.path == "/v1/chat/completions" and "Bash" in s.body.decode()]
     assert len(turns) >= 2  # the tool call, then the turn with its result
+
+
+async def run_claude(origin: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """Claude Code's stream-json events for one task (run echo, say what it printed) through ``origin``."""
+    program = await asyncio.to_thread(claude_cli)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": origin,
+        "ANTHROPIC_API_KEY": "sk-ant-dummy", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+    }  # fmt: skip
+    args = [*program, "-p", "Run echo and tell me what it printed.", "--output-format", "stream-json",
+            "--verbose", "--allowedTools", "Bash"]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=work, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 240)
+    assert proc.returncode == 0, (out.decode()[-3000:], err.decode()[-2000:])
+    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]

@@ -160,3 +160,33 @@ def test_durations_and_period_ends() -> None:
     noon = 1_796_515_200.0 + 43_200
     assert period_end("day", noon) == 1_796_515_200.0 + 86_400
     assert time.gmtime(period_end("month", noon))[:3] == (2027, 1, 1)
+
+
+async def test_each_sdks_own_retry_waits_out_the_window_and_gets_through(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """The slow one (about a minute): a client over its requests per minute, and the SDK retrying
+    on its own after Retry-After (retry-after-ms), which the window honours to the second."""
+    upstream.handler = usage_server
+    one = {"requests_per_minute": 1}
+    client = await proxy_factory({
+        "listen": {"tokens": [{"name": "ci", "token": KEY, "limits": one},
+                              {"name": "cc", "token": ADMIN, "limits": one}]},
+        "providers": [
+            {"name": "cloud", "base_url": upstream.base_url, "wire": "chat", "price": PRICE, "models": ["gpt-x"]},
+            {"name": "claude", "base_url": upstream.base_url, "wire": "anthropic", "price": PRICE,
+             "models": ["claude-x"]},
+        ],
+    })  # fmt: skip
+    openai_sdk = openai.AsyncOpenAI(base_url=f"{client.origin}/v1", api_key=KEY, max_retries=2)
+    claude = anthropic.AsyncAnthropic(base_url=client.origin, api_key=ADMIN, max_retries=2)
+    message = {"model": "claude/claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
+    await ask(openai_sdk)  # each fills its window
+    await claude.messages.create(**message)
+    began = time.monotonic()
+    said, answered = await asyncio.gather(ask(openai_sdk), claude.messages.create(**message))
+    waited = time.monotonic() - began
+    assert said.usage is not None and answered.usage.output_tokens == 200
+    assert 50 < waited < 75  # the window's minute, not the SDKs' own half-second backoffs
+    seen = [s for s in upstream.seen if s.path.endswith(("/chat/completions", "/messages"))]
+    assert len(seen) == 4  # the refused tries never reached the provider
