@@ -274,3 +274,23 @@ def _anthropic_has_image(messages: object) -> bool:
         and any(isinstance(b, dict) and b.get("type") == "image" for b in m["content"])
         for m in messages
     )  # fmt: skip
+
+
+def drop_cache_control(body: Body) -> Body | None:
+    """A translated chat body without Anthropic's cache breakpoints on its parts, for servers
+    that do not take them; parts that are then plain text become text again, as a chat server
+    expects them (the system prompt's joined by blank lines). ``None`` when it had none."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    out, changed = [], False
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and "cache_control" in p for p in content):
+            parts: Any = [{k: v for k, v in p.items() if k != "cache_control"} if isinstance(p, dict) else p
+                          for p in content]  # fmt: skip
+            if all(isinstance(p, dict) and p.get("type") == "text" for p in parts):
+                parts = ("\n\n" if message.get("role") == "system" else "").join(p["text"] for p in parts)
+            message, changed = {**message, "content": parts}, True
+        out.append(message)
+    return {**body, "messages": out} if changed else None

@@ -34,7 +34,7 @@ from proxyd.counting import count
 from proxyd.errors import ProxyError, bad_request
 from proxyd.exchange import Exchange
 from proxyd.failover import TryNext
-from proxyd.fitting import streaming_off
+from proxyd.fitting import drop_cache_control, streaming_off
 from proxyd.headers import upstream_request_headers
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
@@ -275,11 +275,17 @@ async def _translated(
 
 def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Pivoted, Body]:
     """The client's request in the pivot's form, and as the provider's wire and compat want it."""
+    settings = call.provider
     try:
         pivoted = client.to_pivot(full)
-        sent = provider.from_pivot(pivoted.body)
+        body = pivoted.body
+        if not provider.breakpoints and settings.compat.cache_control == "drop":
+            body = drop_cache_control(body) or body  # breakpoints only the provider's servers would refuse
+        sent = provider.from_pivot(body)
     except TranslationError as exc:
         raise bad_request(exc.message, param=exc.param) from None
+    if settings.prompt_cache == "auto":
+        sent = provider.prime_cache(sent) or sent
     if pivoted.dropped:
         structlog.get_logger("proxyd").info(
             "translation_dropped", provider=call.provider.name, dropped=list(pivoted.dropped)

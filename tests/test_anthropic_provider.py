@@ -35,7 +35,16 @@ RESPONSES_TOOLS: Any = [
 async def sdk(proxy_factory: ProxyFactory, upstream: FakeUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
     upstream.handler = anthropic_server
     client = await proxy_factory(
-        {"providers": [{"name": "claude", "base_url": upstream.base_url + "/messages", "api_key": "sk-ant-test"}]}
+        {
+            "providers": [
+                {
+                    "name": "claude",
+                    "base_url": upstream.base_url + "/messages",
+                    "api_key": "sk-ant-test",
+                    "prompt_cache": "off",
+                }
+            ]
+        }
     )
     async with openai.AsyncOpenAI(
         base_url=f"{client.origin}/v1", api_key="x", max_retries=0, _strict_response_validation=True

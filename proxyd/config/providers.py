@@ -44,7 +44,7 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
     "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
-    "tool_calls", "price", "budget",
+    "tool_calls", "price", "budget", "prompt_cache",
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -52,6 +52,7 @@ _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "max_tokens_field": ("keep", "max_tokens", "max_completion_tokens"),
     "reasoning": ("openai", "openrouter", "none"),
     "tool_call_ids": ("keep", "alnum9"),
+    "cache_control": ("keep", "drop"),
 }
 _AUTHS = ("bearer", "api-key", "x-api-key", "none")
 
@@ -132,6 +133,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs) or ToolCalls(),
         price=parse_price(doc.get("price"), f"{path}.price", errs),
         budget=parse_budget(doc.get("budget"), f"{path}.budget", errs),
+        prompt_cache=_choice(doc, "prompt_cache", "auto", ("auto", "off"), path, errs),
     )
 
 
@@ -233,6 +235,7 @@ def _parse_compat(raw: object, path: str, service: Service, errs: Errors) -> Com
         "max_tokens_field": service.max_tokens_field,
         "reasoning": service.reasoning,
         "tool_call_ids": service.tool_call_ids,
+        "cache_control": service.cache_control,
     }
     return Compat(
         **{key: _choice(doc, key, defaults[key], choices, path, errs) for key, choices in _COMPAT_CHOICES.items()}

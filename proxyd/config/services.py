@@ -36,12 +36,14 @@ class Service:
     max_tokens_field: MaxTokens = "keep"
     auth: Auth = "bearer"
     tool_call_ids: Literal["keep", "alnum9"] = "keep"
+    cache_control: Literal["keep", "drop"] = "drop"  # takes Anthropic's cache breakpoints on content parts
 
 
 # (host suffix or "", port or None) -> service; the first match wins.
 KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("api.anthropic.com", None, Service("Anthropic", wire="anthropic", auth="x-api-key")),
-    ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter")),
+    ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter",
+                                    cache_control="keep")),
     ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),
     ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
     ("api.together.ai", None, Service("Together", max_tokens_field="max_tokens")),
@@ -56,7 +58,7 @@ KNOWN: tuple[tuple[str, int | None, Service], ...] = (
                                      max_tokens_field="max_completion_tokens")),
     ("", 1234, Service("LM Studio", max_tokens_field="max_tokens")),
     ("", 11434, Service("Ollama", wire="auto", max_tokens_field="max_tokens")),
-    ("", 4000, Service("LiteLLM")),
+    ("", 4000, Service("LiteLLM", cache_control="keep")),
     ("", 8000, Service("vLLM", wire="auto")),
 )  # fmt: skip
 

@@ -89,6 +89,9 @@ class Compat:
     max_tokens_field: Literal["keep", "max_tokens", "max_completion_tokens"] = "keep"
     reasoning: Literal["openai", "openrouter", "none"] = "openai"
     tool_call_ids: Literal["keep", "alnum9"] = "keep"  # alnum9: Mistral takes only 9-character ids
+    # Anthropic cache breakpoints on content parts of a translated request: kept for the chat
+    # servers that honour them (OpenRouter, LiteLLM), taken off for the rest.
+    cache_control: Literal["keep", "drop"] = "drop"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ class Provider:
     disabled: str | None = None
     price: PriceSetting | None = None  # every model's, unless a model sets its own
     budget: Budget | None = None  # what requests to this provider may spend (a shared cloud account's cap)
+    # A chat or Responses client's request to an Anthropic provider gets cache breakpoints where
+    # they pay (tools, system, the newest turn): "auto"; "off" sends it as translated.
+    prompt_cache: Literal["auto", "off"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,10 @@ class ChatWire:
     elsewhere: str | None = "responses"  # its errors may send a model (or all) to the Responses API
     first_token = re.compile(rb'"(?:content|reasoning_content|reasoning|arguments)"\s*:\s*"[^"]')
     fit = staticmethod(adapt_chat)
+    breakpoints = False  # Anthropic's cache_control is the provider's to take (compat.cache_control)
+
+    def prime_cache(self, body: Body) -> Body | None:
+        return None  # OpenAI-style servers cache prefixes by themselves
 
     def to_pivot(self, body: Body) -> Pivoted:
         return Pivoted(body)

@@ -60,6 +60,7 @@ class Wire(Protocol):
     ubiquitous: bool  # every server that has it answers it truly: a 200 on it is not a disguised refusal
     elsewhere: str | None  # the wire a server's error on this one may send the request to
     first_token: re.Pattern[bytes]  # bytes of its stream that mark generated output (time to first token)
+    breakpoints: bool  # takes Anthropic-style cache_control on its blocks natively
 
     def fit(self, body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
         """The body fitted to the provider's compat settings and the model (None: unchanged), and notes."""
@@ -67,6 +68,10 @@ class Wire(Protocol):
 
     def usage(self, value: object) -> Usage | None:
         """Its answer's ``usage`` object as token counts."""
+        ...
+
+    def prime_cache(self, body: Body) -> Body | None:
+        """A request translated to this wire with cache breakpoints placed where they pay, or None."""
         ...
 
     def to_pivot(self, body: Body) -> Pivoted: ...

@@ -33,6 +33,14 @@ def validate_anthropic(body: dict[str, Any]) -> str | None:
                 return f"messages.{i}: unexpected tool_use_id found in tool_result blocks"
             if block.get("type") == "text" and not block.get("text"):
                 return f"messages.{i}: text content blocks must be non-empty"
+    marked = sum(
+        1 for b in (body.get("system") if isinstance(body.get("system"), list) else []) if b.get("cache_control")
+    )
+    marked += sum(1 for t in body.get("tools") or [] if t.get("cache_control"))
+    marked += sum(1 for m in body.get("messages") or [] if isinstance(m.get("content"), list)
+                  for b in m["content"] if b.get("cache_control"))  # fmt: skip
+    if marked > 4:
+        return f"A maximum of 4 blocks with cache_control may be provided. Found {marked}."
     thinking = body.get("thinking") or {}
     if thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens", 0)

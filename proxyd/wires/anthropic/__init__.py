@@ -27,6 +27,7 @@ from proxyd.wires.anthropic.answers import (
     message_to_completion,
     usage_to_chat,
 )
+from proxyd.wires.anthropic.caching import place_breakpoints
 from proxyd.wires.anthropic.from_pivot import AnthropicEncoder
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
 from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat, pivot_tools
@@ -79,6 +80,11 @@ class AnthropicWire:
     elsewhere: str | None = None
     first_token = re.compile(rb'"(?:text|thinking|partial_json)"\s*:\s*"[^"]')
     fit = staticmethod(adapt_anthropic)
+    breakpoints = True  # takes cache_control on its blocks: breakpoints cross to it as they are
+
+    def prime_cache(self, body: Body) -> Body | None:
+        """Breakpoints where they pay, for a request translated from a wire that marks none."""
+        return place_breakpoints(body)
 
     def to_pivot(self, body: Body) -> Pivoted:
         return anthropic_to_chat(body)

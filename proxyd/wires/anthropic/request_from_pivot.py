@@ -28,21 +28,23 @@ def chat_to_anthropic(chat: Body) -> Body:
     messages = chat.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages", "must be a non-empty list of messages")
-    system: list[str] = []
+    system: list[Body] = []  # text blocks, each with the breakpoint its part carried
     turns: list[Body] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise TranslationError(f"messages[{i}]", "must be a message object")
         role = message.get("role")
         if role in ("system", "developer"):
-            system.append(_text(message.get("content")))
+            system += _system_blocks(message.get("content"))
         elif role in ("user", "assistant", "tool"):
             _add(turns, "assistant" if role == "assistant" else "user", _blocks(message, f"messages[{i}]"))
         else:
             raise TranslationError(f"messages[{i}].role", f"{role!r} is not a chat role")
     out: Body = {"model": chat.get("model"), "messages": turns, "max_tokens": _max_tokens(chat)}
-    if system:
-        out["system"] = "\n\n".join(s for s in system if s)
+    if any("cache_control" in b for b in system):
+        out["system"] = system  # blocks: the breakpoints stay where the client put them
+    elif system:
+        out["system"] = "\n\n".join(b["text"] for b in system)
     for name in ("temperature", "top_p", "stream"):
         if chat.get(name) is not None:
             out[name] = chat[name]
@@ -78,13 +80,9 @@ def _add(turns: list[Body], role: str, blocks: list[Body]) -> None:
 def _blocks(message: Body, path: str) -> list[Body]:
     role = message["role"]
     if role == "tool":
-        return [
-            {
-                "type": "tool_result",
-                "tool_use_id": message.get("tool_call_id"),
-                "content": _text(message.get("content")),
-            }
-        ]
+        result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
+                  "content": _text(message.get("content"))}  # fmt: skip
+        return [_marked(result, _last_part(message.get("content")))]
     blocks: list[Body] = []
     if role == "assistant":
         blocks += [dict(b) for b in message.get("thinking_blocks") or [] if _signed(b)]
@@ -123,13 +121,13 @@ def _part(raw: object, path: str) -> Body | None:
     kind = part.get("type")
     if kind in ("text", "input_text", "output_text"):
         text = str(part.get("text") or "")
-        return {"type": "text", "text": text} if text else None  # Anthropic refuses empty text blocks
+        return _marked({"type": "text", "text": text}, part) if text else None  # Anthropic refuses empty text
     if kind == "image_url":
         url = str((part.get("image_url") or {}).get("url") or "")
         if url.startswith("data:") and ";base64," in url:
             media, data = url[5:].split(";base64,", 1)
-            return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
-        return {"type": "image", "source": {"type": "url", "url": url}}
+            return _marked({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}, part)
+        return _marked({"type": "image", "source": {"type": "url", "url": url}}, part)
     document = _document(part.get("file")) if kind == "file" else None
     if document is not None:
         return document
@@ -161,6 +159,26 @@ def _input(arguments: object, path: str) -> Body:
             f"{path}.function.arguments", "must be a JSON object for an Anthropic provider"
         ) from None
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _marked(block: Body, part: object) -> Body:
+    """``block`` with the cache breakpoint its part carried (OpenRouter's form is Anthropic's)."""
+    mark = part.get("cache_control") if isinstance(part, dict) else None
+    if isinstance(mark, dict):
+        block["cache_control"] = mark
+    return block
+
+
+def _last_part(content: object) -> object:
+    return content[-1] if isinstance(content, list) and content else None
+
+
+def _system_blocks(content: object) -> list[Body]:
+    if isinstance(content, list):
+        return [_marked({"type": "text", "text": str(p.get("text") or "")}, p) for p in content
+                if isinstance(p, dict) and p.get("text")]  # fmt: skip
+    text = _text(content)
+    return [{"type": "text", "text": text}] if text else []
 
 
 def _text(content: object) -> str:

@@ -8,7 +8,12 @@ back as sent). ``thinking`` becomes a ``reasoning_effort``; ``tool_choice`` and
 ``disable_parallel_tool_use`` their chat forms. A ``system`` message inside ``messages`` (Claude
 Code sends its environment block so, and the API takes it) stays a system message at its place.
 
-A tolerant reader: what a chat server cannot use (``cache_control``, ``metadata``,
+Cache breakpoints (``cache_control``) stay on what they mark: the system prompt becomes text
+parts, a user's blocks and a tool result keep theirs on their parts (OpenRouter and LiteLLM
+take them there; :func:`proxyd.fitting.drop_cache_control` takes them off for providers that
+do not).
+
+A tolerant reader: what a chat server cannot use (``metadata``,
 ``context_management``, ``top_k``..., and content blocks with no chat form such as
 ``document`` without text, ``server_tool_use``, ``tool_reference``, ``container_upload``) is left
 out and named in ``dropped``; a ``document`` or ``search_result`` with text becomes that text.
@@ -61,14 +66,26 @@ def anthropic_to_chat(body: Body) -> Pivoted:
     return Pivoted(chat, dropped=tuple(dropped))
 
 
-def _system(raw: object) -> str:
+def _system(raw: object) -> str | list[Body]:
+    """The system prompt: text, or text parts when a block carries a cache breakpoint."""
     if raw is None:
         return ""
     if isinstance(raw, str):
         return raw
     if isinstance(raw, list):
-        return "\n\n".join(b["text"] for b in raw if isinstance(b, dict) and isinstance(b.get("text"), str))
+        blocks = [b for b in raw if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        if any(b.get("cache_control") for b in blocks):
+            return [_marked({"type": "text", "text": b["text"]}, b) for b in blocks]
+        return "\n\n".join(b["text"] for b in blocks)
     raise TranslationError("system", "must be a string or a list of text blocks")
+
+
+def _marked(part: Body, block: object) -> Body:
+    """``part`` with the breakpoint its block carried, if any."""
+    mark = block.get("cache_control") if isinstance(block, dict) else None
+    if isinstance(mark, dict):
+        part["cache_control"] = mark
+    return part
 
 
 def _message(message: object, path: str, dropped: list[str]) -> list[Body]:
@@ -113,23 +130,20 @@ def _user(blocks: list[Any], path: str, dropped: list[str]) -> list[Body]:
         kind = _kind(block)
         where = f"{path}.content[{j}]"
         if kind == "tool_result":
-            results.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": block.get("tool_use_id"),
-                    "content": _result_text(block.get("content"), where, dropped),
-                }
-            )
+            said = _result_text(block.get("content"), where, dropped)
+            marked = block.get("cache_control")  # Claude Code marks its newest block, often a tool result
+            content: str | list[Body] = [_marked({"type": "text", "text": said}, block)] if marked else said
+            results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": content})
         elif kind == "image" and (image := _image(block.get("source"))) is not None:
-            parts.append(image)
+            parts.append(_marked(image, block))
         elif (text := _text_of(block)) is not None:
-            parts.append({"type": "text", "text": text})
+            parts.append(_marked({"type": "text", "text": text}, block))
         else:
             dropped.append(f"{where} ({kind})")
     out = list(results)
     if parts:
-        only_text = all(p["type"] == "text" for p in parts)
-        out.append({"role": "user", "content": "".join(p["text"] for p in parts) if only_text else parts})
+        plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
+        out.append({"role": "user", "content": "".join(p["text"] for p in parts) if plain else parts})
     return out
 
 

@@ -80,6 +80,10 @@ class ResponsesWire:
     elsewhere: str | None = None
     first_token = re.compile(rb'"delta"\s*:\s*"[^"]')
     fit = staticmethod(adapt_responses)
+    breakpoints = False
+
+    def prime_cache(self, body: Body) -> Body | None:
+        return None  # OpenAI-style servers cache prefixes by themselves
 
     def to_pivot(self, body: Body) -> Pivoted:
         chat = responses_to_chat(body)

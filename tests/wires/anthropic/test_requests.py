@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from proxyd.fitting import drop_cache_control
 from proxyd.wires.anthropic.request_from_pivot import chat_to_anthropic
 from proxyd.wires.anthropic.request_to_pivot import anthropic_to_chat
 from proxyd.wires.errors import TranslationError
@@ -32,7 +33,12 @@ CLAUDE_CODE: dict[str, Any] = {
 
 def test_what_claude_code_sends_reaches_the_pivot() -> None:
     pivoted = anthropic_to_chat(CLAUDE_CODE)
-    chat = pivoted.body
+    marked = pivoted.body  # the breakpoint stays on its part, for providers that take it (OpenRouter)
+    assert marked["messages"][0] == {"role": "system", "content": [
+        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Be careful."}]}  # fmt: skip
+    chat = drop_cache_control(marked)  # and as every other chat server gets it
+    assert chat is not None
     assert chat["messages"][0] == {"role": "system", "content": "You are Claude Code.\n\nBe careful."}
     assert chat["messages"][1] == {"role": "user", "content": "list files"}
     assistant = chat["messages"][2]
