@@ -101,7 +101,7 @@ async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tu
         m.child(m.inflight, "mock").inc()
         m.child(m.inflight, "mock").dec()
 
-    entry = (1.0, "chat.completions", "chat", None, "mock", "bench-model", 200, 0.001, 0.002, 5, 1, None)
+    entry = (1.0, "chat.completions", "chat", None, "mock", "bench-model", 200, 0.001, 0.002, 5, 1, None, 0)
     per_request = [
         ("the access line, written straight as JSON (as proxyd serve does)", lambda: observer._log(obs, 0.002, None)),
         ("the access line through structlog's chain (as before)", lambda: chained._log(obs, 0.002, None)),

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from proxyd import jsonbody
 from proxyd.access import ANYONE
+from proxyd.affinity import AFFINITY, open_affinity
 from proxyd.attempts import serve_group
 from proxyd.catalog import find_model, model_objects
 from proxyd.config.clients import ModelRule
@@ -96,6 +97,7 @@ def create_app(
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_ledger)
     app.cleanup_ctx.append(_gate)
+    app.cleanup_ctx.append(_affinity)
     app.cleanup_ctx.append(_reloading)
     app.router.add_route("*", "/{tail:.*}", _handle, expect_handler=expect_handler)
     return app
@@ -178,6 +180,12 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
 async def _gate(app: web.Application) -> AsyncIterator[None]:
     gate, close = await open_gate(app[STARTUP_CONFIG], app.get(LEDGER), app[METRICS])
     app[GATE] = app[OBSERVER].gate = gate
+    yield
+    await close()
+
+
+async def _affinity(app: web.Application) -> AsyncIterator[None]:
+    app[AFFINITY], close = await open_affinity(app[STARTUP_CONFIG])
     yield
     await close()
 

@@ -1,4 +1,5 @@
-"""A model group's request: its targets tried in turn until one answers.
+"""A model group's request: its targets tried in turn until one answers, the conversation's
+own target first (:mod:`proxyd.affinity`).
 
 The order comes from :func:`proxyd.failover.plan` (strategy, rests, the health checker's
 verdicts); each attempt is the ordinary call path (:func:`proxyd.forward.forward`), so it is
@@ -18,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from proxyd import jsonbody
+from proxyd.affinity import AFFINITY, pinned_first
 from proxyd.config.settings import Group, GroupTarget
 from proxyd.errors import ProxyError, disabled_error, failure_of
 from proxyd.failover import TryNext, next_step, plan
@@ -26,6 +28,7 @@ from proxyd.metrics import METRICS
 from proxyd.observe import OBSERVER, Observation
 from proxyd.routing import Route, Target
 from proxyd.runtime import RUNTIME, Generation
+from proxyd.session_key import session_key
 
 
 @dataclass
@@ -52,7 +55,10 @@ async def serve_group(
     usable = [t for t in order if not _disabled(gen, t.provider)]
     if not usable:  # every target's provider is disabled: say why, for the first
         raise disabled_error(order[0].provider, _disabled(gen, order[0].provider) or "")
-    order = usable
+    key = session_key(parsed, request.headers) if len(group.targets) > 1 else None
+    affinity = request.app[AFFINITY]
+    pinned = await affinity.get(group.alias, key) if key is not None else None
+    order = pinned_first(usable, pinned)  # the conversation's target first, while it is in the plan
     tries = _Tries(group, time.monotonic())
     for index, chosen in enumerate(order):
         if tries.attempts and tries.time_left(time.monotonic()) <= 0:
@@ -63,6 +69,8 @@ async def serve_group(
             request, target, gen, chosen, body, parsed if not tries.attempts else None, obs, tries
         )
         if answer is not None:
+            if key is not None:  # this conversation's next turn goes where this one was answered
+                await affinity.put(group.alias, key, chosen.key)
             return answer
     if tries.failures:
         _count_failover(request, tries, None)

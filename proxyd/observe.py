@@ -191,7 +191,7 @@ class Observer:
         self.recent.append((
             time.time(), obs.endpoint, obs.wire, obs.translated, p, obs.model[:200] if obs.model else None,
             obs.status, obs.ttft, duration, usage.prompt if usage else None, usage.completion if usage else None,
-            obs.error_code,
+            obs.error_code, usage.cache_read if usage else None,
         ))  # fmt: skip
 
     def _model_label(self, obs: Observation) -> str:

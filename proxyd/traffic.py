@@ -17,13 +17,14 @@ KEEP = 500
 WINDOW_S = 300.0
 
 # (at, endpoint, wire, translated, provider, model, status, ttft_s, duration_s,
-#  prompt tokens, completion tokens, error code)
+#  prompt tokens, completion tokens, error code, prompt tokens read from the provider's cache)
 Record = tuple[
-    float, str, str | None, str | None, str, str | None, int, float | None, float, int | None, int | None, str | None
-]
+    float, str, str | None, str | None, str, str | None, int, float | None, float, int | None, int | None,
+    str | None, int | None,
+]  # fmt: skip
 _FIELDS = (
     "at", "endpoint", "wire", "translated", "provider", "model", "status",
-    "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens", "error",
+    "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens", "error", "cache_read_tokens",
 )  # fmt: skip
 
 
@@ -45,15 +46,21 @@ def as_rows(records: Iterable[Record], limit: int = KEEP) -> list[dict[str, Any]
 
 def summarize(records: Iterable[Record], now: float, window_s: float = WINDOW_S) -> dict[str, dict[str, Any]]:
     """Per provider, over the last ``window_s`` seconds: requests, requests per minute, the
-    share that failed (5xx, an upstream error, or a cut stream), and p50/p95 duration in ms."""
+    share that failed (5xx, an upstream error, or a cut stream), p50/p95 duration in ms, and the
+    share of prompt tokens its cache answered (None before any request reported usage)."""
     durations: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
-    for at, _, _, _, provider, _, status, _, duration, _, _, error in records:
+    prompts: dict[str, list[int]] = {}  # provider -> [prompt tokens, of them read from its cache]
+    for at, _, _, _, provider, _, status, _, duration, prompt, _, error, cached in records:
         if now - at > window_s:
             continue
         durations.setdefault(provider, []).append(duration)
         failed = status >= 500 or status == 499 or (error is not None and error.startswith(("upstream", "stream")))
         errors[provider] = errors.get(provider, 0) + failed
+        if prompt:
+            counted = prompts.setdefault(provider, [0, 0])
+            counted[0] += prompt
+            counted[1] += cached or 0
     out = {}
     for provider, values in durations.items():
         values.sort()
@@ -63,6 +70,7 @@ def summarize(records: Iterable[Record], now: float, window_s: float = WINDOW_S)
             "error_rate": round(errors[provider] / len(values), 4),
             "p50_ms": _ms(_percentile(values, 0.50)),
             "p95_ms": _ms(_percentile(values, 0.95)),
+            "cache_hit_ratio": round(prompts[provider][1] / prompts[provider][0], 4) if provider in prompts else None,
         }
     return out
 

@@ -5,6 +5,7 @@ group that mixes wires, and a reload under a request in flight."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -71,7 +72,14 @@ def group(*targets: str, **more: Any) -> dict[str, Any]:
     return {"alias": "main", "targets": list(targets), **more}
 
 
-async def answer(proxy: ProxyClient, body: dict[str, Any] = CHAT) -> tuple[int, dict[str, str], str]:
+_CONVERSATIONS = itertools.count()
+
+
+async def answer(proxy: ProxyClient, body: dict[str, Any] | None = None) -> tuple[int, dict[str, str], str]:
+    """One request; by default each of a new conversation, so that affinity (which keeps a
+    conversation's turns on one target) leaves the group's own spread to show."""
+    if body is None:
+        body = {**CHAT, "messages": [{"role": "user", "content": f"hi {next(_CONVERSATIONS)}"}]}
     async with proxy.post("/v1/chat/completions", json=body) as resp:
         return resp.status, dict(resp.headers), await resp.text()
 

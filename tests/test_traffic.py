@@ -10,7 +10,7 @@ from proxyd.traffic import KEEP, Record, as_rows, ring, summarize
 def record(
     at: float, provider: str = "p", status: int = 200, duration: float = 0.1, error: str | None = None
 ) -> Record:
-    return (at, "chat.completions", "chat", None, provider, "m", status, 0.05, duration, 10, 2, error)
+    return (at, "chat.completions", "chat", None, provider, "m", status, 0.05, duration, 10, 2, error, 4)
 
 
 def test_rows_are_newest_first_in_milliseconds() -> None:
@@ -30,12 +30,15 @@ def test_the_ring_keeps_the_last_few_hundred() -> None:
     ("records", "expected"),
     [
         ([record(100.0, duration=d / 1000) for d in range(1, 101)],
-         {"requests": 100, "per_minute": 20.0, "error_rate": 0.0, "p50_ms": 50.0, "p95_ms": 95.0}),
+         {"requests": 100, "per_minute": 20.0, "error_rate": 0.0, "p50_ms": 50.0, "p95_ms": 95.0,
+          "cache_hit_ratio": 0.4}),
         ([record(100.0, status=502, error="upstream_unreachable"), record(100.0), record(100.0, status=499),
           record(100.0, status=400)],  # a client's 400 is not the provider failing
-         {"requests": 4, "per_minute": 0.8, "error_rate": 0.5, "p50_ms": 100.0, "p95_ms": 100.0}),
+         {"requests": 4, "per_minute": 0.8, "error_rate": 0.5, "p50_ms": 100.0, "p95_ms": 100.0,
+          "cache_hit_ratio": 0.4}),
         ([record(100.0, error="stream_incomplete"), record(-300.0)],  # the second is older than the window
-         {"requests": 1, "per_minute": 0.2, "error_rate": 1.0, "p50_ms": 100.0, "p95_ms": 100.0}),
+         {"requests": 1, "per_minute": 0.2, "error_rate": 1.0, "p50_ms": 100.0, "p95_ms": 100.0,
+          "cache_hit_ratio": 0.4}),
     ],
 )  # fmt: skip
 def test_per_provider_figures(records: list[Record], expected: dict[str, float]) -> None:

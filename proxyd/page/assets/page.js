@@ -345,10 +345,11 @@ function drawTraffic(t) {
   const cell = (v, num) => h("td", { class: num ? "num" : null }, v === null || v === undefined ? "–" : v);
   const summary = Object.entries(t.by_provider).map(([name, x]) => h("tr", { "data-traffic-of": name },
     cell(name), cell(x.requests, 1), cell(x.per_minute, 1), cell((x.error_rate * 100).toFixed(1) + " %", 1),
-    cell(x.p50_ms, 1), cell(x.p95_ms, 1)));
+    cell(x.p50_ms, 1), cell(x.p95_ms, 1),
+    cell(x.cache_hit_ratio === null ? null : (x.cache_hit_ratio * 100).toFixed(1) + " %", 1)));
   document.getElementById("traffic-summary").replaceChildren(
-    h("tr", {}, ...["provider", "requests", "per minute", "errors", "p50 ms", "p95 ms"].map((x, i) => h("th", { class: i ? "num" : null }, x))),
-    ...(summary.length ? summary : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests in the last 5 minutes."))]));
+    h("tr", {}, ...["provider", "requests", "per minute", "errors", "p50 ms", "p95 ms", "cache hits"].map((x, i) => h("th", { class: i ? "num" : null }, x))),
+    ...(summary.length ? summary : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No requests in the last 5 minutes."))]));
   const recent = t.recent.slice(0, 300).map((r) => h("tr", {},
     cell(new Date(r.at * 1000).toLocaleTimeString()), cell(r.endpoint + (r.wire ? " → " + r.wire : "")),
     cell(r.provider), cell(r.model), h("td", { class: r.status < 400 ? "status-ok num" : "status-bad num" }, r.status),
