@@ -281,6 +281,8 @@ def _outbound(call: Call, full: Body, client: Wire, provider: Wire) -> tuple[Piv
         body = pivoted.body
         if not provider.breakpoints and settings.compat.cache_control == "drop":
             body = drop_cache_control(body) or body  # breakpoints only the provider's servers would refuse
+        if "prompt_cache_key" in body and settings.compat.prompt_cache_key == "drop":
+            body = {k: v for k, v in body.items() if k != "prompt_cache_key"}  # a field most servers do not know
         sent = provider.from_pivot(body)
     except TranslationError as exc:
         raise bad_request(exc.message, param=exc.param) from None

@@ -176,3 +176,24 @@ def test_place_breakpoints(body: dict[str, Any], expected: int) -> None:
 
 def test_every_wire_has_a_fake_that_refuses_a_fifth_breakpoint() -> None:
     assert set(SERVERS) == {"chat", "responses", "anthropic"}
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["openai-style", "other chat server"])
+async def test_a_conversations_cache_key_reaches_an_openai_style_provider(
+    proxy_factory: ProxyFactory, upstream: FakeUpstream, keep: bool
+) -> None:
+    """Codex's prompt_cache_key and Claude Code's session (hashed) go on as prompt_cache_key to
+    servers that route it to one cache (OpenAI's, Azure's, OpenRouter's), and to no other."""
+    client = await chat_proxy(proxy_factory, upstream, **({"prompt_cache_key": "keep"} if keep else {}))
+    codex = openai.AsyncOpenAI(base_url=f"{client.origin}/v1", api_key="x", max_retries=0)
+    await codex.responses.create(model="claude-x", input="hi", prompt_cache_key="conv-42", store=False)
+    assert upstream.last.json().get("prompt_cache_key") == ("conv-42" if keep else None)
+    claude = anthropic.AsyncAnthropic(base_url=client.origin, api_key="x", max_retries=0)
+    for _ in range(2):
+        await claude.messages.create(model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}],
+                                     metadata={"user_id": "user_ab_account_cd_session_ef"})  # fmt: skip
+    keys = [s.json().get("prompt_cache_key") for s in upstream.seen[-2:]]
+    if keep:
+        assert keys[0] == keys[1] and keys[0].startswith("proxyd-") and "session" not in keys[0]
+    else:
+        assert keys == [None, None]

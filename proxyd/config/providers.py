@@ -53,6 +53,7 @@ _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "reasoning": ("openai", "openrouter", "none"),
     "tool_call_ids": ("keep", "alnum9"),
     "cache_control": ("keep", "drop"),
+    "prompt_cache_key": ("keep", "drop"),
 }
 _AUTHS = ("bearer", "api-key", "x-api-key", "none")
 
@@ -236,6 +237,7 @@ def _parse_compat(raw: object, path: str, service: Service, errs: Errors) -> Com
         "reasoning": service.reasoning,
         "tool_call_ids": service.tool_call_ids,
         "cache_control": service.cache_control,
+        "prompt_cache_key": service.prompt_cache_key,
     }
     return Compat(
         **{key: _choice(doc, key, defaults[key], choices, path, errs) for key, choices in _COMPAT_CHOICES.items()}

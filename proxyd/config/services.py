@@ -37,13 +37,14 @@ class Service:
     auth: Auth = "bearer"
     tool_call_ids: Literal["keep", "alnum9"] = "keep"
     cache_control: Literal["keep", "drop"] = "drop"  # takes Anthropic's cache breakpoints on content parts
+    prompt_cache_key: Literal["keep", "drop"] = "drop"  # takes OpenAI's prompt_cache_key
 
 
 # (host suffix or "", port or None) -> service; the first match wins.
 KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("api.anthropic.com", None, Service("Anthropic", wire="anthropic", auth="x-api-key")),
     ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter",
-                                    cache_control="keep")),
+                                    cache_control="keep", prompt_cache_key="keep")),
     ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),
     ("api.together.xyz", None, Service("Together", max_tokens_field="max_tokens")),
     ("api.together.ai", None, Service("Together", max_tokens_field="max_tokens")),
@@ -53,9 +54,10 @@ KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("api.deepseek.com", None, Service("DeepSeek", reasoning="none", content="string", max_tokens_field="max_tokens")),
     ("api.cerebras.ai", None, Service("Cerebras", content="string")),
     (".openai.azure.com", None, Service("Azure OpenAI", wire="auto", api_path="/openai/v1", developer_role=True,
-                                        max_tokens_field="max_completion_tokens", auth="api-key")),
+                                        max_tokens_field="max_completion_tokens", auth="api-key",
+                                        prompt_cache_key="keep")),
     ("api.openai.com", None, Service("OpenAI", wire="auto", developer_role=True,
-                                     max_tokens_field="max_completion_tokens")),
+                                     max_tokens_field="max_completion_tokens", prompt_cache_key="keep")),
     ("", 1234, Service("LM Studio", max_tokens_field="max_tokens")),
     ("", 11434, Service("Ollama", wire="auto", max_tokens_field="max_tokens")),
     ("", 4000, Service("LiteLLM", cache_control="keep")),

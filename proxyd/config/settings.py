@@ -92,6 +92,9 @@ class Compat:
     # Anthropic cache breakpoints on content parts of a translated request: kept for the chat
     # servers that honour them (OpenRouter, LiteLLM), taken off for the rest.
     cache_control: Literal["keep", "drop"] = "drop"
+    # prompt_cache_key on a translated request (Codex's conversation, Claude Code's session):
+    # kept for OpenAI's, Azure's and OpenRouter's servers, which route it to one cache.
+    prompt_cache_key: Literal["keep", "drop"] = "drop"
 
 
 @dataclass(frozen=True)

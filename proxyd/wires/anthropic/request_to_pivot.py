@@ -23,6 +23,7 @@ know, content that is neither a string nor a list) is a :class:`TranslationError
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from proxyd.wires.anthropic.answers import assistant_message
@@ -63,7 +64,19 @@ def anthropic_to_chat(body: Body) -> Pivoted:
     if body.get("stream") is True:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
+    key = _cache_key(body.get("metadata"))
+    if key is not None:
+        chat["prompt_cache_key"] = key
     return Pivoted(chat, dropped=tuple(dropped))
+
+
+def _cache_key(metadata: object) -> str | None:
+    """Claude Code's ``metadata.user_id`` names its session: as OpenAI's ``prompt_cache_key``, a
+    session's turns land on one cache (hashed: short, and nothing of the account goes on)."""
+    user = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if not isinstance(user, str) or not user:
+        return None
+    return "proxyd-" + hashlib.sha256(user.encode()).hexdigest()[:32]
 
 
 def _system(raw: object) -> str | list[Body]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from proxyd.wires.errors import TranslationError
 
-_PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream", "metadata")
+_PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream", "metadata", "prompt_cache_key")
 
 
 def chat_to_responses(body: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Conservative toward the upstream, because many self-hosted servers know only the oldest chat
 shape: text-only content is sent as one string, ``developer`` becomes ``system`` unless the
 provider is known to take it, and fields with no chat meaning (``store``, ``include``,
-``metadata``, ``prompt_cache_key``...) are not sent. What cannot be mapped is reported in
-``dropped`` for the log; what the client got wrong is a :class:`TranslationError` naming the field.
+``metadata``...) are not sent; ``prompt_cache_key`` goes on, for providers that take it. What
+cannot be mapped is reported in ``dropped`` for the log; what the client got wrong is a
+:class:`TranslationError` naming the field.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def _options(body: dict[str, Any], chat: dict[str, Any], dropped: list[str]) -> 
         chat["stream_options"] = {"include_usage": True}
     if body.get("background") is True:
         dropped.append("background: a Chat Completions provider answers in the foreground")
+    if isinstance(body.get("prompt_cache_key"), str):  # Codex's conversation: one cache for its turns
+        chat["prompt_cache_key"] = body["prompt_cache_key"]
 
 
 class _Messages:

@@ -217,6 +217,7 @@ def test_options_mapped_and_unknown_fields_not_sent() -> None:
         },
         "stream": True,
         "stream_options": {"include_usage": True},
+        "prompt_cache_key": "k",  # goes on in the pivot; a provider's compat.prompt_cache_key decides
     }
     assert "response_format" not in chat({"input": "x", "text": {"format": {"type": "text"}}})
     assert chat({"input": "x", "text": {"format": {"type": "json_object"}}})["response_format"] == {
