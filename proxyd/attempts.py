@@ -55,7 +55,7 @@ async def serve_group(
     usable = [t for t in order if not _disabled(gen, t.provider)]
     if not usable:  # every target's provider is disabled: say why, for the first
         raise disabled_error(order[0].provider, _disabled(gen, order[0].provider) or "")
-    key = session_key(parsed, request.headers) if len(group.targets) > 1 else None
+    key = session_key(parsed, request.headers) if group.affinity and len(group.targets) > 1 else None
     affinity = request.app[AFFINITY]
     pinned = await affinity.get(group.alias, key) if key is not None else None
     order = pinned_first(usable, pinned)  # the conversation's target first, while it is in the plan

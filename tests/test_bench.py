@@ -102,3 +102,15 @@ def test_the_store_latency_runs(tmp_path: Path) -> None:
     run("bench.store", "--quick", "--out", str(out))
     rows = [line.split(" | ")[:2] for line in out.read_text().splitlines() if line.startswith("| ") and "µs" in line]
     assert [engine.lstrip("| ") for engine, _ in rows] == ["SQLite (file)", "Redis (loopback)"] * 2
+
+
+def test_the_cache_hit_rows_run_and_affinity_and_breakpoints_pay() -> None:
+    from bench.cachehits import render, run
+
+    results = asyncio.run(run(turns=4))
+    ideal = results["one prefix cache for every turn (the ideal)"]
+    assert results["group of two prefix caches, affinity on"] == pytest.approx(ideal, abs=0.01)
+    assert results["group of two prefix caches, affinity on"] > results["group of two prefix caches, affinity off"]
+    assert results["chat client to an Anthropic provider, prompt_cache auto"] > 0.5
+    assert results["chat client to an Anthropic provider, prompt_cache off"] == 0
+    assert "| setting | cache hit ratio |" in render(results, 4)

@@ -13,7 +13,7 @@ from typing import Any
 from proxyd.config.settings import STRATEGIES, Cooldown, Failover, Group, GroupTarget, Provider
 from proxyd.config.yaml_fields import Errors, check_keys, integer, number, section
 
-_GROUP_KEYS = {"alias", "targets", "strategy", "retries", "deadline_s", "retry_after_max_s", "cooldown"}
+_GROUP_KEYS = {"alias", "targets", "strategy", "retries", "deadline_s", "retry_after_max_s", "cooldown", "affinity"}
 _FAILOVER_KEYS = {"retries", "deadline_s", "retry_after_max_s", "cooldown"}
 
 
@@ -79,7 +79,11 @@ def _group(
         strategy = "ordered"
     targets = _targets(raw.get("targets"), f"{path}.targets", alias, providers, aliases, strategy, errs)
     failover = parse_failover({k: v for k, v in raw.items() if k in _FAILOVER_KEYS}, path, errs, defaults)
-    return Group(alias=alias, targets=targets, strategy=strategy, failover=failover)
+    affinity = raw.get("affinity", True)
+    if not isinstance(affinity, bool):
+        errs.add(f"{path}.affinity", "must be true (a conversation keeps to one target) or false (as planned)")
+        affinity = True
+    return Group(alias=alias, targets=targets, strategy=strategy, failover=failover, affinity=affinity)
 
 
 def _targets(

@@ -302,6 +302,7 @@ class Group:
     targets: tuple[GroupTarget, ...]
     strategy: str = "ordered"
     failover: Failover = Failover()
+    affinity: bool = True  # a conversation's turns keep to the target that answered the last one
 
 
 @dataclass(frozen=True)
