@@ -13,12 +13,15 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from aiohttp import web
 
 from proxyd.config.settings import Config, GroupTarget
+
+if TYPE_CHECKING:  # redis-py is imported only in team mode
+    from redis.asyncio import Redis
 
 MAX_SESSIONS = 10_000
 TTL_S = 3_600.0
@@ -56,12 +59,12 @@ class MemoryAffinity:
 class RedisAffinity:
     """The map in the shared Redis: a key per conversation, expiring ``TTL_S`` after its last turn."""
 
-    def __init__(self, redis: object) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     async def get(self, group: str, session: str) -> str | None:
         try:
-            found = await self._redis.get(PREFIX + group + "\t" + session)  # type: ignore[attr-defined]
+            found = await self._redis.get(PREFIX + group + "\t" + session)
         except Exception as exc:  # a store that is down: the plan's own order, as without affinity
             structlog.get_logger("proxyd").debug("affinity_unavailable", error=type(exc).__name__)
             return None
@@ -69,7 +72,7 @@ class RedisAffinity:
 
     async def put(self, group: str, session: str, target: str) -> None:
         try:
-            await self._redis.set(PREFIX + group + "\t" + session, target, ex=int(TTL_S))  # type: ignore[attr-defined]
+            await self._redis.set(PREFIX + group + "\t" + session, target, ex=int(TTL_S))
         except Exception as exc:
             structlog.get_logger("proxyd").debug("affinity_unavailable", error=type(exc).__name__)
 
@@ -90,10 +93,9 @@ async def open_affinity(config: Config) -> tuple[Affinity, Callable[[], Awaitabl
             return None
 
         return MemoryAffinity(), nothing
-    from redis.asyncio import Redis
+    from proxyd.store.shared import redis_client  # redis-py is imported only in team mode
 
-    redis = Redis.from_url(config.store.url, socket_connect_timeout=2.0, socket_timeout=2.0,
-                           client_name="proxyd-affinity")  # fmt: skip
+    redis = redis_client(config.store.url, "proxyd-affinity")
     return RedisAffinity(redis), redis.aclose
 
 

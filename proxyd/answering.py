@@ -74,12 +74,6 @@ async def _error(request: web.Request, resp: aiohttp.ClientResponse, ex: Exchang
     return provider_error(request, resp.status, resp.headers.items(), body, ex)
 
 
-async def _relay(
-    request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange, body: bytes | None
-) -> web.StreamResponse:
-    return await relay(request, resp, ex, body)
-
-
 async def _whole(resp: aiohttp.ClientResponse, ex: Exchange, body: bytes | None) -> Body:
     """The provider's whole answer, from what was read already or read now."""
     wire = _wire(ex)
@@ -201,7 +195,7 @@ async def _keep(request: web.Request, ex: Exchange, out: Body | None) -> None:
 _RUN: dict[Path, Run] = {
     Path.ERROR: _error,
     Path.ERROR_ACROSS: _error,
-    Path.RELAY: _relay,
+    Path.RELAY: relay,
     Path.REPLAY: _replay,
     Path.TRANSLATE_STREAM: _translate_stream,
     Path.TRANSLATE_WHOLE: _translate_whole,

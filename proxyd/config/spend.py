@@ -14,12 +14,9 @@ _EXAMPLE = "e.g. price: {input_per_mtok: 3, output_per_mtok: 15}"
 
 def parse_price(raw: object, path: str, errs: Errors) -> PriceSetting | None:
     """Dollars per million tokens; input and output are required, the cache's rates optional."""
-    if raw is None:
-        return None
-    doc = mapping(raw, path, errs)
+    doc = _given(raw, path, set(PRICE_KEYS), errs)
     if doc is None:
         return None
-    check_keys(doc, set(PRICE_KEYS), path, errs)
     values = {key: _dollars(doc, key, path, errs) for key in PRICE_KEYS}
     missing = [key for key in PRICE_KEYS[:2] if key not in doc]
     if missing:
@@ -28,6 +25,16 @@ def parse_price(raw: object, path: str, errs: Errors) -> PriceSetting | None:
     if values["input_per_mtok"] is None or values["output_per_mtok"] is None:
         return None  # named above
     return PriceSetting(**values)  # type: ignore[arg-type]
+
+
+def _given(raw: object, path: str, keys: set[str], errs: Errors) -> dict[str, Any] | None:
+    """An optional mapping of ``keys``: ``None`` when absent (or not a mapping, said in ``errs``)."""
+    if raw is None:
+        return None
+    doc = mapping(raw, path, errs)
+    if doc is not None:
+        check_keys(doc, keys, path, errs)
+    return doc
 
 
 def _dollars(doc: dict[str, Any], key: str, path: str, errs: Errors) -> float | None:
@@ -62,12 +69,9 @@ def parse_ledger(raw: object, errs: Errors) -> LedgerSetting:
 
 def parse_budget(raw: object, path: str, errs: Errors) -> Budget | None:
     """``{usd_per_day?, usd_per_month?, mode?: hard|soft}``."""
-    if raw is None:
-        return None
-    doc = mapping(raw, path, errs)
+    doc = _given(raw, path, {"usd_per_day", "usd_per_month", "mode"}, errs)
     if doc is None:
         return None
-    check_keys(doc, {"usd_per_day", "usd_per_month", "mode"}, path, errs)
     day, month = _dollars(doc, "usd_per_day", path, errs), _dollars(doc, "usd_per_month", path, errs)
     mode = doc.get("mode", "hard")
     if mode not in ("hard", "soft"):
@@ -81,12 +85,9 @@ def parse_budget(raw: object, path: str, errs: Errors) -> Budget | None:
 
 def parse_limits(raw: object, path: str, errs: Errors) -> Limits | None:
     """``{requests_per_minute?, tokens_per_minute?}``."""
-    if raw is None:
-        return None
-    doc = mapping(raw, path, errs)
+    doc = _given(raw, path, {"requests_per_minute", "tokens_per_minute"}, errs)
     if doc is None:
         return None
-    check_keys(doc, {"requests_per_minute", "tokens_per_minute"}, path, errs)
     rates = {key: _count(doc, key, path, errs) for key in ("requests_per_minute", "tokens_per_minute")}
     if not any(k in doc for k in rates):
         errs.add(path, "needs requests_per_minute or tokens_per_minute, e.g. limits: {requests_per_minute: 60}")

@@ -33,7 +33,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from proxyd.config.settings import Access, Allowance, Budget, Client, Limits, Provider
 from proxyd.errors import ProxyError
 from proxyd.metrics import Metrics
-from proxyd.spend.limit_headers import limit_headers, period_end, periods
+from proxyd.spend.limit_headers import limit_headers, period_end
+from proxyd.spend.rows import periods
 from proxyd.spend.spend_counts import SpendCounts
 
 WAIT_S = 120.0  # a request waiting for its client's budget turn gives up after this long

@@ -43,11 +43,10 @@ class Ledger:
         self.flush_s = flush_s
         self._clock = clock
         self._pending: dict[tuple[str, str, str, str], list[int]] = {}
-        self._day = ("", -1.0)  # (day, the second it starts after): strftime once a day, not per request
         self._log = structlog.get_logger("proxyd")
 
     def record(self, client: str, provider: str, model: str, usage: Usage | None, cost: int | None) -> None:
-        key = (self._today(), client, provider, model)
+        key = (day_of(self._clock()), client, provider, model)
         counts = self._pending.get(key)
         if counts is None:
             counts = self._pending[key] = [0] * len(COUNTS)
@@ -90,14 +89,6 @@ class Ledger:
         """What is stored and what is not yet, from day ``since`` on."""
         stored = await self.store.rows(since)
         return merge_rows([*stored, *(r for r in self.pending() if r.day >= since)])
-
-    def _today(self) -> str:
-        now = self._clock()
-        day, start = self._day
-        if not start <= now < start + 86_400:
-            day, start = day_of(now), now - now % 86_400
-            self._day = (day, start)
-        return day
 
     def _merge(self, taken: dict[tuple[str, str, str, str], list[int]]) -> None:
         for key, counts in taken.items():

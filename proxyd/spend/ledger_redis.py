@@ -13,6 +13,7 @@ import datetime
 from redis.asyncio import Redis
 
 from proxyd.spend.rows import COUNTS, Row
+from proxyd.store.shared import redis_client
 from proxyd.store.where import shown
 
 PREFIX = "{proxyd}:usage:"
@@ -28,8 +29,7 @@ class RedisLedger:
         self._redis: Redis | None = None
 
     async def open(self) -> None:
-        self._redis = Redis.from_url(self._url, socket_connect_timeout=2.0, socket_timeout=2.0,
-                                     client_name="proxyd-ledger")  # fmt: skip
+        self._redis = redis_client(self._url, "proxyd-ledger")
 
     async def close(self) -> None:
         if self._redis is not None:

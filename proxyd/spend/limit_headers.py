@@ -48,9 +48,3 @@ def period_end(period: str, now: float) -> float:
     today = time.gmtime(now)
     year, month = (today.tm_year + 1, 1) if today.tm_mon == 12 else (today.tm_year, today.tm_mon + 1)
     return float(calendar.timegm((year, month, 1, 0, 0, 0)))
-
-
-def periods(now: float) -> tuple[str, str]:
-    """The UTC day (``2026-12-06``) and month (``2026-12``) of ``now``."""
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    return day, day[:7]

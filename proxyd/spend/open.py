@@ -13,7 +13,7 @@ from proxyd.config.settings import Config
 from proxyd.metrics import Metrics
 from proxyd.spend.gate import Gate
 from proxyd.spend.ledger import Ledger
-from proxyd.spend.limit_headers import periods
+from proxyd.spend.rows import periods
 from proxyd.spend.spend_counts import MemorySpend, RedisSpend
 
 Close = Callable[[], Awaitable[None]]
@@ -22,9 +22,9 @@ Close = Callable[[], Awaitable[None]]
 async def open_gate(config: Config, ledger: Ledger | None, metrics: Metrics) -> tuple[Gate, Close]:
     url = config.store.url
     if url:
-        from redis.asyncio import Redis
+        from proxyd.store.shared import redis_client  # redis-py is imported only in team mode
 
-        redis = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0, client_name="proxyd-gate")
+        redis = redis_client(url, "proxyd-gate")
         shared = RedisSpend(redis)
         storage = RedisStorage("async+" + url, implementation="redispy", key_prefix="{proxyd}:limits")
 

@@ -15,12 +15,11 @@ from typing import Any, Protocol
 import structlog
 from redis.asyncio import Redis
 
-from proxyd.spend.limit_headers import periods
-from proxyd.spend.rows import Row
+from proxyd.spend.rows import Row, periods
 
 PREFIX = "{proxyd}:spend:"
 HELD, HELD_S = "{proxyd}:held:", 600  # a client's budget held by requests in flight, on every instance
-_KEEP_S = {10: 3 * 86_400, 7: 40 * 86_400}  # a day's hash, a month's hash (by the period's length)
+DAY_S, MONTH_S = 3 * 86_400, 40 * 86_400  # how long a day's and a month's hash outlive their period
 
 
 class SpendCounts(Protocol):
@@ -140,9 +139,9 @@ class RedisSpend(_Background):
     ) -> None:  # fmt: skip
         try:
             async with self._redis.pipeline(transaction=True) as tx:
-                for period in at if micros else ():
+                for period, keep_s in zip(at, (DAY_S, MONTH_S), strict=True) if micros else ():
                     tx.hincrby(PREFIX + period, f"{kind}:{name}", micros)
-                    tx.expire(PREFIX + period, _KEEP_S[len(period)])
+                    tx.expire(PREFIX + period, keep_s)
                 if release:
                     tx.decrby(HELD + name, release)
                 await tx.execute()

@@ -77,6 +77,20 @@ return deleted
 )
 
 
+def redis_client(url: str, name: str) -> Redis:
+    """A client of the shared Redis, as every part of proxyd that uses it makes one. Short
+    timeouts and one quick retry: a store that is down costs a request a few seconds at most,
+    and a restarted one is reconnected on the retry."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=2.0,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+        health_check_interval=15,
+        client_name=name,
+    )
+
+
 class RedisStore:
     def __init__(self, url: str, config: StoreConfig) -> None:
         self.where = shown(url)
@@ -87,16 +101,7 @@ class RedisStore:
         self._last = LastCall("redis", self.where)
 
     async def open(self) -> None:
-        # Short timeouts and one quick retry: a store that is down costs a request a few
-        # seconds at most, and a restarted one is reconnected on the retry.
-        self._redis = Redis.from_url(
-            self._url,
-            socket_connect_timeout=2.0,
-            socket_timeout=2.0,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
-            health_check_interval=15,
-            client_name="proxyd",
-        )
+        self._redis = redis_client(self._url, "proxyd")
         # EVALSHA, with the script sent again when Redis answers NOSCRIPT (after its restart).
         self._put_script = self._redis.register_script(PUT_SCRIPT)
         self._delete_script = self._redis.register_script(DELETE_SCRIPT)

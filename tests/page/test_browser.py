@@ -24,6 +24,7 @@ from tests.conftest import FakeUpstream
 from tests.fakes.scripted import chat_server
 from tests.helpers import WAIT, arun, eventually, start_serve
 from tests.page.fakes import ollama_like
+from tests.spend.test_ledger import ONE_REQUEST_MICROS, PRICE, usage_server
 from tests.test_attempts import failing
 from tests.toolcalls.clients import request_for
 
@@ -426,8 +427,6 @@ async def test_a_base_url_without_v1_shows_red_with_the_working_form(
 async def test_the_usage_tab_draws_spend_budgets_and_the_top_clients(
     browser: Browser, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    from tests.spend.test_ledger import ONE_REQUEST_MICROS, PRICE, usage_server
-
     upstream.handler = usage_server
     path = tmp_path / "proxyd.yaml"
     path.write_text(yaml.safe_dump({
