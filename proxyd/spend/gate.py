@@ -38,6 +38,7 @@ from proxyd.spend.rows import periods
 from proxyd.spend.spend_counts import SpendCounts
 
 WAIT_S = 120.0  # a request waiting for its client's budget turn gives up after this long
+POLL_S = 0.25  # how often a waiting request looks again at what other instances spent and hold
 
 
 @dataclass
@@ -175,8 +176,8 @@ class Gate:
                     raise ProxyError(429, f"client {name!r} is near its budget and its requests run one at a "
                                      "time; this one waited too long for its turn: send it again",
                                      type="rate_limit_error", code="budget_turn_timeout")  # fmt: skip
-                try:
-                    await asyncio.wait_for(turn.wait(), left)
+                try:  # woken when one of ours lands; another instance's land is seen by asking again
+                    await asyncio.wait_for(turn.wait(), min(left, POLL_S))
                 except TimeoutError:
                     continue
 
@@ -184,8 +185,8 @@ class Gate:
         """Hold the estimate of one more request (the costliest seen) against the budget, with
         what every instance spent and holds, read in the same step (team mode: one Redis
         transaction); ``None``: no room, wait. With none of the client's requests in flight
-        here, one goes anyway while the budget is not spent: an instance passes it by one
-        request at most."""
+        here, one goes while what is spent and held by the others leaves room, its cost not yet
+        known: an instance passes the budget by one request at most."""
         estimate = self._largest.get(name, 0)
         day, month, held = await self.spend.hold(name, estimate, self._clock())
         over = _over(budget, (day, month))
@@ -194,10 +195,9 @@ class Gate:
                 await self.spend.unreserve(name, estimate)
             self._refused(name, f"usd_per_{over}")
             raise self._budget_refusal(f"client {name!r}", budget, over, wire, (day, month))
-        limits = (budget.usd_per_day, budget.usd_per_month)
-        fits = estimate > 0 and all(limit is None or used + held <= limit * 1e6
-                                    for used, limit in zip((day, month), limits, strict=True))  # fmt: skip
-        if fits or self._inflight.get(name, 0) == 0:
+        fits = estimate > 0 and _within(budget, (day, month), held)
+        # None in flight here, and what is spent and held elsewhere leaves room: this one goes.
+        if fits or (self._inflight.get(name, 0) == 0 and _within(budget, (day, month), held - estimate, strict=True)):
             return estimate
         if estimate:
             await self.spend.unreserve(name, estimate)
@@ -248,6 +248,13 @@ class Gate:
 
 def effective(own: Allowance, defaults: Allowance) -> Allowance:
     return Allowance(own.budget or defaults.budget, own.limits or defaults.limits)
+
+
+def _within(budget: Budget, spent: tuple[int, int], held: int, *, strict: bool = False) -> bool:
+    """Whether what is spent and held stays within both of the budget's periods (below them, when ``strict``)."""
+    limits = (budget.usd_per_day, budget.usd_per_month)
+    return all(limit is None or (used + held < limit * 1e6 if strict else used + held <= limit * 1e6)
+               for used, limit in zip(spent, limits, strict=True))  # fmt: skip
 
 
 def _over(budget: Budget, spent: tuple[int, int]) -> str | None:
