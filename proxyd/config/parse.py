@@ -36,6 +36,7 @@ from proxyd.access import exposure_problem, origin_problem
 from proxyd.config.clients import check_clients, parse_tokens
 from proxyd.config.groups import parse_failover, parse_groups
 from proxyd.config.keys import LISTEN_TOKEN, STORE_URL, Env, ReadFile, expand_env, parse_secret
+from proxyd.config.local import parse_local
 from proxyd.config.providers import normalize_base_url, parse_providers
 from proxyd.config.settings import (
     WIRE_SETTINGS,
@@ -46,6 +47,7 @@ from proxyd.config.settings import (
     Health,
     Keepalive,
     Listen,
+    LocalLimits,
     MiB,
     ModelEntry,
     Provider,
@@ -64,7 +66,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     errs = Errors()
     doc = section(raw, "(top level)", errs)
     top = {"listen", "default_provider", "providers", "tcp_keepalive", "store", "health", "shutdown_grace_s",
-           "shutdown_delay_s", "failover", "groups", "ledger"}  # fmt: skip
+           "shutdown_delay_s", "failover", "groups", "ledger", "local"}  # fmt: skip
     check_keys(doc, top, "", errs)
     listen = _parse_listen(doc.get("listen"), env, read_file, errs)
     keepalive = _parse_keepalive(doc.get("tcp_keepalive"), errs)
@@ -81,6 +83,8 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
     store = _parse_store(doc.get("store"), env, read_file, errs)
     health = _parse_health(doc.get("health"), errs)
     ledger = parse_ledger(doc.get("ledger"), errs)
+    local = parse_local(doc.get("local"), errs)
+    _check_local(providers, local, errs)
     grace = _seconds(doc, "shutdown_grace_s", Config.shutdown_grace_s, errs)
     delay = _seconds(doc, "shutdown_delay_s", Config.shutdown_delay_s, errs)
     if errs.items:
@@ -96,6 +100,7 @@ def parse_config(raw: object, *, env: Env, read_file: ReadFile) -> Config:
         shutdown_delay_s=delay,
         groups=groups,
         ledger=ledger,
+        local=local,
     )
 
 
@@ -245,3 +250,11 @@ def _check_uniqueness(providers: list[Provider], errs: Errors) -> None:
                     f"{m.alias!r} is already an alias in {aliases[m.alias]}",
                 )
             aliases[m.alias] = p.name
+
+
+def _check_local(providers: list[Provider], limits: LocalLimits, errs: Errors) -> None:
+    """A server that could never start: larger than all the memory local servers may take."""
+    for i, p in enumerate(providers):
+        if p.local is not None and limits.memory is not None and p.local.memory > limits.memory:
+            errs.add(f"providers[{i}].memory", f"is {p.local.memory / 2**30:.3g} GiB, more than local.memory "
+                                               f"({limits.memory / 2**30:.3g} GiB): it could never start")  # fmt: skip

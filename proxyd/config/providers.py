@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxyd.config.keys import CTRL_RE, PROVIDER_KEY, Env, ReadFile, env_refs, expand_env, parse_secret
+from proxyd.config.local import LOCAL_KEYS, parse_local_server
 from proxyd.config.services import (
     ANTHROPIC_COMPATIBLE,
     GENERIC,
@@ -44,7 +45,7 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
 _PROVIDER_KEYS = {
     "name", "base_url", "api_key", "api_key_file", "credential", "wire", "default_model", "headers", "models",
     "streaming", "timeouts", "auth", "tls", "allow_insecure_http", "compat", "add_api_path", "list_discovered",
-    "tool_calls", "price", "budget", "prompt_cache",
+    "tool_calls", "price", "budget", "prompt_cache", *LOCAL_KEYS,
 }  # fmt: skip
 _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "developer_role": ("developer", "system"),
@@ -135,6 +136,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         price=parse_price(doc.get("price"), f"{path}.price", errs),
         budget=parse_budget(doc.get("budget"), f"{path}.budget", errs),
         prompt_cache=_choice(doc, "prompt_cache", "auto", ("auto", "off"), path, errs),
+        local=parse_local_server(doc, base_url, path, env, errs),
     )
 
 

@@ -98,6 +98,29 @@ class Compat:
 
 
 @dataclass(frozen=True)
+class LocalServer:
+    """A provider's own server that proxyd runs: started by the first request that needs it,
+    stopped when idle or to make room for another (``proxyd.local``)."""
+
+    argv: tuple[str, ...] = field(repr=False)  # may hold a key: never shown
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    cwd: str | None = None
+    ready_path: str | None = None  # a path on base_url's host; None: GET {base_url}/models
+    start_timeout_s: float = 300.0  # a large model takes minutes to load from a cold disk
+    stop_grace_s: float = 10.0  # SIGTERM, then SIGKILL after this long
+    idle_unload_s: float | None = None  # None: kept running until room is needed or proxyd stops
+    memory: int = 0  # bytes it takes when loaded: counted against local.memory
+
+
+@dataclass(frozen=True)
+class LocalLimits:
+    """The ``local`` section: how many local servers, or how much memory, at once."""
+
+    max_running: int | None = None
+    memory: int | None = None  # bytes
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     base_url: str
@@ -127,6 +150,7 @@ class Provider:
     # A chat or Responses client's request to an Anthropic provider gets cache breakpoints where
     # they pay (tools, system, the newest turn): "auto"; "off" sends it as translated.
     prompt_cache: Literal["auto", "off"] = "auto"
+    local: LocalServer | None = None  # proxyd runs this provider's server (command:)
 
 
 @dataclass(frozen=True)
@@ -319,6 +343,7 @@ class Config:
     shutdown_delay_s: float = 0.0
     groups: tuple[Group, ...] = ()
     ledger: LedgerSetting = LedgerSetting()
+    local: LocalLimits = LocalLimits()
 
     def provider(self, name: str) -> Provider | None:
         return next((p for p in self.providers if p.name == name), None)
