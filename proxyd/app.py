@@ -33,6 +33,7 @@ from proxyd.error_answer import answer_error, request_wire
 from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
 from proxyd.guard import add_cors_headers, guard
+from proxyd.local.supervisor import LOCAL, Local
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
 from proxyd.observe import (
@@ -51,6 +52,7 @@ from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
 from proxyd.probes import HEALTH, HealthChecker, publish_state
 from proxyd.protocol import expect_handler
+from proxyd.redact import secrets_of
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, parse_target
 from proxyd.runtime import RUNTIME, Runtime
@@ -94,6 +96,7 @@ def create_app(
     if access_line is not None:
         app[ACCESS_LINE] = access_line
     app.cleanup_ctx.append(_runtime)
+    app.cleanup_ctx.append(_local)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(_ledger)
     app.cleanup_ctx.append(_gate)
@@ -149,6 +152,19 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     yield
     await checker.stop()
     await runtime.close()
+
+
+async def _local(app: web.Application) -> AsyncIterator[None]:
+    """The local servers proxyd runs: none starts before a request needs it; all stop with proxyd."""
+    runtime = app[RUNTIME]
+    local = app[LOCAL] = Local(app[METRICS], runtime.health, secrets_of(runtime.current.config))
+    local.sync(runtime.current.config, local.secrets)
+    idle = asyncio.get_running_loop().create_task(local.run_idle())
+    yield
+    idle.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await idle
+    await local.close()
 
 
 async def _reloading(app: web.Application) -> AsyncIterator[None]:

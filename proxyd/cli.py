@@ -162,6 +162,11 @@ def _serve(
     if loose and not args.reuse_port:  # a worker's supervisor has said it
         structlog.get_logger("proxyd").warning("config_readable_secrets", note=loose)
     if args.workers > 1:
+        local = [p.name for p in config.providers if p.local is not None]
+        if local:  # each worker would start its own copy of each server, on the one port it names
+            print(f"proxyd: providers {', '.join(local)} have a command: the local servers proxyd runs need one "
+                  "process to run them; drop --workers, or start those servers yourself", file=sys.stderr)  # fmt: skip
+            return EXIT_CONFIG
         return _supervise(config, args, path)
     reload_from = ReloadFrom(
         path=path,
@@ -288,6 +293,9 @@ def _print_summary(config: Config, source: str) -> None:
     for p in config.providers:
         print(f"provider {p.name}: {p.base_url}  wire={p.wire}  key={p.key_source}  models={len(p.models)}")
         print(f"  {_detected(p)}")
+        if p.local is not None:  # the program only: its arguments may hold a key
+            idle = f", stopped after {p.local.idle_unload_s:g} s idle" if p.local.idle_unload_s else ""
+            print(f"  local server: {Path(p.local.argv[0]).name}, started on the first request{idle}")
         for level, message in notices(p):
             print(f"  {level}: {message}")
 

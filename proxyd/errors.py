@@ -31,6 +31,8 @@ FAILURES = {
     "tls": Failure("tls", "unreachable", 502, fails_over=True, same_target=False),
     "timeout": Failure("timeout", "degraded", 504, fails_over=True, same_target=False),
     "protocol": Failure("protocol", "degraded", 502, fails_over=False, same_target=False),
+    # a local server proxyd runs crashed or did not start in time (its provider is red already)
+    "local": Failure("local", None, 503, fails_over=True, same_target=False),
 }
 # The statuses a model group moves on from (the provider is busy or failing, not the request).
 FAIL_OVER_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
@@ -46,6 +48,7 @@ ERROR_REASONS = {
     "upstream_redirect": "protocol",
     "stream_incomplete": "protocol",
     "upstream_error": "protocol",
+    "local_server_failed": "local",
 }
 
 

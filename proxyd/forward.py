@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -29,13 +30,17 @@ from proxyd import autowire, failover, jsonbody
 from proxyd.answering import answer
 from proxyd.autowire import NoRoute, next_wire
 from proxyd.bodies import release
+from proxyd.config.services import is_local_host
 from proxyd.config.settings import Provider
-from proxyd.counting import count
+from proxyd.context_fit import Overflow, clamp, estimate_tokens, prompt_text, too_long
+from proxyd.counting import count, server_count
 from proxyd.errors import ProxyError, bad_request
 from proxyd.exchange import Exchange
 from proxyd.failover import TryNext
 from proxyd.fitting import drop_cache_control, streaming_off
 from proxyd.headers import upstream_request_headers
+from proxyd.local.supervisor import LOCAL
+from proxyd.local.waiting import on_local
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
 from proxyd.routing import Route, Target
@@ -87,6 +92,34 @@ async def forward(
 ) -> web.StreamResponse:
     """``fail_over``: another attempt may follow, so a failure before any answer raises
     :class:`~proxyd.failover.TryNext` instead of answering the client."""
+    if route.provider.local is None:
+        return await _forward(request, target, route, session, body, parsed, obs, fail_over)
+    # a server proxyd runs: held from before it may have to start until its answer is done
+    stream = parsed is not None and parsed.get("stream") is True
+
+    async def go() -> web.StreamResponse:
+        if parsed is not None and body is not None:
+            await _fits_context(request, route, session, parsed, len(body))
+        return await _forward(request, target, route, session, body, parsed, obs, fail_over)
+
+    try:
+        return await on_local(request, route.provider.name, stream, client_wire(target.endpoint), obs, go)
+    except ProxyError as exc:
+        if fail_over and exc.code in failover.ERRORS:
+            raise TryNext(failover.ERRORS[exc.code], detail=exc.message) from None
+        raise
+
+
+async def _forward(
+    request: web.Request,
+    target: Target,
+    route: Route,
+    session: aiohttp.ClientSession,
+    body: bytes | None,
+    parsed: Body | None,
+    obs: Observation,
+    fail_over: bool,
+) -> web.StreamResponse:
     call = Call(request, route, session, obs, fail_over)
     if route.provider.budget is not None:  # a provider's account cap: checked for each target tried
         wire = endpoint_wire(target.endpoint)
@@ -174,9 +207,41 @@ async def send_upstream(
 def fit(wire: Wire, body: Body, call: Call) -> Body | None:
     """The body fitted to the provider's compat settings and the model's declarations, or None."""
     fitted, notes = wire.fit(body, call.provider, call.route.entry)
+    window = _window(call.request, call.route)
+    if window is not None:  # a local model's small context: the output limit fitted beside the prompt
+        clamped, note = clamp(fitted or body, window, call.request.content_length or 0)
+        if clamped is not None and note is not None:
+            fitted, notes = clamped, [*notes, note]
     if notes:
         structlog.get_logger("proxyd").info("request_adapted", provider=call.provider.name, changes=notes)
     return fitted
+
+
+async def _fits_context(
+    request: web.Request, route: Route, session: aiohttp.ClientSession, parsed: Body, size: int
+) -> None:
+    """A prompt that may be past a local model's context (by its size) is counted by the server's
+    own tokenizer; past the context even without the chat template, it is refused in plain words,
+    rather than sent to fail (llama-cpp-python cuts such a stream without a word)."""
+    window = _window(request, route)
+    if window is None or estimate_tokens(size) <= window:
+        return
+    counted = await server_count(session, route.provider, route.model, prompt_text(parsed))
+    if counted is not None and counted > window:
+        raise too_long(Overflow(counted, window), window, route.model or "", route.provider.name)
+
+
+def _window(request: web.Request, route: Route) -> int | None:
+    """The context of a local model, when known: configured, listed, or its server's own."""
+    entry, provider = route.entry, route.provider
+    window = entry.context_window if entry is not None else None
+    if window is None and provider.local is not None:
+        local = request.app.get(LOCAL)
+        server = local.servers.get(provider.name) if local is not None else None
+        window = server.window if server is not None else None
+    if window is None or not is_local_host(urlsplit(provider.base_url).hostname or ""):
+        return None
+    return window
 
 
 async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:

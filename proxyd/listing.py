@@ -142,6 +142,16 @@ def ollama_window(body: object) -> int | None:
     return next((v for v in counts if 0 < v <= _MAX_TOKENS), None)
 
 
+def props_window(body: object) -> int | None:
+    """The context of each request slot in llama.cpp's ``/props`` answer
+    (``default_generation_settings.n_ctx``; some builds put ``n_ctx`` at the top)."""
+    if not isinstance(body, dict):
+        return None
+    settings = body.get("default_generation_settings")
+    value = settings.get("n_ctx") if isinstance(settings, dict) else body.get("n_ctx")
+    return value if type(value) is int and 0 < value <= _MAX_TOKENS else None
+
+
 def with_windows(models: tuple[ModelEntry, ...], windows: Mapping[str, int]) -> tuple[ModelEntry, ...]:
     """The listing's models with the windows found elsewhere filled in (as the listing's own)."""
     return tuple(

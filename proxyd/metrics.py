@@ -37,6 +37,9 @@ LATENCY_BUCKETS = (
     1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
 )  # fmt: skip
 STATES = ("ok", "degraded", "unreachable", "misconfigured")
+# A local server's states (proxyd.local.plan.STATES), and how long its loads take: seconds to minutes.
+LOCAL_STATES = ("stopped", "starting", "ready", "stopping", "crashed")
+LOAD_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 NO_PROVIDER = "none"
 OTHER_MODEL = "other"
 # Label values known in advance: their series exist at 0 from the start, so an alert on
@@ -57,6 +60,7 @@ class Metrics:
         self._request_series(self.registry)
         self._upstream_series(self.registry)
         self._health_series(self.registry)
+        self._local_series(self.registry)
         self._exported = self.registry
         if multiprocess_dir is not None:
             self._exported = CollectorRegistry()
@@ -197,6 +201,29 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+
+    def _local_series(self, r: CollectorRegistry) -> None:
+        self.local_server_state = Gauge(
+            "proxyd_local_server_state", "A local server proxyd runs: one of the states is 1", ["provider", "state"],
+            registry=r, multiprocess_mode="livemostrecent",
+        )  # fmt: skip
+        self.local_start_seconds = Histogram(
+            "proxyd_local_start_seconds", "Time from starting a local server to its first answer to the ready check",
+            ["provider"], buckets=LOAD_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.local_starts = Counter("proxyd_local_starts", "Local servers started", ["provider"], registry=r)
+        self.local_crashes = Counter(
+            "proxyd_local_crashes", "Local servers that exited on their own or never became ready", ["provider"],
+            registry=r,
+        )  # fmt: skip
+        self.local_stops = Counter(
+            "proxyd_local_stops", "Local servers stopped by proxyd, by reason (idle, room, admin, reload, shutdown...)",
+            ["provider", "reason"], registry=r,
+        )  # fmt: skip
+
+    def local_state(self, provider: str, state: str) -> None:
+        for name in LOCAL_STATES:
+            self.child(self.local_server_state, provider, name).set(1.0 if name == state else 0.0)
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, cached."""

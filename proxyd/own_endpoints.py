@@ -18,6 +18,7 @@ from proxyd import __version__
 from proxyd.access import ANYONE
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
+from proxyd.local.supervisor import LOCAL
 from proxyd.metrics import METRICS
 from proxyd.observe import CLIENT
 from proxyd.reload import RELOADS
@@ -57,6 +58,7 @@ def status_document(app: web.Application) -> dict[str, Any]:
     runtime = app[RUNTIME]
     gen = runtime.current
     reloads = app.get(RELOADS)
+    local = app[LOCAL].report() if LOCAL in app else {}
     return {
         "version": __version__,
         "ready": runtime.ready,
@@ -76,12 +78,12 @@ def status_document(app: web.Application) -> dict[str, Any]:
             "allowed_origins": list(gen.config.listen.access.allowed_origins),
         },
         "store": store.describe() if (store := app.get(STORE)) is not None else None,
-        "providers": [_provider(runtime, gen, p.name) for p in gen.config.providers],
+        "providers": [_provider(runtime, gen, p.name, local) for p in gen.config.providers],
         "groups": group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, time.time()),
     }
 
 
-def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
+def _provider(runtime: Runtime, gen: Generation, name: str, local: dict[str, dict[str, Any]]) -> dict[str, Any]:
     provider = gen.config.provider(name)
     assert provider is not None
     health, learned = runtime.health[name], runtime.wires[name]
@@ -100,6 +102,7 @@ def _provider(runtime: Runtime, gen: Generation, name: str) -> dict[str, Any]:
         },
         # Per model, what its answers' tool calls say: well, in text, invalid arguments, never.
         "tool_calls": runtime.tool_health.of(name),
+        "local": local.get(name),  # its server, when proxyd runs it (command:)
     }
 
 

@@ -147,7 +147,9 @@ class HealthChecker:
 
     async def probe_all(self) -> None:
         gen = self.runtime.current
-        found = await asyncio.gather(*(self._probe(gen, p) for p in gen.config.providers if not p.disabled))
+        health = self.runtime.health
+        awake = [p for p in gen.config.providers if not p.disabled and not (p.name in health and health[p.name].asleep)]
+        found = await asyncio.gather(*(self._probe(gen, p) for p in awake))
         if any(found):
             self.runtime.refresh_catalog()
 

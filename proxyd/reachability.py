@@ -66,7 +66,7 @@ class ProviderHealth:
     """One provider's record; the health checker and the request observer update it."""
 
     __slots__ = (
-        "history", "last_probe", "models", "probe_at", "probe_error", "probe_latency_s",
+        "asleep", "history", "last_probe", "models", "probe_at", "probe_error", "probe_latency_s",
         "probe_state", "traffic_at", "traffic_error", "traffic_state", "windows",
     )  # fmt: skip
 
@@ -83,6 +83,7 @@ class ProviderHealth:
         # (when, latency in seconds or None for no answer, state) of the last probes, oldest first
         self.history: deque[tuple[float, float | None, State]] = deque(maxlen=HISTORY)
         self.windows: dict[str, int] = {}  # model -> context window found beyond the listing (Ollama's /api/show)
+        self.asleep = False  # a local server proxyd runs is not running now: not probed (a probe would not wake it)
 
     def misconfigured(self, reason: str) -> None:
         """The provider cannot be used as configured: not probed, and its requests refused."""
@@ -117,6 +118,16 @@ class ProviderHealth:
             self.traffic_state = None
             if self.probe_state in ("unknown", "unreachable"):
                 self.probe_state, self.probe_error = "ok", None  # it just answered a real request
+
+    def local(self, running: bool, error: str | None, now: float) -> None:
+        """A local server proxyd runs started, stopped or crashed: a crash is red with its cause
+        until the server answers again; a server that is stopped on purpose keeps its last state."""
+        self.asleep = not running
+        if error is not None:
+            self.traffic_state, self.traffic_error, self.traffic_at = "unreachable", error, now
+        elif running:
+            self.traffic_state = None
+            self.probe_state, self.probe_error = "ok", None
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,8 @@ from proxyd.upstream import map_exception
 from proxyd.usage import TAIL_BYTES, bounded_tail, usage_in_tail, usage_of
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# A stream opened before its answer came (while a local server started): the answer goes on in it.
+OPENED = web.RequestKey("opened", web.StreamResponse)
 # Bodies up to this size with a Content-Length are relayed whole: a client cannot use half a
 # JSON document, and any healthy upstream sends this much well within timeouts.idle_s.
 WHOLE_BODY_MAX = 256 * 1024
@@ -82,8 +84,10 @@ def relay_read(resp: aiohttp.ClientResponse, body: bytes, ex: Exchange) -> web.R
 
 
 async def open_sse(request: web.Request, obs: Observation) -> web.StreamResponse:
-    out = web.StreamResponse(status=200, headers=_SSE_HEADERS)
-    await out.prepare(request)
+    out: web.StreamResponse | None = request.get(OPENED)
+    if out is None:
+        out = web.StreamResponse(status=200, headers=_SSE_HEADERS)
+        await out.prepare(request)
     obs.status = 200
     obs.streaming()
     return out
@@ -92,14 +96,19 @@ async def open_sse(request: web.Request, obs: Observation) -> web.StreamResponse
 async def _relay_body(
     request: web.Request, resp: aiohttp.ClientResponse, ex: Exchange, check: StreamCheck | None, *, sse: bool
 ) -> web.StreamResponse:
-    out = web.StreamResponse(
-        status=resp.status, reason=resp.reason, headers=downstream_response_headers(resp.headers.items())
-    )
-    if sse:
-        out.headers.update(_SSE_HEADERS)
-    elif resp.content_length is not None and "Content-Encoding" not in resp.headers:
-        out.content_length = resp.content_length
-    await out.prepare(request)
+    opened: web.StreamResponse | None = request.get(OPENED) if sse else None
+    out: web.StreamResponse
+    if opened is not None:
+        out = opened
+    else:
+        out = web.StreamResponse(
+            status=resp.status, reason=resp.reason, headers=downstream_response_headers(resp.headers.items())
+        )
+        if sse:
+            out.headers.update(_SSE_HEADERS)
+        elif resp.content_length is not None and "Content-Encoding" not in resp.headers:
+            out.content_length = resp.content_length
+        await out.prepare(request)
     obs = ex.obs
     obs.status = resp.status
     if sse:

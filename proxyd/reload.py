@@ -38,9 +38,11 @@ from aiohttp import web
 from proxyd.config.loader import load_config
 from proxyd.config.providers import notices
 from proxyd.config.settings import Config, ConfigError
+from proxyd.local.supervisor import LOCAL
 from proxyd.metrics import METRICS
 from proxyd.notify import Notifier
 from proxyd.probes import HEALTH
+from proxyd.redact import secrets_of
 from proxyd.runtime import RUNTIME
 
 RESTART_ONLY = ("listen", "store", "tcp_keepalive")
@@ -136,6 +138,9 @@ class Reloader:
         old = runtime.current.config
         config = self._keep_restart_only(old, config)
         gen = runtime.swap(config)
+        local = self.app.get(LOCAL)
+        if local is not None:
+            local.sync(config, secrets_of(config))
         names = {p.name for p in config.providers}
         metrics = self.app[METRICS]
         for provider in old.providers:

@@ -27,7 +27,9 @@ def status_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
             "version": doc["version"],
             "ready": doc["ready"],
             "config": {"generation": config["generation"], "loaded_at": config["loaded_at"]},
-            "providers": [{k: p.get(k) for k in _CLIENT_PROVIDER_FIELDS} for p in doc["providers"]],
+            "providers": [
+                {**{k: p.get(k) for k in _CLIENT_PROVIDER_FIELDS}, "local": _local_state(p)} for p in doc["providers"]
+            ],
             "groups": [{"alias": g["alias"], "strategy": g["strategy"]} for g in doc["groups"]],
         }
     config, access = doc["config"], doc["access"]
@@ -36,8 +38,20 @@ def status_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         "config": {**config, "source": None, "last_reload": _reload_for_viewer(config.get("last_reload"))},
         "access": {"clients": [{"name": c["name"], "models": c["models"]} for c in access["clients"]]},
         "store": {k: v for k, v in doc["store"].items() if k != "where"} if doc.get("store") else doc.get("store"),
-        "providers": [{**p, "key": None} for p in doc["providers"]],
+        "providers": [{**p, "key": None, "local": _local_for_viewer(p)} for p in doc["providers"]],
     }
+
+
+def _local_state(provider: dict[str, Any]) -> dict[str, Any] | None:
+    """Whether a local server runs: enough for a client to know why its request waits."""
+    local = provider.get("local")
+    return {"state": local["state"], "for_s": local["for_s"]} if local else None
+
+
+def _local_for_viewer(provider: dict[str, Any]) -> dict[str, Any] | None:
+    """A local server without its output (it names files) and its process id."""
+    local = provider.get("local")
+    return {**local, "pid": None, "last_lines": []} if local else None
 
 
 def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
@@ -47,7 +61,7 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         return doc
     return {
         **doc,
-        "providers": [{**p, "key": None} for p in doc["providers"]],
+        "providers": [{**p, "key": None, "local": _local_for_viewer(p)} for p in doc["providers"]],
         "traffic": {**doc["traffic"], "recent": []},
         "config": None,
         "reload_failed": _reload_for_viewer(doc.get("reload_failed")),

@@ -24,6 +24,7 @@ from proxyd.checkup.run import listing_diagnosis
 from proxyd.config.loader import EXAMPLE_CONFIG
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
+from proxyd.local.supervisor import LOCAL
 from proxyd.observe import CLIENT, OBSERVER
 from proxyd.page import actions, csrf
 from proxyd.page.forms import provider_form, set_form
@@ -118,6 +119,9 @@ def _state(request: web.Request) -> dict[str, Any]:
     tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
                    request.app[OBSERVER].recent, now, groups, tool_calls, runtime.wires)  # fmt: skip
+    local = request.app[LOCAL].report() if LOCAL in request.app else {}
+    for shown in doc["providers"]:
+        shown["local"] = local.get(shown["name"])
     path, why = _config_file(request)
     role = request.get(CLIENT, ANYONE).role
     reloader = request.app.get(RELOADS)
@@ -155,6 +159,13 @@ async def _change(request: web.Request, action: str, method: str) -> dict[str, A
         verdict = await actions.test(config, name if isinstance(name, str) else "")
         request.app[PAGE].tests[verdict["provider"]] = {**verdict, "at": time.time()}
         return verdict
+    if action == "local":  # an admin's Start or Stop of a local server
+        name, what = (body or {}).get("provider"), (body or {}).get("action")
+        if not isinstance(name, str) or what not in ("start", "stop"):
+            raise ProxyError(400, 'send {"provider": NAME, "action": "start" or "stop"}', code="bad_local_action")
+        local = request.app[LOCAL]
+        await (local.start(name) if what == "start" else local.stop(name))
+        return {"done": f"{name} {'started' if what == 'start' else 'stopped'}", "local": local.report()[name]}
     if action == "catalog":
         where, _ = _config_file(request)  # relative key files are read from the config's folder
         return await actions.catalog(provider_form(body), where or Path.cwd() / "proxyd.yaml", config)

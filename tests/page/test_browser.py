@@ -458,3 +458,24 @@ async def test_the_usage_tab_draws_spend_budgets_and_the_top_clients(
         assert float(await meter.get_attribute("data-used") or 0) == pytest.approx(spent / 0.05, abs=0.001)
         await shot(page, "usage-tab")
         assert all("status of 401" in p for p in problems), problems  # the first load, before the token
+
+
+async def test_a_local_servers_card_starts_and_stops_it(browser: Browser, tmp_path: Path) -> None:
+    from tests.local.conftest import fake_provider
+
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(yaml.safe_dump({"health": {"interval_s": 0}, "providers": [fake_provider("gemma", load_s=1.0)]}))
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url)
+        field = card("gemma") + ' [data-field="local"]'
+        await page.wait_for_selector(field, timeout=WAIT * 1000)
+        assert (await page.inner_text(field)).startswith("stopped for ")
+        await page.click(card("gemma") + ' button[data-action="start"]')
+        await page.wait_for_selector(card("gemma") + ' button[data-action="stop"]', timeout=WAIT * 1000)
+        text = await page.inner_text(field)
+        assert text.startswith("ready for ") and "loads in 1." in text and "4096-token context" in text
+        await shot(page, "local-server")
+        await page.click(card("gemma") + ' button[data-action="stop"]')
+        await page.wait_for_selector(card("gemma") + ' button[data-action="start"]', timeout=WAIT * 1000)
+        assert (await page.inner_text(field)).startswith("stopped for ")
+        assert problems == []

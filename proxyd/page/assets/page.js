@@ -124,12 +124,16 @@ function card(p, editable) {
       h("dt", {}, "key"), h("dd", {}, p.key === null ? "shown to admins" : p.key),
       h("dt", {}, "wire"), h("dd", { "data-field": "wire" }, wire),
       h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? p.latency_ms + " ms" : p.probed_at ? "no answer" : "not probed yet"),
-      h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : ""))),
+      h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : "")),
+      p.local && h("dt", {}, "server"), p.local && h("dd", { "data-field": "local" }, localLine(p.local))),
     sparkline(p.history),
     problem(p),
+    p.local && p.local.last_lines.length > 0 && h("pre", { class: "last-lines", "data-field": "last-lines" }, p.local.last_lines.slice(-8).join("\n")),
     testResult(p.test),
     h("div", { class: "actions" },
       page.state.can_test && h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, "Test"),
+      page.state.can_test && p.local && ["stopped", "crashed"].includes(p.local.state) && h("button", { type: "button", "data-action": "start", onclick: () => localServer(p.name, "start") }, "Start"),
+      page.state.can_test && p.local && ["starting", "ready"].includes(p.local.state) && h("button", { type: "button", "data-action": "stop", onclick: () => localServer(p.name, "stop") }, "Stop"),
       editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, "Edit"),
       editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, "Delete")));
 }
@@ -181,6 +185,26 @@ async function runTest(name) {
   notice("Testing " + name + "…", true);
   try {
     await call("POST", "/ui/api/test", { provider: name });
+    notice("");
+  } catch (err) { notice(err.message); }
+  await poll();
+}
+
+// A local server proxyd runs: its state and since when, its load time, what it holds.
+function localLine(l) {
+  const parts = [l.state + " for " + Math.round(l.for_s) + " s"];
+  if (l.load_s !== null) parts.push("loads in " + l.load_s.toFixed(1) + " s");
+  if (l.busy) parts.push(l.busy + " in flight");
+  if (l.context_window) parts.push(l.context_window + "-token context");
+  if (l.idle_unload_s) parts.push("stops after " + l.idle_unload_s + " s idle");
+  if (l.retry_in_s) parts.push("restart allowed in " + l.retry_in_s + " s");
+  return parts.join(" · ");
+}
+
+async function localServer(name, action) {
+  notice((action === "start" ? "Starting " : "Stopping ") + name + "…", true);
+  try {
+    await call("POST", "/ui/api/local", { provider: name, action });
     notice("");
   } catch (err) { notice(err.message); }
   await poll();
