@@ -10,7 +10,9 @@ Each decision of the way in is made once, here:
   (:func:`proxyd.autowire.next_wire`);
 - a whole answer asked for, to be replayed as a stream, for providers or models that do not
   stream (:func:`_wants_whole`);
-- what the way back needs to know: one :class:`~proxyd.exchange.Exchange`.
+- what the way back needs to know: one :class:`~proxyd.exchange.Exchange`;
+- a provider whose server proxyd runs: the request held on it while it starts and answers
+  (:func:`proxyd.local.waiting.on_local`), and a small context fitted (:mod:`proxyd.local.context`).
 
 Nothing here names a pair of wires: the adapters (:mod:`proxyd.wires`) know their APIs.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -30,16 +31,15 @@ from proxyd import autowire, failover, jsonbody
 from proxyd.answering import answer
 from proxyd.autowire import NoRoute, next_wire
 from proxyd.bodies import release
-from proxyd.config.services import is_local_host
 from proxyd.config.settings import Provider
-from proxyd.context_fit import Overflow, clamp, estimate_tokens, prompt_text, too_long
-from proxyd.counting import count, server_count
+from proxyd.context_fit import clamp
+from proxyd.counting import count
 from proxyd.errors import ProxyError, bad_request
 from proxyd.exchange import Exchange
 from proxyd.failover import TryNext
 from proxyd.fitting import drop_cache_control, streaming_off
 from proxyd.headers import upstream_request_headers
-from proxyd.local.supervisor import LOCAL
+from proxyd.local.context import fits_context, window_of
 from proxyd.local.waiting import on_local
 from proxyd.metrics import METRICS
 from proxyd.observe import Observation
@@ -92,35 +92,32 @@ async def forward(
 ) -> web.StreamResponse:
     """``fail_over``: another attempt may follow, so a failure before any answer raises
     :class:`~proxyd.failover.TryNext` instead of answering the client."""
+    call = Call(request, route, session, obs, fail_over)
     if route.provider.local is None:
-        return await _forward(request, target, route, session, body, parsed, obs, fail_over)
-    # a server proxyd runs: held from before it may have to start until its answer is done
-    stream = parsed is not None and parsed.get("stream") is True
+        return await _forward(call, target, body, parsed)
+    return await _on_local(call, target, body, parsed)
+
+
+async def _on_local(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:
+    """A server proxyd runs: the request is held on it from before it may have to start until its
+    answer is done; a prompt that may be past its context is counted first."""
 
     async def go() -> web.StreamResponse:
         if parsed is not None and body is not None:
-            await _fits_context(request, route, session, parsed, len(body))
-        return await _forward(request, target, route, session, body, parsed, obs, fail_over)
+            await fits_context(call.request, call.route, call.session, parsed, len(body))
+        return await _forward(call, target, body, parsed)
 
+    stream = parsed is not None and parsed.get("stream") is True
     try:
-        return await on_local(request, route.provider.name, stream, client_wire(target.endpoint), obs, go)
+        return await on_local(call.request, call.provider.name, stream, client_wire(target.endpoint), call.obs, go)
     except ProxyError as exc:
-        if fail_over and exc.code in failover.ERRORS:
+        if call.fail_over and exc.code in failover.ERRORS:
             raise TryNext(failover.ERRORS[exc.code], detail=exc.message) from None
         raise
 
 
-async def _forward(
-    request: web.Request,
-    target: Target,
-    route: Route,
-    session: aiohttp.ClientSession,
-    body: bytes | None,
-    parsed: Body | None,
-    obs: Observation,
-    fail_over: bool,
-) -> web.StreamResponse:
-    call = Call(request, route, session, obs, fail_over)
+async def _forward(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:
+    request, route, obs = call.request, call.route, call.obs
     if route.provider.budget is not None:  # a provider's account cap: checked for each target tried
         wire = endpoint_wire(target.endpoint)
         gate = request.app[GATE]
@@ -131,7 +128,7 @@ async def _forward(
     counter = counting_wire(target.endpoint)
     if counter is not None and parsed is not None:
         if spoken != counter.name:  # only a provider on the counter's own wire counts it as sent
-            return await count(session, route.provider, route.model, counter, parsed, obs)
+            return await count(call.session, route.provider, route.model, counter, parsed, obs)
         counted = await _as_sent(call, target, body, parsed)
         if not counted.prepared:
             counted.headers["X-Proxyd-Token-Count"] = "provider"
@@ -207,7 +204,7 @@ async def send_upstream(
 def fit(wire: Wire, body: Body, call: Call) -> Body | None:
     """The body fitted to the provider's compat settings and the model's declarations, or None."""
     fitted, notes = wire.fit(body, call.provider, call.route.entry)
-    window = _window(call.request, call.route)
+    window = window_of(call.request, call.route)
     if window is not None:  # a local model's small context: the output limit fitted beside the prompt
         clamped, note = clamp(fitted or body, window, call.request.content_length or 0)
         if clamped is not None and note is not None:
@@ -215,33 +212,6 @@ def fit(wire: Wire, body: Body, call: Call) -> Body | None:
     if notes:
         structlog.get_logger("proxyd").info("request_adapted", provider=call.provider.name, changes=notes)
     return fitted
-
-
-async def _fits_context(
-    request: web.Request, route: Route, session: aiohttp.ClientSession, parsed: Body, size: int
-) -> None:
-    """A prompt that may be past a local model's context (by its size) is counted by the server's
-    own tokenizer; past the context even without the chat template, it is refused in plain words,
-    rather than sent to fail (llama-cpp-python cuts such a stream without a word)."""
-    window = _window(request, route)
-    if window is None or estimate_tokens(size) <= window:
-        return
-    counted = await server_count(session, route.provider, route.model, prompt_text(parsed))
-    if counted is not None and counted > window:
-        raise too_long(Overflow(counted, window), window, route.model or "", route.provider.name)
-
-
-def _window(request: web.Request, route: Route) -> int | None:
-    """The context of a local model, when known: configured, listed, or its server's own."""
-    entry, provider = route.entry, route.provider
-    window = entry.context_window if entry is not None else None
-    if window is None and provider.local is not None:
-        local = request.app.get(LOCAL)
-        server = local.servers.get(provider.name) if local is not None else None
-        window = server.window if server is not None else None
-    if window is None or not is_local_host(urlsplit(provider.base_url).hostname or ""):
-        return None
-    return window
 
 
 async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:

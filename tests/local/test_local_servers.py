@@ -295,3 +295,17 @@ async def test_workers_refuse_a_config_with_local_servers(tmp_path: Path) -> Non
     path.write_text(yaml.safe_dump({"providers": [fake_provider("gemma")]}))
     code, _, err = await arun("serve", "--config", str(path), "--port", "0", "--workers", "2")
     assert code == 2 and "providers gemma have a command" in err and "drop --workers" in err
+
+
+async def test_a_group_moves_on_from_a_local_server_that_fails_to_start(proxy_factory: Factory) -> None:
+    broken = fake_provider("broken", extra=("--crash-on-load",))
+    proxy = await proxy_factory(
+        {
+            "providers": [broken, fake_provider("gemma")],
+            "groups": [{"alias": "main", "targets": ["broken/broken", "gemma/gemma"]}],
+        }
+    )
+    async with proxy.post("/v1/chat/completions", json=chat("main", "hello")) as resp:
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["x-proxyd-provider"] == "gemma"
+    assert (await _local(proxy, "broken"))["state"] == "crashed"
