@@ -93,7 +93,7 @@ async def forward(
     """``fail_over``: another attempt may follow, so a failure before any answer raises
     :class:`~proxyd.failover.TryNext` instead of answering the client."""
     call = Call(request, route, session, obs, fail_over)
-    if route.provider.local is None:
+    if route.provider.local is None and (route.entry is None or route.entry.local is None):
         return await _forward(call, target, body, parsed)
     return await _on_local(call, target, body, parsed)
 
@@ -109,7 +109,8 @@ async def _on_local(call: Call, target: Target, body: bytes | None, parsed: Body
 
     stream = parsed is not None and parsed.get("stream") is True
     try:
-        return await on_local(call.request, call.provider.name, stream, client_wire(target.endpoint), call.obs, go)
+        client = client_wire(target.endpoint)
+        return await on_local(call.request, call.provider.name, call.route.model, stream, client, call.obs, go)
     except ProxyError as exc:
         if call.fail_over and exc.code in failover.ERRORS:
             raise TryNext(failover.ERRORS[exc.code], detail=exc.message) from None

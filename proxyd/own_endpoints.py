@@ -103,6 +103,8 @@ def _provider(runtime: Runtime, gen: Generation, name: str, local: dict[str, dic
         # Per model, what its answers' tool calls say: well, in text, invalid arguments, never.
         "tool_calls": runtime.tool_health.of(name),
         "local": local.get(name),  # its server, when proxyd runs it (command:)
+        # or its models' own servers, each on the provider's port in turn
+        "local_models": {m.id: local[f"{name}/{m.id}"] for m in provider.models if f"{name}/{m.id}" in local} or None,
     }
 
 

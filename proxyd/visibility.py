@@ -9,6 +9,7 @@ providers are up, and which models they serve: nothing of other clients at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from proxyd.config.settings import Role
@@ -28,7 +29,7 @@ def status_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
             "ready": doc["ready"],
             "config": {"generation": config["generation"], "loaded_at": config["loaded_at"]},
             "providers": [
-                {**{k: p.get(k) for k in _CLIENT_PROVIDER_FIELDS}, "local": _local_state(p)} for p in doc["providers"]
+                {**{k: p.get(k) for k in _CLIENT_PROVIDER_FIELDS}, **_local_states(p)} for p in doc["providers"]
             ],
             "groups": [{"alias": g["alias"], "strategy": g["strategy"]} for g in doc["groups"]],
         }
@@ -38,20 +39,26 @@ def status_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         "config": {**config, "source": None, "last_reload": _reload_for_viewer(config.get("last_reload"))},
         "access": {"clients": [{"name": c["name"], "models": c["models"]} for c in access["clients"]]},
         "store": {k: v for k, v in doc["store"].items() if k != "where"} if doc.get("store") else doc.get("store"),
-        "providers": [{**p, "key": None, "local": _local_for_viewer(p)} for p in doc["providers"]],
+        "providers": [{**p, "key": None, **_local_for_viewer(p)} for p in doc["providers"]],
     }
 
 
-def _local_state(provider: dict[str, Any]) -> dict[str, Any] | None:
-    """Whether a local server runs: enough for a client to know why its request waits."""
-    local = provider.get("local")
-    return {"state": local["state"], "for_s": local["for_s"]} if local else None
+def _local_states(provider: dict[str, Any]) -> dict[str, Any]:
+    """Whether its local servers run: enough for a client to know why its request waits."""
+    return _local_fields(provider, lambda local: {"state": local["state"], "for_s": local["for_s"]})
 
 
-def _local_for_viewer(provider: dict[str, Any]) -> dict[str, Any] | None:
-    """A local server without its output (it names files) and its process id."""
-    local = provider.get("local")
-    return {**local, "pid": None, "last_lines": []} if local else None
+def _local_for_viewer(provider: dict[str, Any]) -> dict[str, Any]:
+    """Its local servers without their output (it names files) and process ids."""
+    return _local_fields(provider, lambda local: {**local, "pid": None, "last_lines": []})
+
+
+def _local_fields(provider: dict[str, Any], shown: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    local, models = provider.get("local"), provider.get("local_models")
+    return {
+        "local": shown(local) if local else None,
+        "local_models": {m: shown(v) for m, v in models.items()} if models else None,
+    }
 
 
 def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         return doc
     return {
         **doc,
-        "providers": [{**p, "key": None, "local": _local_for_viewer(p)} for p in doc["providers"]],
+        "providers": [{**p, "key": None, **_local_for_viewer(p)} for p in doc["providers"]],
         "traffic": {**doc["traffic"], "recent": []},
         "config": None,
         "reload_failed": _reload_for_viewer(doc.get("reload_failed")),

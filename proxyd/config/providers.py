@@ -28,6 +28,7 @@ from proxyd.config.settings import (
     EFFORTS,
     WIRE_SETTINGS,
     Compat,
+    LocalServer,
     ModelEntry,
     Provider,
     Timeouts,
@@ -114,7 +115,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         wire=(wire := _choice(doc, "wire", known.wire, WIRE_SETTINGS, path, errs)),
         default_model=_default_model(doc, path, errs),
         headers=_parse_headers(doc.get("headers"), f"{path}.headers", env, errs),
-        models=_parse_models(doc.get("models"), f"{path}.models", errs),
+        models=(models := _parse_models(doc.get("models"), f"{path}.models", base_url, env, errs)),
         list_discovered=_flag(doc, "list_discovered", False, path, errs),
         streaming=_flag(doc, "streaming", True, path, errs),
         disabled=disabled,
@@ -136,8 +137,18 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         price=parse_price(doc.get("price"), f"{path}.price", errs),
         budget=parse_budget(doc.get("budget"), f"{path}.budget", errs),
         prompt_cache=_choice(doc, "prompt_cache", "auto", ("auto", "off"), path, errs),
-        local=parse_local_server(doc, base_url, path, env, errs),
+        local=_provider_server(doc, base_url, models, path, env, errs),
     )
+
+
+def _provider_server(
+    doc: dict[str, Any], base_url: str, models: tuple[ModelEntry, ...], path: str, env: Env, errs: Errors
+) -> LocalServer | None:
+    local = parse_local_server(doc, base_url, path, env, errs)
+    if local is not None and any(m.local is not None for m in models):
+        errs.add(f"{path}.command", "runs one server for all of this provider's models, and some of its models have "
+                                    "a command of their own: keep one or the other")  # fmt: skip
+    return local
 
 
 def _flag(doc: dict[str, Any], key: str, default: bool, path: str, errs: Errors) -> bool:
@@ -269,7 +280,7 @@ def _parse_headers(raw: object, path: str, env: Env, errs: Errors) -> tuple[tupl
     return tuple(out)
 
 
-def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...]:
+def _parse_models(raw: object, path: str, base_url: str, env: Env, errs: Errors) -> tuple[ModelEntry, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -277,17 +288,17 @@ def _parse_models(raw: object, path: str, errs: Errors) -> tuple[ModelEntry, ...
         return ()
     out = []
     for i, item in enumerate(raw):
-        entry = _parse_model(item, f"{path}[{i}]", errs)
+        entry = _parse_model(item, f"{path}[{i}]", base_url, env, errs)
         if entry is not None:
             out.append(entry)
     return tuple(out)
 
 
 _MODEL_KEYS = {"id", "alias", "context_window", "max_output_tokens", "capabilities", "tags", "reasoning_effort",
-               "tool_calls", "price"}  # fmt: skip
+               "tool_calls", "price", *LOCAL_KEYS}  # fmt: skip
 
 
-def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
+def _parse_model(raw: object, path: str, base_url: str, env: Env, errs: Errors) -> ModelEntry | None:
     if isinstance(raw, str):
         return ModelEntry(id=raw)
     doc = mapping(raw, path, errs)
@@ -315,6 +326,7 @@ def _parse_model(raw: object, path: str, errs: Errors) -> ModelEntry | None:
         reasoning_effort=effort,
         tool_calls=_parse_tool_calls(doc.get("tool_calls"), f"{path}.tool_calls", errs),
         price=parse_price(doc.get("price"), f"{path}.price", errs),
+        local=parse_local_server(doc, base_url, path, env, errs),  # its own server, on the provider's port
     )
 
 

@@ -62,6 +62,7 @@ class ModelEntry:
     listed: frozenset[str] = frozenset()
     tool_calls: ToolCalls | None = None  # None: the provider's setting
     price: PriceSetting | None = None  # None: the provider's, else the price table's
+    local: LocalServer | None = None  # this model's own server, on the provider's base_url (command:)
 
     def capability(self, name: str) -> bool | None:
         return next((flag for cap, flag in self.capabilities if cap == name), None)

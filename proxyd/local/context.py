@@ -21,9 +21,9 @@ def window_of(request: web.Request, route: Route) -> int | None:
     listed, or what its server (one proxyd runs) reported; None for a cloud API's."""
     entry, provider = route.entry, route.provider
     window = entry.context_window if entry is not None else None
-    if window is None and provider.local is not None:
+    if window is None:
         local = request.app.get(LOCAL)
-        server = local.servers.get(provider.name) if local is not None else None
+        server = local.server_for(provider.name, route.model) if local is not None else None
         window = server.window if server is not None else None
     if window is None or not is_local_host(urlsplit(provider.base_url).hostname or ""):
         return None

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from proxyd.config.settings import LocalLimits, Provider
+from proxyd.config.settings import LocalLimits, LocalServer
 
 State = Literal["stopped", "starting", "ready", "stopping", "crashed"]
 Event = Literal["spawn", "answered", "exited", "stop", "timed_out", "failed"]
@@ -56,35 +56,41 @@ class Running(NamedTuple):
     memory: int
     busy: int  # requests in flight or waiting for it
     last_used: float
+    port: str = ""  # host:port it listens on: two servers on one port never run at once
 
 
 class Room(NamedTuple):
-    stop: tuple[str, ...]  # idle servers to stop, least recently used first
+    stop: tuple[str, ...]  # idle servers to stop: those on its port, then the least recently used
     enough: bool  # stopping them makes room; else wait until a busy one is done
 
 
-def make_room(running: Iterable[Running], limits: LocalLimits, name: str, memory: int) -> Room:
-    """The servers to stop so that ``name`` (taking ``memory``) fits within ``limits``: only idle
-    ready ones, least recently used first; one that is stopping already frees its room by itself."""
+def make_room(running: Iterable[Running], limits: LocalLimits, name: str, memory: int, port: str = "") -> Room:
+    """The servers to stop so that ``name`` (taking ``memory``, listening on ``port``) can start:
+    any other server on its port (a provider's models that each have a command share the
+    provider's port), then, within ``limits``, idle ready ones, least recently used first. Only
+    idle ready servers are stopped; one that is stopping frees its room by itself."""
     others = [r for r in running if r.name != name and r.state in RUNNING]
-    count = len(others)
-    used = sum(r.memory for r in others)
+    clash = [r for r in others if port and r.port == port]
+    stop = [r.name for r in clash if r.state == "ready" and r.busy == 0]
+    blocked = len(stop) < len(clash)  # one on its port is busy, loading or stopping: wait for it
+    rest = [r for r in others if r not in clash]
+    count = len(rest)
+    used = sum(r.memory for r in rest)
     over_count = limits.max_running is not None and count + 1 > limits.max_running
     over_memory = limits.memory is not None and used + memory > limits.memory
     if not over_count and not over_memory:
-        return Room((), True)
-    leaving = [r for r in others if r.state == "stopping"]
+        return Room(tuple(stop), not blocked)
+    leaving = [r for r in rest if r.state == "stopping"]
     count -= len(leaving)
     used -= sum(r.memory for r in leaving)
-    stop: list[str] = []
-    idle = sorted((r for r in others if r.state == "ready" and r.busy == 0), key=lambda r: r.last_used)
+    idle = sorted((r for r in rest if r.state == "ready" and r.busy == 0), key=lambda r: r.last_used)
     for r in idle:
         if _fits(count, used, memory, limits):
             break
         stop.append(r.name)
         count -= 1
         used -= r.memory
-    return Room(tuple(stop), _fits(count, used, memory, limits) and not leaving)
+    return Room(tuple(stop), _fits(count, used, memory, limits) and not leaving and not blocked)
 
 
 def _fits(count: int, used: int, memory: int, limits: LocalLimits) -> bool:
@@ -93,10 +99,14 @@ def _fits(count: int, used: int, memory: int, limits: LocalLimits) -> bool:
     )
 
 
-def ready_url(provider: Provider) -> str:
+def ready_url(base_url: str, spec: LocalServer) -> str:
     """Where the ready check asks: ``ready.path`` on base_url's host, or ``{base_url}/models``."""
-    assert provider.local is not None
-    if provider.local.ready_path is None:
-        return provider.base_url.rstrip("/") + "/models"
-    parts = urlsplit(provider.base_url)
-    return f"{parts.scheme}://{parts.netloc}{provider.local.ready_path}"
+    if spec.ready_path is None:
+        return base_url.rstrip("/") + "/models"
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}{spec.ready_path}"
+
+
+def port_of(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"

@@ -20,10 +20,10 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from proxyd.config.settings import Config, LocalLimits, Provider
+from proxyd.config.settings import Config, LocalLimits, LocalServer, Provider
 from proxyd.errors import ProxyError
 from proxyd.local import process
-from proxyd.local.plan import RUNNING, Event, Running, State, backoff_s, make_room, move, ready_url
+from proxyd.local.plan import RUNNING, Event, Running, State, backoff_s, make_room, move, port_of, ready_url
 from proxyd.local.window import read_window
 from proxyd.metrics import Metrics
 from proxyd.reachability import ProviderHealth
@@ -37,11 +37,13 @@ _IDLE_TICK_S = 1.0
 class Server:
     """One local server's record (mutable: the supervisor's own)."""
 
-    def __init__(self, provider: Provider) -> None:
-        assert provider.local is not None
+    def __init__(self, provider: Provider, spec: LocalServer, model: str | None = None) -> None:
+        # A provider's one server, or one of its models' (each on the provider's port, in turn).
+        self.name = provider.name if model is None else f"{provider.name}/{model}"
         self.provider = provider
-        self.spec = provider.local
-        self.url = ready_url(provider)
+        self.spec = spec
+        self.url = ready_url(provider.base_url, spec)
+        self.port = port_of(provider.base_url)
         self.state: State = "stopped"
         self.since = time.time()
         self.proc: asyncio.subprocess.Process | None = None
@@ -55,12 +57,8 @@ class Server:
         self.window: int | None = None  # its context, as the server says (llama.cpp's /props, vLLM's listing)
         self.starting: asyncio.Task[None] | None = None
 
-    @property
-    def name(self) -> str:
-        return self.provider.name
-
     def running(self) -> Running:
-        return Running(self.name, self.state, self.spec.memory, self.busy, self.last_used)
+        return Running(self.name, self.state, self.spec.memory, self.busy, self.last_used, self.port)
 
     def as_json(self, now: float) -> dict[str, Any]:
         return {
@@ -99,21 +97,31 @@ class Local:
     def sync(self, config: Config, secrets: set[str]) -> None:
         """Take a config in force: new servers are known (stopped), changed or removed ones stop."""
         self.limits, self.secrets = config.local, secrets
-        wanted = {p.name: p for p in config.providers if p.local is not None and p.disabled is None}
+        wanted = dict(_servers_of(config))
         for name, server in list(self.servers.items()):
             now = wanted.get(name)
-            if now is not None and (now.local, now.base_url) == (server.spec, server.provider.base_url):
-                server.provider = now  # its other settings (models, timeouts...) follow the config
+            if now is not None and (now[1], now[0].base_url) == (server.spec, server.provider.base_url):
+                server.provider = now[0]  # its other settings (models, timeouts...) follow the config
                 continue
             del self.servers[name]
             if server.state in RUNNING:
                 self._later(self._stop(server, "reload"))
-        for name, provider in wanted.items():
+        for name, (provider, spec, model) in wanted.items():
             if name not in self.servers:
-                self.servers[name] = Server(provider)
+                self.servers[name] = Server(provider, spec, model)
                 self.metrics.local_state(name, "stopped")
-            if name in self.health:  # a record a reload made afresh: not probed while not running
-                self.health[name].asleep = self.servers[name].state != "ready"
+        for provider_name in {p.name for p, _, _ in wanted.values()}:
+            self._asleep(provider_name)  # a record a reload made afresh: not probed while not running
+
+    def server_for(self, provider: str, model: str | None) -> Server | None:
+        """The server a request for ``model`` of ``provider`` needs: the model's own, or the provider's."""
+        return (model is not None and self.servers.get(f"{provider}/{model}")) or self.servers.get(provider)
+
+    def _asleep(self, provider: str) -> None:
+        """A provider none of whose servers is ready is not probed (a probe would not start one)."""
+        if provider in self.health:
+            ready = any(s.state == "ready" for s in self.servers.values() if s.provider.name == provider)
+            self.health[provider].asleep = not ready
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -224,7 +232,8 @@ class Local:
 
     async def _make_room(self, server: Server) -> None:
         while True:
-            room = make_room((s.running() for s in self.servers.values()), self.limits, server.name, server.spec.memory)
+            running = (s.running() for s in self.servers.values())
+            room = make_room(running, self.limits, server.name, server.spec.memory, server.port)
             for name in room.stop:
                 await self._stop(self.servers[name], "room")
             if room.enough:
@@ -278,8 +287,8 @@ class Local:
         server.failures = 0
         self.metrics.local_start_seconds.labels(server.name).observe(server.load_s)
         self._log.info("local_ready", provider=server.name, load_s=server.load_s, context_window=server.window)
-        if server.name in self.health:
-            self.health[server.name].local(True, None, time.time())
+        if server.provider.name in self.health:
+            self.health[server.provider.name].local(True, None, time.time())
 
     async def _watch(self, server: Server, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
@@ -303,8 +312,8 @@ class Local:
         self.metrics.local_crashes.labels(server.name).inc()
         self.metrics.local_state(server.name, server.state)
         self._log.warning("local_crashed", provider=server.name, error=error, last_lines=list(server.lines)[-5:])
-        if server.name in self.health:
-            self.health[server.name].local(False, f"local server {error}", time.time())
+        if server.provider.name in self.health:
+            self.health[server.provider.name].local(False, f"local server {server.name!r} {error}", time.time())
 
     async def _stop(self, server: Server, reason: str) -> None:
         proc = server.proc
@@ -317,8 +326,8 @@ class Local:
         await process.stop(proc, server.spec.stop_grace_s)
         if server.state == "stopping":
             self._set(server, "exited")
-        if server.name in self.health and server.error is None:
-            self.health[server.name].asleep = True
+        if server.error is None:
+            self._asleep(server.provider.name)
         await self._changed()
 
     def _set(self, server: Server, event: Event) -> None:
@@ -371,6 +380,18 @@ class Local:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _servers_of(config: Config) -> list[tuple[str, tuple[Provider, LocalServer, str | None]]]:
+    """Every server the config has proxyd run, by name: a provider's, or each of its models'."""
+    found: list[tuple[str, tuple[Provider, LocalServer, str | None]]] = []
+    for p in config.providers:
+        if p.disabled is not None:
+            continue
+        if p.local is not None:
+            found.append((p.name, (p, p.local, None)))
+        found += [(f"{p.name}/{m.id}", (p, m.local, m.id)) for m in p.models if m.local is not None]
+    return found
 
 
 LOCAL = web.AppKey("local", Local)

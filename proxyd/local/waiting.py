@@ -27,10 +27,11 @@ Go = Callable[[], Awaitable[web.StreamResponse]]
 
 
 async def on_local(
-    request: web.Request, name: str, stream: bool, client: Wire | None, obs: Observation, go: Go
-) -> web.StreamResponse:
+    request: web.Request, provider: str, model: str | None, stream: bool, client: Wire | None, obs: Observation,
+    go: Go,
+) -> web.StreamResponse:  # fmt: skip
     local = request.app.get(LOCAL)
-    server = local.servers.get(name) if local is not None else None
+    server = local.server_for(provider, model) if local is not None else None
     if local is None or server is None:  # not (or no longer) run by proxyd: an ordinary provider
         return await go()
     local.hold(server)

@@ -121,7 +121,11 @@ def _state(request: web.Request) -> dict[str, Any]:
                    request.app[OBSERVER].recent, now, groups, tool_calls, runtime.wires)  # fmt: skip
     local = request.app[LOCAL].report() if LOCAL in request.app else {}
     for shown in doc["providers"]:
-        shown["local"] = local.get(shown["name"])
+        name = shown["name"]
+        shown["local"] = local.get(name)
+        shown["local_models"] = {
+            key.split("/", 1)[1]: v for key, v in local.items() if key.startswith(f"{name}/")
+        } or None
     path, why = _config_file(request)
     role = request.get(CLIENT, ANYONE).role
     reloader = request.app.get(RELOADS)

@@ -88,3 +88,21 @@ def test_mistakes_are_named(provider: dict[str, Any], top: dict[str, Any], said:
 def test_a_key_in_the_command_is_never_shown() -> None:
     local = parse({"command": ["srv", "--api-key", "${KEY}"]}, env={"KEY": "sk-secret-0123"}).providers[0].local
     assert "sk-secret-0123" not in repr(local)
+
+
+def test_each_model_may_have_its_own_server_on_the_providers_port() -> None:
+    config = parse({"models": [{"id": "qwen", "command": "llama-server -m q.gguf --port 8081", "memory": "5GiB"},
+                               {"id": "gemma", "command": ["llama-server", "-m", "g.gguf", "--port", "8081"],
+                                "idle_unload_s": 60}, "shared"]})  # fmt: skip
+    provider = config.providers[0]
+    assert provider.local is None
+    qwen, gemma, shared = provider.models
+    assert qwen.local.argv[-1] == "8081" and qwen.local.memory == 5 * 2**30
+    assert gemma.local.idle_unload_s == 60 and shared.local is None
+
+
+def test_a_provider_command_and_model_commands_do_not_mix() -> None:
+    said = errors({"command": ["srv"], "models": [{"id": "q", "command": ["other"]}]})
+    assert any("some of its models have a command of their own" in line for line in said), said
+    said = errors({"models": [{"id": "q", "idle_unload_s": 5}]})
+    assert any("providers[0].models[0].idle_unload_s: applies to a server proxyd starts" in line for line in said)

@@ -309,3 +309,22 @@ async def test_a_group_moves_on_from_a_local_server_that_fails_to_start(proxy_fa
         assert resp.status == 200, await resp.text()
         assert resp.headers["x-proxyd-provider"] == "gemma"
     assert (await _local(proxy, "broken"))["state"] == "crashed"
+
+
+async def test_a_providers_models_each_with_a_server_take_turns_on_its_port(proxy_factory: Factory) -> None:
+    first = fake_provider("qwen")
+    port = _port(first)
+    second = fake_provider("gemma")
+    second["command"]["argv"][second["command"]["argv"].index("--port") + 1] = str(port)  # the same port
+    provider = {"name": "llama", "base_url": first["base_url"], "wire": "chat", "models": [
+        {"id": "qwen", "command": first["command"], "ready": first["ready"]},
+        {"id": "gemma", "command": second["command"], "ready": second["ready"]},
+    ]}  # fmt: skip
+    proxy = await proxy_factory({"providers": [provider]})
+    for text in ("one", "two", "three"):
+        for model in ("qwen", "gemma"):
+            status, body = await _chat(proxy, model, text)
+            assert status == 200, body
+            assert body["model"] == model  # the server for this model answered, not the other's
+            states = {m: v["state"] for m, v in (await _status(proxy))["llama"]["local_models"].items()}
+            assert states == {"qwen": "stopped", "gemma": "stopped", model: "ready"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.config.settings import LocalLimits, LocalServer, Provider
+from proxyd.config.settings import LocalLimits, LocalServer
 from proxyd.local.plan import MOVES, STATES, Running, backoff_s, make_room, move, ready_url
 
 EVENTS = ("spawn", "answered", "exited", "stop", "timed_out")
@@ -44,8 +44,10 @@ def test_backoff_doubles_to_a_minute(failures: int, wait: float) -> None:
 GiB = 1 << 30
 
 
-def r(name: str, state: str = "ready", memory: int = 0, busy: int = 0, last_used: float = 0.0) -> Running:
-    return Running(name, state, memory, busy, last_used)  # type: ignore[arg-type]
+def r(
+    name: str, state: str = "ready", memory: int = 0, busy: int = 0, last_used: float = 0.0, port: str = ""
+) -> Running:
+    return Running(name, state, memory, busy, last_used, port)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -86,5 +88,21 @@ def test_make_room(
     ],
 )
 def test_ready_url(base_url: str, path: str | None, url: str) -> None:
-    provider = Provider("p", base_url, local=LocalServer(argv=("x",), ready_path=path))
-    assert ready_url(provider) == url
+    assert ready_url(base_url, LocalServer(argv=("x",), ready_path=path)) == url
+
+
+@pytest.mark.parametrize(
+    ("running", "limits", "stop", "enough"),
+    [
+        ([r("a", port="h:1")], LocalLimits(), ("a",), True),  # a model of the same provider holds the port
+        ([r("a", port="h:1", busy=1)], LocalLimits(), (), False),  # ... and answers: wait for it
+        ([r("a", port="h:1", state="starting")], LocalLimits(), (), False),
+        ([r("a", port="h:2")], LocalLimits(), (), True),  # another port: no clash
+        ([r("a", port="h:1", last_used=5), r("b", port="h:2", last_used=1)], LocalLimits(max_running=1), ("a", "b"), True),
+        ([r("a", port="h:1"), r("b", port="h:2", last_used=1)], LocalLimits(max_running=2), ("a",), True),
+    ],
+)  # fmt: skip
+def test_servers_on_one_port_take_turns(
+    running: list[Running], limits: LocalLimits, stop: tuple[str, ...], enough: bool
+) -> None:
+    assert make_room(running, limits, "new", 0, "h:1") == (stop, enough)

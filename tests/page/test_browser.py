@@ -479,3 +479,24 @@ async def test_a_local_servers_card_starts_and_stops_it(browser: Browser, tmp_pa
         await page.wait_for_selector(card("gemma") + ' button[data-action="start"]', timeout=WAIT * 1000)
         assert (await page.inner_text(field)).startswith("stopped for ")
         assert problems == []
+
+
+async def test_a_providers_model_servers_each_get_a_line_and_buttons(browser: Browser, tmp_path: Path) -> None:
+    from tests.local.conftest import fake_provider
+
+    qwen, gemma = fake_provider("qwen"), fake_provider("gemma")
+    provider = {"name": "llama", "base_url": qwen["base_url"], "wire": "chat",
+                "models": [{"id": "qwen", "command": qwen["command"]}, {"id": "gemma", "command": gemma["command"]}]}  # fmt: skip
+    path = tmp_path / "proxyd.yaml"
+    path.write_text(yaml.safe_dump({"health": {"interval_s": 0}, "providers": [provider]}))
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url)
+        qwen_line = card("llama") + ' [data-field="local"][data-model="qwen"]'
+        await page.wait_for_selector(qwen_line, timeout=WAIT * 1000)
+        assert (await page.inner_text(card("llama") + ' [data-model="gemma"]')).startswith("stopped for ")
+        await page.click(card("llama") + ' button[data-action="start"][data-server="llama/qwen"]')
+        await page.wait_for_selector(card("llama") + ' button[data-action="stop"][data-server="llama/qwen"]',
+                                     timeout=WAIT * 1000)  # fmt: skip
+        assert (await page.inner_text(qwen_line)).startswith("ready for ")
+        await shot(page, "local-model-servers")
+        assert problems == []

@@ -125,15 +125,18 @@ function card(p, editable) {
       h("dt", {}, "wire"), h("dd", { "data-field": "wire" }, wire),
       h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? p.latency_ms + " ms" : p.probed_at ? "no answer" : "not probed yet"),
       h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : "")),
-      p.local && h("dt", {}, "server"), p.local && h("dd", { "data-field": "local" }, localLine(p.local))),
+      p.local && h("dt", {}, "server"), p.local && h("dd", { "data-field": "local" }, localLine(p.local)),
+      Object.entries(p.local_models || {}).flatMap(([model, l]) => [
+        h("dt", {}, model),
+        h("dd", { "data-field": "local", "data-model": model }, localLine(l), " ", localButtons(p.name + "/" + model, l))])),
     sparkline(p.history),
     problem(p),
-    p.local && p.local.last_lines.length > 0 && h("pre", { class: "last-lines", "data-field": "last-lines" }, p.local.last_lines.slice(-8).join("\n")),
+    [p.local, ...Object.values(p.local_models || {})].filter((l) => l && l.last_lines.length > 0).map((l) =>
+      h("pre", { class: "last-lines", "data-field": "last-lines" }, l.last_lines.slice(-8).join("\n"))),
     testResult(p.test),
     h("div", { class: "actions" },
       page.state.can_test && h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, "Test"),
-      page.state.can_test && p.local && ["stopped", "crashed"].includes(p.local.state) && h("button", { type: "button", "data-action": "start", onclick: () => localServer(p.name, "start") }, "Start"),
-      page.state.can_test && p.local && ["starting", "ready"].includes(p.local.state) && h("button", { type: "button", "data-action": "stop", onclick: () => localServer(p.name, "stop") }, "Stop"),
+      p.local && localButtons(p.name, p.local),
       editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, "Edit"),
       editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, "Delete")));
 }
@@ -199,6 +202,14 @@ function localLine(l) {
   if (l.idle_unload_s) parts.push("stops after " + l.idle_unload_s + " s idle");
   if (l.retry_in_s) parts.push("restart allowed in " + l.retry_in_s + " s");
   return parts.join(" · ");
+}
+
+// Start and Stop, for admins: a stopped (or crashed) server can be started, a running one stopped.
+function localButtons(name, l) {
+  if (!page.state.can_test) return null;
+  if (["stopped", "crashed"].includes(l.state)) return h("button", { type: "button", "data-action": "start", "data-server": name, onclick: () => localServer(name, "start") }, "Start");
+  if (["starting", "ready"].includes(l.state)) return h("button", { type: "button", "data-action": "stop", "data-server": name, onclick: () => localServer(name, "stop") }, "Stop");
+  return null;
 }
 
 async function localServer(name, action) {
