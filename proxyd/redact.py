@@ -61,7 +61,27 @@ def secrets_of(config: Config) -> set[str]:
             if secret_header(name):
                 found.add(value)
                 found.update(part for part in value.split() if len(part) >= MIN_SECRET)
+        for spec in (p.local, *(m.local for m in p.models)):
+            if spec is not None:
+                found.update(command_secrets(spec.argv, spec.env))
     return {s for s in found if len(s) >= MIN_SECRET}
+
+
+def command_secrets(argv: Iterable[str], env: Iterable[tuple[str, str]]) -> set[str]:
+    """A local server's keys: the value of a flag named like a credential (``--api-key K``,
+    ``--api-key=K``), and of such an environment variable (``HF_TOKEN``): servers print their
+    arguments and settings as they start."""
+    found = {value for name, value in env if sensitive_name(name)}
+    args = list(argv)
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if not flag.startswith("-") or not sensitive_name(flag.lstrip("-")):
+            continue
+        if eq:
+            found.add(value)
+        elif i + 1 < len(args):
+            found.add(args[i + 1])
+    return found
 
 
 def blank_provider_secrets(body: bytes, provider: Provider) -> bytes:

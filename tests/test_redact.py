@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxyd.redact import MASK, redact_text, redact_value, secrets_of
+from proxyd.redact import MASK, command_secrets, redact_text, redact_value, secrets_of
 from tests.conftest import make_config
 
 KEY = "provider-key-0123456789"
@@ -65,3 +65,20 @@ def test_secrets_of_config_hold_every_client_token_and_the_store_password() -> N
     assert secrets_of(config) == {
         "single-token-0000", "alice-token-0000", "store-password-00", "redis://:store-password-00@redis:6379/0",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "found"),
+    [
+        (["llama-server", "--api-key", "sk-1234567890"], [], {"sk-1234567890"}),
+        (["vllm", "serve", "m", "--api-key=tok-1234567890"], [], {"tok-1234567890"}),
+        (["srv", "--hf-token", "hf_1234567890", "--port", "8081"], [], {"hf_1234567890"}),
+        (["srv", "-m", "/models/q.gguf", "--port", "8081"], [("HF_TOKEN", "hf_abc1234567"), ("OMP_NUM_THREADS", "4")],
+         {"hf_abc1234567"}),
+        (["srv", "--api-key"], [], set()),  # a flag with nothing after it
+    ],
+)  # fmt: skip
+def test_a_local_servers_keys_are_found_in_its_command(
+    argv: list[str], env: list[tuple[str, str]], found: set[str]
+) -> None:
+    assert command_secrets(argv, env) == found

@@ -64,8 +64,10 @@ def make_app(args: argparse.Namespace) -> web.Application:
 
 async def main(args: argparse.Namespace) -> None:
     _say(f"main: fake llama-server pid {os.getpid()} loading model {args.alias} (ctx {args.ctx})")
-    if args.secret_env:
-        _say(f"main: api key {os.environ.get(args.secret_env, '')}")
+    if args.secret_env:  # as servers print their settings at start
+        _say(f"main: {args.secret_env}={os.environ.get(args.secret_env, '')}")
+    if args.api_key:
+        _say(f"main: args: --port {args.port} --api-key {args.api_key}")
     runner = web.AppRunner(make_app(args))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
@@ -85,4 +87,5 @@ if __name__ == "__main__":
     parser.add_argument("--alias", default="fake")
     parser.add_argument("--crash-on-load", action="store_true")
     parser.add_argument("--secret-env", default="")
+    parser.add_argument("--api-key", default="")
     asyncio.run(main(parser.parse_args()))

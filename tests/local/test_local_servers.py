@@ -328,3 +328,16 @@ async def test_a_providers_models_each_with_a_server_take_turns_on_its_port(prox
             assert body["model"] == model  # the server for this model answered, not the other's
             states = {m: v["state"] for m, v in (await _status(proxy))["llama"]["local_models"].items()}
             assert states == {"qwen": "stopped", "gemma": "stopped", model: "ready"}
+
+
+async def test_a_key_in_a_servers_command_never_reaches_the_log(proxy_factory: Factory, capsys: Any) -> None:
+    fake = fake_provider("gemma", extra=("--api-key", "${LLAMA_KEY}", "--secret-env", "HF_TOKEN"))
+    fake["command"]["env"]["HF_TOKEN"] = "hf_abcdefghijklmnop"
+    proxy = await proxy_factory({"providers": [fake]}, env={"LLAMA_KEY": "sk-local-0123456789"})
+    assert (await _chat(proxy, "gemma"))[0] == 200
+    lines = list(proxy.app[LOCAL].servers["gemma"].lines)
+    assert any("--api-key [" in line and "redacted]" in line for line in lines)
+    assert any("HF_TOKEN=[redacted]" in line for line in lines)
+    assert not any("sk-local-0123456789" in line or "hf_abcdefghijklmnop" in line for line in lines)
+    out = capsys.readouterr()
+    assert "sk-local-0123456789" not in out.out + out.err and "hf_abcdefghijklmnop" not in out.out + out.err
