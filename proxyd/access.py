@@ -28,7 +28,7 @@ import hmac
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from proxyd.config.clients import ModelRule
 from proxyd.config.settings import LOOPBACK_NAMES, OWNER, Access, Client, Role
@@ -182,11 +182,11 @@ class Policy:
                 found = client
         return found
 
-    def check_token(self, path: str, headers: Mapping[str, str]) -> Refusal | Client:
+    def check_token(self, path: str, headers: Mapping[str, str], query: str = "") -> Refusal | Client:
         """The client whose token the request sent, or the refusal when it sent none of them."""
         if not self._clients or path in OPEN_PATHS:
             return ANYONE
-        given = client_token(headers)
+        given = client_token(headers, query)
         found = self._find(_digest(given)) if given is not None else None
         if found is not None:
             return found
@@ -238,12 +238,17 @@ def same_origin(origin: str, host: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc == host.strip().lower()
 
 
-def client_token(headers: Mapping[str, str]) -> str | None:
+def client_token(headers: Mapping[str, str], query: str = "") -> str | None:
+    """The token a client sent as its API key: ``Authorization: Bearer``, ``x-api-key``,
+    ``api-key``, Gemini's ``x-goog-api-key``, or (Gemini's older clients) ``?key=``."""
     auth = headers.get("Authorization")
     if auth is not None:
         scheme, _, value = auth.strip().partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
-    return headers.get("x-api-key") or headers.get("api-key")
+    found = headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key")
+    if found is None and "key=" in query:
+        found = next((unquote(p[4:]) for p in query.split("&") if p.startswith("key=")), None)
+    return found
 
 
 def _digest(token: str) -> bytes:

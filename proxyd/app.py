@@ -54,7 +54,7 @@ from proxyd.probes import HEALTH, HealthChecker, publish_state
 from proxyd.protocol import expect_handler
 from proxyd.redact import secrets_of
 from proxyd.reload import RELOADS
-from proxyd.routing import Route, Target, parse_target
+from proxyd.routing import Route, Target, gemini_call, parse_target
 from proxyd.runtime import RUNTIME, Runtime
 from proxyd.spend.gate import GATE, Gate
 from proxyd.spend.ledger import LEDGER, Ledger
@@ -64,6 +64,7 @@ from proxyd.store.base import ResponseStore
 from proxyd.store.endpoints import serve_stored
 from proxyd.store.records import STORE, not_found
 from proxyd.store.sqlite import SQLiteStore, store_path
+from proxyd.wires.registry import listing_wire
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
@@ -75,8 +76,9 @@ ACCESS_LINE: web.AppKey[AccessWriter] = web.AppKey("access_line")
 # bytes that go upstream; one that is not a JSON object gets a 400 in the API's shape.
 _DECODE_INLINE = 256 * 1024  # an encoded body larger than this is decoded in a worker thread
 _MODEL_ENDPOINTS = frozenset(
-    {"chat.completions", "responses", "completions", "embeddings", "messages", "messages.count_tokens"}
-)
+    {"chat.completions", "responses", "completions", "embeddings", "messages", "messages.count_tokens",
+     "gemini.generate", "gemini.count_tokens"}
+)  # fmt: skip
 
 
 def create_app(
@@ -258,7 +260,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     target = parse_target(request.raw_path)
     if target is None:
         return await serve_page(request) if is_page(request.path) else serve_local(request)
-    if target.pinned is None and target.endpoint == "models" and request.method in ("GET", "HEAD"):
+    if target.pinned is None and target.endpoint in ("models", "gemini.models") and request.method in ("GET", "HEAD"):
         return _models(request, target)
     if target.rest == "/responses" and request.method == "HEAD":
         return web.Response(headers={"Allow": "POST"})  # Codex's doctor probes this
@@ -280,14 +282,23 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 def _models(request: web.Request, target: Target) -> web.Response:
     gen = request.app[RUNTIME].current
     rule = gen.policy.rules.get(request.get(CLIENT, ANYONE).name)
+    # a wire's own catalog shape: Gemini's, with its paging, also for the google-genai SDK's
+    # GET /v1/models (it sends its key as x-goog-api-key)
+    endpoint = "gemini.models" if "x-goog-api-key" in request.headers else target.endpoint
+    shaped = listing_wire(endpoint)
     if target.rest in ("/models", "/models/"):
         listed = model_objects(gen.router)
-        return web.json_response({"object": "list", "data": rule.listed(listed) if rule else listed})
+        listed = rule.listed(listed) if rule else listed
+        if shaped is not None:
+            return web.json_response(
+                shaped.listing(listed, request.query.get("pageSize"), request.query.get("pageToken"))
+            )
+        return web.json_response({"object": "list", "data": listed})
     model_id = unquote(target.rest[len("/models/") :])
     found = find_model(gen.router, model_id)
     if found is None or (rule is not None and not rule.allows((model_id,))):
         raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
-    return web.json_response(found)
+    return web.json_response(shaped.listed(found) if shaped is not None else found)
 
 
 async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.StreamResponse:
@@ -299,7 +310,10 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
         # Parsing a large body took the loop for milliseconds: let the requests waiting behind it
         # (/healthz, a small chat turn) have their turn before the rest of this one's work.
         await asyncio.sleep(0)
-    asked = _model_of(parsed)
+    called = gemini_call(target)  # Gemini names the model and streaming in the path
+    if called is not None and target.endpoint == "gemini.generate":
+        parsed = {**(parsed or {}), "model": called[0], "stream": called[1]}
+    asked = called[0] if called is not None else _model_of(parsed)
     route = gen.router.route(asked, target.pinned)
     _check_client(request, gen.policy.rules, asked, route)
     client, access = request.get(CLIENT, ANYONE), gen.config.listen.access

@@ -1,4 +1,5 @@
-"""Answering a token-counting request (Anthropic's ``count_tokens``) for providers on other wires.
+"""Answering a token-counting request (Anthropic's ``count_tokens``, Gemini's ``countTokens``) for
+providers on other wires.
 
 A provider on the counting wire's own API counts exactly (the request is passed to it). A
 llama.cpp or vLLM server counts with its ``/tokenize`` endpoint (beside ``/v1``), and
@@ -30,8 +31,9 @@ async def count(
     counted = await server_count(session, provider, model, counter.prompt_text(body))
     obs.status = 200
     if counted is not None:
-        return web.json_response({"input_tokens": counted}, headers={"X-Proxyd-Token-Count": "tokenize"})
-    return web.json_response({"input_tokens": counter.count_tokens(body)}, headers={"X-Proxyd-Token-Count": "estimate"})
+        return web.json_response(counter.count_answer(counted), headers={"X-Proxyd-Token-Count": "tokenize"})
+    answer = counter.count_answer(counter.count_tokens(body))
+    return web.json_response(answer, headers={"X-Proxyd-Token-Count": "estimate"})
 
 
 async def server_count(session: aiohttp.ClientSession, provider: Provider, model: str | None, text: str) -> int | None:

@@ -27,3 +27,4 @@ class Exchange(NamedTuple):
     turn: Turn | None = None  # an answer that crosses wires (or whose tool calls are repaired) in this turn
     keep: dict[str, Any] | None = None  # a stateful client's full request: its turn is stored with the answer
     translated: bool = False  # the provider speaks another wire than the client (through the pivot)
+    query: str = ""  # the upstream query (Gemini's alt=sse; the client's own on its wire)

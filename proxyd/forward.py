@@ -130,7 +130,7 @@ async def _forward(call: Call, target: Target, body: bytes | None, parsed: Body 
     if counter is not None and parsed is not None:
         if spoken != counter.name:  # only a provider on the counter's own wire counts it as sent
             return await count(call.session, route.provider, route.model, counter, parsed, obs)
-        counted = await _as_sent(call, target, body, parsed)
+        counted = await _as_sent(call, target, body, parsed, counter.count_path(route.model or ""))
         if not counted.prepared:
             counted.headers["X-Proxyd-Token-Count"] = "provider"
         return counted
@@ -168,16 +168,14 @@ async def _on_wire(
 ) -> web.StreamResponse | NoRoute:
     if attempt.wire == client.name:
         ex, data = await _same_wire(call, target, raw, parsed, client)
-        path, query = target.rest, target.query
     else:
         prepared = await _translated(call, parsed, client, WIRES[attempt.wire], attempt)
         if isinstance(prepared, NoRoute):
             return prepared
         ex, data = prepared
-        path, query = ex.path, ""
     assert ex.wire is not None
     translated = f"{client.name}->{ex.wire.name}" if ex.translated else None
-    resp = await send_upstream(call, "POST", path, query, data, ex.wire.name, translated)
+    resp = await send_upstream(call, "POST", ex.path, ex.query, data, ex.wire.name, translated)
     return await answer(call.request, resp, ex, attempt if auto else None)
 
 
@@ -215,9 +213,15 @@ def fit(wire: Wire, body: Body, call: Call) -> Body | None:
     return fitted
 
 
-async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body | None) -> web.StreamResponse:
+async def _as_sent(
+    call: Call, target: Target, body: bytes | None, parsed: Body | None, path: str | None = None
+) -> web.StreamResponse:
     """Endpoints proxyd does not translate (embeddings, audio, files...): the body as sent, the
-    model rewritten when routing chose another name."""
+    model rewritten when routing chose another name. ``path``: a wire that names the model in the
+    path (Gemini's ``countTokens``) says where, and the body carries no model."""
+    if path is not None and parsed is not None:
+        parsed = {k: v for k, v in parsed.items() if k != "model"}
+        body = jsonbody.dump(parsed)
     wire = stream_wire(target.endpoint)
     whole = parsed is not None and _wants_whole(call, target, parsed)
     include_usage = False
@@ -227,10 +231,9 @@ async def _as_sent(call: Call, target: Target, body: bytes | None, parsed: Body 
         parsed = wire.whole(parsed)
     if parsed is not None and (call.route.rewritten or whole):
         body = jsonbody.dump(parsed)
-    resp = await send_upstream(
-        call, call.request.method, target.rest, target.query, body, wire.name if wire else "other"
-    )
-    ex = Exchange(call.provider, target.rest, call.obs, wire, stream=whole, whole=whole, include_usage=include_usage)
+    path = path or target.rest
+    resp = await send_upstream(call, call.request.method, path, target.query, body, wire.name if wire else "other")
+    ex = Exchange(call.provider, path, call.obs, wire, stream=whole, whole=whole, include_usage=include_usage)
     answered = await answer(call.request, resp, ex)
     assert not isinstance(answered, NoRoute)  # only a wire: auto attempt is ever refused
     return answered
@@ -245,15 +248,19 @@ async def _same_wire(
     tools = await _tool_check(call, client.offered_tools(body), client, body) if body.get("tools") else None
     whole = _wants_whole(call, target, body)
     data: bytes | None
-    if whole:
+    path, query = target.rest, target.query
+    if client.model_in_path:  # the model, and streaming, go in the path (the routed model's)
+        path, query, sent = client.upstream(client.whole(body) if whole else body, call.route.model or "")
+        data = jsonbody.dump(sent)
+    elif whole:
         data = jsonbody.dump(client.whole(body))
     elif fitted is not None or call.route.rewritten:
         data = jsonbody.dump(body)
     else:
         data = raw  # nothing changed: the client's own bytes pass untouched
     turn = tools.turn if tools is not None and tools.rewrites(client) else None
-    ex = Exchange(call.provider, target.rest, call.obs, client, client, tools, stream=body.get("stream") is True,
-                  whole=whole, include_usage=whole and client.wants_usage(body), turn=turn)  # fmt: skip
+    ex = Exchange(call.provider, path, call.obs, client, client, tools, stream=body.get("stream") is True,
+                  whole=whole, include_usage=whole and client.wants_usage(body), turn=turn, query=query)  # fmt: skip
     return ex, data
 
 
@@ -302,9 +309,10 @@ async def _translated(
     whole = streaming and streaming_off(call.provider, call.route.entry) is not None
     if whole:
         sent = provider.whole(sent)  # ask for the whole answer; it is replayed as the client's stream
+    path, query, sent = provider.upstream(sent, call.route.model or str(body.get("model") or ""))
     turn = Turn(body, f"resp_{call.obs.request_id}", str(body.get("model") or ""), int(time.time()),
                 pivoted.tool_names, client.wants_usage(body))  # fmt: skip
-    ex = Exchange(call.provider, provider.path, call.obs, provider, client, tools, stream=streaming, whole=whole,
+    ex = Exchange(call.provider, path, call.obs, provider, client, tools, stream=streaming, whole=whole, query=query,
                   turn=turn, keep=full if client.stateful else None, translated=True)  # fmt: skip
     return ex, jsonbody.dump(sent)
 

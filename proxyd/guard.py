@@ -39,7 +39,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return _preflight(request, origin)
         request[CORS_ORIGIN] = origin
     if refusal is None and policy.wants_token:
-        who = policy.check_token(request.path, headers)
+        who = policy.check_token(request.path, headers, request.query_string)
         if isinstance(who, Refusal):
             refusal = who
         else:

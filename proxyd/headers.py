@@ -34,7 +34,7 @@ HOP_BY_HOP = frozenset(
         "proxy-connection",
     }
 )
-CLIENT_CREDENTIALS = frozenset({"authorization", "api-key", "x-api-key"})
+CLIENT_CREDENTIALS = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key"})
 _REQUEST_FRAMING = frozenset({"host", "content-length", "content-encoding", "accept-encoding", "expect"})
 _RESPONSE_FRAMING = frozenset({"content-length", "content-encoding"})
 _DROP_REQUEST = HOP_BY_HOP | CLIENT_CREDENTIALS | _REQUEST_FRAMING
@@ -53,6 +53,8 @@ def upstream_request_headers(client: Iterable[tuple[str, str]], provider: Provid
         out.append(("api-key", provider.api_key))
     elif provider.api_key and provider.auth == "x-api-key":  # Anthropic's
         out.append(("x-api-key", provider.api_key))
+    elif provider.api_key and provider.auth == "x-goog-api-key":  # Google's
+        out.append(("x-goog-api-key", provider.api_key))
     out.extend(provider.headers)
     out += wire_defaults(provider, out)
     return out

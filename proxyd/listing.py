@@ -25,23 +25,30 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from proxyd.config.settings import ModelEntry
 
 MAX_MODELS = 5000  # a catalog larger than this is cut (labels and memory stay bounded)
 _MAX_TOKENS = 100_000_000  # larger is not a window, it is a bug in the listing
-_WINDOW_KEYS = ("context_window", "max_model_len", "context_length", "max_context_length")
-_OUTPUT_KEYS = ("max_completion_tokens", "max_output_tokens")
+_WINDOW_KEYS = ("context_window", "max_model_len", "context_length", "max_context_length", "inputTokenLimit")
+_OUTPUT_KEYS = ("max_completion_tokens", "max_output_tokens", "outputTokenLimit")
 
 
 def models_in_listing(body: object) -> tuple[ModelEntry, ...] | None:
-    """The models of an OpenAI ``/models`` answer, in its order, ids unique; None when it has no list."""
+    """The models of an OpenAI ``/models`` answer (or Gemini's ``models``, named ``models/{id}``),
+    in its order, ids unique; None when it has no list."""
     data = body.get("data") if isinstance(body, dict) else None
+    gemini = data is None and isinstance(body, dict) and isinstance(body.get("models"), list)
+    if gemini:
+        data = body["models"]  # type: ignore[index]
     if not isinstance(data, list):
         return None
     found: dict[str, ModelEntry] = {}
     for item in data:
-        model_id = item.get("id") if isinstance(item, dict) else None
+        model_id = item.get("name" if gemini else "id") if isinstance(item, dict) else None
+        if gemini and isinstance(model_id, str):
+            model_id = model_id.removeprefix("models/")
         if isinstance(model_id, str) and 0 < len(model_id) <= 256 and model_id not in found:
             found[model_id] = _entry(model_id, item)
             if len(found) == MAX_MODELS:
@@ -50,10 +57,14 @@ def models_in_listing(body: object) -> tuple[ModelEntry, ...] | None:
 
 
 def next_page(body: object) -> str | None:
-    """The ``after_id`` of the next page of a paged listing (Anthropic's ``has_more``/``last_id``)."""
-    if isinstance(body, dict) and body.get("has_more") is True and isinstance(body.get("last_id"), str):
-        return str(body["last_id"])
-    return None
+    """The query of the next page of a paged listing: Anthropic's ``has_more``/``last_id``, or
+    Gemini's ``nextPageToken``; None on the last page."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("has_more") is True and isinstance(body.get("last_id"), str):
+        return f"after_id={quote(body['last_id'])}&limit=1000"
+    token = body.get("nextPageToken")
+    return f"pageToken={quote(token)}&pageSize=1000" if isinstance(token, str) and token else None
 
 
 def merged(configured: ModelEntry, listed: ModelEntry | None) -> ModelEntry:

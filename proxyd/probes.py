@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import time
 from contextlib import suppress
-from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -45,8 +44,8 @@ async def probe_models(session: aiohttp.ClientSession, provider: Provider, timeo
             status, body = await _get_models(session, provider, "")
             latency = time.perf_counter() - started
             pages = [json_or_none(body)] if 200 <= status < 300 else []
-            while pages and len(pages) < MAX_PAGES and (after := next_page(pages[-1])) is not None:
-                more_status, more = await _get_models(session, provider, f"after_id={quote(after)}&limit=1000")
+            while pages and len(pages) < MAX_PAGES and (further := next_page(pages[-1])) is not None:
+                more_status, more = await _get_models(session, provider, further)
                 if not 200 <= more_status < 300:
                     break
                 pages.append(json_or_none(more))

@@ -24,7 +24,11 @@ from proxyd.config.settings import Config, Group, GroupTarget, ModelEntry, Provi
 from proxyd.errors import ProxyError, bad_request
 from proxyd.listing import merged
 
-_PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:/.*)?)$")
+_PINNED_RE = re.compile(r"^/providers/([^/]+)(/v1(?:beta)?(?:/.*)?)$")
+# Gemini's API names the model and the method in the path: /v1beta/models/{model}:generateContent
+_GEMINI_RE = re.compile(r"^/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
+_GEMINI_ENDPOINTS = {"generateContent": "gemini.generate", "streamGenerateContent": "gemini.generate",
+                     "countTokens": "gemini.count_tokens"}  # fmt: skip
 _SEGMENT_SPLIT_RE = re.compile(r"[/\\]")
 # Endpoint names are metric and log labels: a fixed set, never raw client input.
 _ENDPOINTS = {
@@ -45,15 +49,29 @@ class Target:
     rest: str
     query: str
     pinned: str | None = None
+    # "gemini": Google's Gemini API, under /v1beta (or /v1, where the google-genai SDK sends a
+    # method call such as /v1/models/{model}:generateContent): its paths, its key, its errors
+    api: str = "v1"
 
     @property
     def endpoint(self) -> str:
+        if self.api == "gemini":
+            m = _GEMINI_RE.match(self.rest)
+            if m:
+                return _GEMINI_ENDPOINTS[m.group(2)]
+            return "gemini.models" if self.rest == "/models" or self.rest.startswith("/models/") else "other"
         exact = _ENDPOINTS.get(self.rest)
         if exact is not None:
             return exact
         if self.rest.startswith("/models/"):
             return "models"
         return "responses.item" if self.rest.startswith("/responses/") else "other"
+
+
+def gemini_call(target: Target) -> tuple[str, bool] | None:
+    """The model a Gemini path names (without ``models/``) and whether it streams, or None."""
+    m = _GEMINI_RE.match(target.rest) if target.api == "gemini" else None
+    return (unquote(m.group(1)), m.group(2) == "streamGenerateContent") if m else None
 
 
 @dataclass(frozen=True)
@@ -76,12 +94,25 @@ def parse_target(raw_target: str) -> Target | None:
     path, _, query = raw_target.partition("?")
     if _has_dot_segment(path):
         raise bad_request("paths with '.' or '..' segments are refused", code="invalid_path")
-    if path == "/v1" or path.startswith("/v1/"):
-        return Target(rest=path[3:], query=query)
+    pinned = None
     m = _PINNED_RE.match(path)
     if m:
-        return Target(rest=m.group(2)[3:], query=query, pinned=unquote(m.group(1)))
+        pinned, path = unquote(m.group(1)), m.group(2)
+    if path == "/v1beta" or path.startswith("/v1beta/"):
+        return Target(rest=path[7:], query=_without_key(query), pinned=pinned, api="gemini")
+    if path == "/v1" or path.startswith("/v1/"):
+        rest = path[3:]
+        if ":" in rest and _GEMINI_RE.match(rest):  # a Gemini method call: no OpenAI path has a colon
+            return Target(rest=rest, query=_without_key(query), pinned=pinned, api="gemini")
+        return Target(rest=rest, query=query, pinned=pinned)
     return None
+
+
+def _without_key(query: str) -> str:
+    """A Gemini client's query without its ``key=`` (proxyd's token, never a provider's business)."""
+    if "key=" not in query:
+        return query
+    return "&".join(p for p in query.split("&") if not p.startswith("key="))
 
 
 def _has_dot_segment(path: str) -> bool:

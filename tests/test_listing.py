@@ -108,7 +108,11 @@ def test_a_listing_item_says_what_it_says(item: dict[str, Any], expected: ModelE
         ({"data": [{"id": "a"}, {"id": "b"}, {"id": "a", "context_length": 9}, {"x": 1}, "c", {"id": ""}]}, ["a", "b"]),
         ({"data": [{"id": "x" * 257}, {"id": 7}]}, []),
         ({"data": []}, []),
-        ({"models": []}, None),
+        ({"models": []}, []),  # Gemini's models.list, empty
+        (
+            {"models": [{"name": "models/gemini-2.5-pro", "inputTokenLimit": 1048576}, {"displayName": "x"}]},
+            ["gemini-2.5-pro"],
+        ),  # Gemini's, named models/{id}
         ([1], None),
         ({"data": "nope"}, None),
     ],

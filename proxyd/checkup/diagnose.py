@@ -24,14 +24,16 @@ from proxyd.redact import redact_text, secret_header
 from proxyd.wires.registry import WIRES
 
 MODEL_PLACEHOLDER = "$MODEL"
-_KEY_HEADERS = {"bearer": "Authorization: Bearer ", "api-key": "api-key: ", "x-api-key": "x-api-key: "}
+_KEY_HEADERS = {"bearer": "Authorization: Bearer ", "api-key": "api-key: ", "x-api-key": "x-api-key: ",
+                "x-goog-api-key": "x-goog-api-key: "}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Probe:
     wire: str  # "chat" or "responses"
-    path: str  # after base_url
+    path: str  # after base_url (with its query, where the wire has one)
     body: dict[str, Any]
+    model: str
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Verdict:
 def probe_for(wire: str, model: str) -> Probe:
     """The smallest real request on ``wire``, as its adapter words it."""
     adapter = WIRES[wire]
-    return Probe(wire, adapter.path, adapter.probe_body(model))
+    path, query, body = adapter.upstream(adapter.probe_body(model), model)  # Gemini's model is in the path
+    return Probe(wire, f"{path}?{query}" if query else path, body, model)
 
 
 def curl_command(provider: Provider, base_url: str, probe: Probe) -> str:

@@ -167,10 +167,10 @@ async def _judge(
     if out.failure is not None:
         return v.failed(*out.failure)
     assert out.status is not None
-    if names_model(out.status, out.body, str(probe.body["model"]), probe.path):
+    if names_model(out.status, out.body, probe.model, probe.path):
         listing = await probe_models(session, provider, timeout_s)
         listed = tuple(m.id for m in listing.models or ())
-        return unknown_model_verdict(v, str(probe.body["model"]), listed)
+        return unknown_model_verdict(v, probe.model, listed)
     if out.status == 404:
         return await _wrong_path(session, provider, probe, v, timeout_s)
     if out.status >= 300:

@@ -57,7 +57,9 @@ _COMPAT_CHOICES: dict[str, tuple[str, ...]] = {
     "cache_control": ("keep", "drop"),
     "prompt_cache_key": ("keep", "drop"),
 }
-_AUTHS = ("bearer", "api-key", "x-api-key", "none")
+# The key's header of a wire whose API names its own, for a provider set to it by hand.
+_WIRE_AUTH = {"anthropic": "x-api-key", "gemini": "x-goog-api-key"}
+_AUTHS = ("bearer", "api-key", "x-api-key", "x-goog-api-key", "none")
 
 
 def normalize_base_url(url: str) -> str:
@@ -125,7 +127,7 @@ def _parse_provider(raw: object, path: str, env: Env, read_file: ReadFile, errs:
         auth=_choice(
             doc,
             "auth",
-            "x-api-key" if wire == "anthropic" and known.wire != "anthropic" else known.auth,
+            _WIRE_AUTH.get(wire, known.auth) if wire != known.wire else known.auth,
             _AUTHS,
             path,
             errs,

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-Wire = Literal["auto", "responses", "chat", "anthropic"]
+Wire = Literal["auto", "responses", "chat", "anthropic", "gemini"]
 Reasoning = Literal["openai", "openrouter", "none"]
 Content = Literal["parts", "string", "user-parts"]
 MaxTokens = Literal["keep", "max_tokens", "max_completion_tokens"]
-Auth = Literal["bearer", "api-key", "x-api-key", "none"]
+Auth = Literal["bearer", "api-key", "x-api-key", "x-goog-api-key", "none"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Service:
 # (host suffix or "", port or None) -> service; the first match wins.
 KNOWN: tuple[tuple[str, int | None, Service], ...] = (
     ("api.anthropic.com", None, Service("Anthropic", wire="anthropic", auth="x-api-key")),
+    ("generativelanguage.googleapis.com", None, Service("Google AI Studio", wire="gemini", api_path="/v1beta",
+                                                        auth="x-goog-api-key")),
     ("openrouter.ai", None, Service("OpenRouter", wire="auto", api_path="/api/v1", reasoning="openrouter",
                                     cache_control="keep", prompt_cache_key="keep")),
     ("api.groq.com", None, Service("Groq", api_path="/openai/v1", content="user-parts")),

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # A provider's wire setting (the adapters themselves are proxyd.wires.registry's Wire and WIRES)
-WireSetting = Literal["auto", "responses", "chat", "anthropic"]
-WIRE_SETTINGS: tuple[str, ...] = ("auto", "responses", "chat", "anthropic")
+WireSetting = Literal["auto", "responses", "chat", "anthropic", "gemini"]
+WIRE_SETTINGS: tuple[str, ...] = ("auto", "responses", "chat", "anthropic", "gemini")
 MiB = 1024 * 1024
 
 
@@ -138,7 +138,7 @@ class Provider:
     timeouts: Timeouts = Timeouts()
     service: str | None = None  # the known service detected from base_url
     base_url_added: str | None = None  # the API path proxyd added to a bare base_url
-    auth: Literal["bearer", "api-key", "x-api-key", "none"] = "bearer"
+    auth: Literal["bearer", "api-key", "x-api-key", "x-goog-api-key", "none"] = "bearer"
     tls: Tls = Tls()
     allow_insecure_http: bool = False
     compat: Compat = Compat()

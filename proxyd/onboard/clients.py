@@ -74,6 +74,19 @@ def _claude_code(t: Target) -> Snippet:
                    {"env": env}, t.export("ANTHROPIC_AUTH_TOKEN"))  # fmt: skip
 
 
+def _gemini_cli(t: Target) -> Snippet:
+    # Gemini CLI takes its base URL and key from the shell only. With a base URL, headless use also
+    # needs the key's auth type chosen in its settings (else it picks one headless mode refuses,
+    # exit 41): written when there is no settings file yet, else to be added to it by hand.
+    settings = json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}})
+    key = t.token if t.token is not None else "proxyd"
+    text = (
+        f'export GOOGLE_GEMINI_BASE_URL={t.origin}\nexport GEMINI_API_KEY="{key}"\nexport GEMINI_MODEL={t.main}\n'
+        f"[ -f ~/.gemini/settings.json ] || {{ mkdir -p ~/.gemini && echo '{settings}' > ~/.gemini/settings.json; }}\n"
+    )
+    return Snippet("gemini-cli", "shell", text)
+
+
 def _opencode(t: Target) -> Snippet:
     provider = {"npm": "@ai-sdk/openai-compatible", "name": "proxyd",
                 "options": {"baseURL": t.v1, "apiKey": f"{{env:{KEY_ENV}}}"},
@@ -148,6 +161,16 @@ def _openai_sdk(t: Target) -> Snippet:
     return Snippet("openai-sdk", "python", text)
 
 
+def _google_genai(t: Target) -> Snippet:
+    text = (
+        "from google import genai\nfrom google.genai import types\n\n"
+        f'client = genai.Client(api_key="proxyd", http_options=types.HttpOptions(base_url="{t.origin}"))\n'
+        f'reply = client.models.generate_content(model="{t.main}", contents="hi")\n'
+        "print(reply.text)\n"
+    )
+    return Snippet("google-genai", "python", text)
+
+
 def _anthropic_sdk(t: Target) -> Snippet:
     text = (
         f'from anthropic import Anthropic\n\nclient = Anthropic(base_url="{t.origin}", api_key="proxyd")\n'
@@ -158,8 +181,9 @@ def _anthropic_sdk(t: Target) -> Snippet:
 
 
 _MAKERS = {
-    "codex": _codex, "claude-code": _claude_code, "opencode": _opencode, "aider": _aider, "continue": _continue,
+    "codex": _codex, "claude-code": _claude_code, "gemini-cli": _gemini_cli, "opencode": _opencode,
+    "aider": _aider, "continue": _continue,
     "zed": _zed, "cline": _cline, "llm": _llm, "qwen-code": _qwen_code, "openai-sdk": _openai_sdk,
-    "anthropic-sdk": _anthropic_sdk,
+    "anthropic-sdk": _anthropic_sdk, "google-genai": _google_genai,
 }  # fmt: skip
 CLIENTS = tuple(_MAKERS)

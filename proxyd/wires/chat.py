@@ -152,6 +152,11 @@ class ChatWire:
     first_token = re.compile(rb'"(?:content|reasoning_content|reasoning|arguments)"\s*:\s*"[^"]')
     fit = staticmethod(adapt_chat)
     breakpoints = False  # Anthropic's cache_control is the provider's to take (compat.cache_control)
+    model_in_path = False  # the model goes in the body; the path is the wire's own
+
+    def upstream(self, body: Body, model: str) -> tuple[str, str, Body]:
+        """Where a request goes after base_url, its query, and the body sent there."""
+        return self.path, "", body
 
     def prime_cache(self, body: Body) -> Body | None:
         return None  # OpenAI-style servers cache prefixes by themselves

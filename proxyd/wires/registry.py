@@ -12,6 +12,7 @@ from proxyd.usage import Usage
 from proxyd.wires.anthropic import ANTHROPIC
 from proxyd.wires.chat import CHAT
 from proxyd.wires.errors import TranslationError
+from proxyd.wires.gemini import GEMINI
 from proxyd.wires.pivot import Item
 from proxyd.wires.responses import RESPONSES
 from proxyd.wires.turn import Pivoted, Turn
@@ -61,6 +62,11 @@ class Wire(Protocol):
     elsewhere: str | None  # the wire a server's error on this one may send the request to
     first_token: re.Pattern[bytes]  # bytes of its stream that mark generated output (time to first token)
     breakpoints: bool  # takes Anthropic-style cache_control on its blocks natively
+    model_in_path: bool  # names the model (and streaming) in the path, not the body (Gemini)
+
+    def upstream(self, body: Body, model: str) -> tuple[str, str, Body]:
+        """Where a request goes after base_url, its query, and the body sent there."""
+        ...
 
     def fit(self, body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
         """The body fitted to the provider's compat settings and the model (None: unchanged), and notes."""
@@ -100,13 +106,30 @@ class Counter(Protocol):
 
     def count_tokens(self, body: Body) -> int: ...
     def prompt_text(self, body: Body) -> str: ...
+    def count_path(self, model: str) -> str | None:
+        """Where a provider on this wire counts for ``model`` (None: the client's own path)."""
+        ...
+
+    def count_answer(self, tokens: int) -> Body:
+        """A count as this wire's answer."""
+        ...
 
 
-WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES, ANTHROPIC)}
+class Lister(Protocol):
+    """A wire with its own shape for proxyd's model catalog (Gemini's ``models.list``)."""
+
+    list_endpoint: str
+
+    def listing(self, objects: list[Body], page_size: str | None, page_token: str | None) -> Body: ...
+    def listed(self, model: Body) -> Body: ...
+
+
+WIRES: dict[str, Wire] = {wire.name: wire for wire in (CHAT, RESPONSES, ANTHROPIC, GEMINI)}
 _BY_ENDPOINT: dict[str, Wire] = {wire.endpoints[0]: wire for wire in WIRES.values()}
-_COUNTERS: dict[str, Counter] = {w.count_endpoint: w for w in (ANTHROPIC,)}
+_COUNTERS: dict[str, Counter] = {w.count_endpoint: w for w in (ANTHROPIC, GEMINI)}
 _STREAMS: dict[str, Wire] = {endpoint: wire for wire in WIRES.values() for endpoint in wire.endpoints}
-_ANY_ENDPOINT: dict[str, Wire] = {**_STREAMS, ANTHROPIC.count_endpoint: ANTHROPIC}
+_LISTERS: dict[str, Lister] = {w.list_endpoint: w for w in (GEMINI,)}
+_ANY_ENDPOINT: dict[str, Wire] = {**_STREAMS, **{w.count_endpoint: w for w in (ANTHROPIC, GEMINI)}}
 
 
 # The order a wire: auto provider is tried in, after the client's own wire.
@@ -123,6 +146,11 @@ def client_wire(endpoint: str) -> Wire | None:
 def counting_wire(endpoint: str) -> Counter | None:
     """The wire whose token-counting endpoint this is (Anthropic's ``count_tokens``)."""
     return _COUNTERS.get(endpoint)
+
+
+def listing_wire(endpoint: str) -> Lister | None:
+    """The wire whose catalog endpoint this is, when it has a shape of its own (else OpenAI's)."""
+    return _LISTERS.get(endpoint)
 
 
 def endpoint_wire(endpoint: str) -> Wire | None:

@@ -67,6 +67,15 @@ def _anthropic_stream() -> bytes:
     return b"".join(encode_event(json.dumps(e), e["type"]) for e in events)
 
 
+def _gemini_stream() -> bytes:
+    chunks: list[dict[str, Any]] = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}, "index": 0}], "responseId": "g1"},
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "index": 0, "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}, "responseId": "g1"},
+    ]  # fmt: skip
+    return b"".join(f"data: {json.dumps(c)}\r\n\r\n".encode() for c in chunks)  # Google ends lines with CRLF
+
+
 # Per wire: a client request, a provider's stream of the answer "Hello", and its whole answer.
 SAMPLES: dict[str, tuple[dict[str, Any], bytes, dict[str, Any]]] = {
     "chat": (
@@ -90,6 +99,14 @@ SAMPLES: dict[str, tuple[dict[str, Any], bytes, dict[str, Any]]] = {
         {"id": "msg_up", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn",
          "stop_sequence": None, "content": [{"type": "text", "text": "Hello"}],
          "usage": {"input_tokens": 3, "output_tokens": 2}},
+    ),
+    "gemini": (  # the model and streaming come from the path: the app puts them in the body
+        {"model": "m", "stream": True, "contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        _gemini_stream(),
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello"}]}, "finishReason": "STOP",
+                         "index": 0}],
+         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+         "modelVersion": "m", "responseId": "g1"},
     ),
 }  # fmt: skip
 PAIRS = list(permutations(WIRES, 2))

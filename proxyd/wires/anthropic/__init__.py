@@ -81,6 +81,11 @@ class AnthropicWire:
     first_token = re.compile(rb'"(?:text|thinking|partial_json)"\s*:\s*"[^"]')
     fit = staticmethod(adapt_anthropic)
     breakpoints = True  # takes cache_control on its blocks: breakpoints cross to it as they are
+    model_in_path = False  # the model goes in the body; the path is the wire's own
+
+    def upstream(self, body: Body, model: str) -> tuple[str, str, Body]:
+        """Where a request goes after base_url, its query, and the body sent there."""
+        return self.path, "", body
 
     def prime_cache(self, body: Body) -> Body | None:
         """Breakpoints where they pay, for a request translated from a wire that marks none."""
@@ -129,6 +134,12 @@ class AnthropicWire:
 
     def error_body(self, error: ProxyError) -> Body:
         return error_object(error.message, error.status)
+
+    def count_path(self, model: str) -> str | None:
+        return None  # the client's own path: /messages/count_tokens
+
+    def count_answer(self, tokens: int) -> Body:
+        return {"input_tokens": tokens}
 
     def count_tokens(self, body: Body) -> int:
         """An estimate of the request's input tokens, for providers that cannot count them."""

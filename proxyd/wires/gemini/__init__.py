@@ -1,6 +1,7 @@
 """Google's Gemini API (``generateContent``), the fourth wire (pure): Gemini CLI and the
-google-genai SDK as clients, and Gemini providers. Being built (issue 36): the adapter is whole
-and tested on its own, and is not in the registry yet, so no endpoint or provider uses it.
+google-genai SDK as clients (``/v1beta/models/{model}:generateContent``, ``:streamGenerateContent``,
+``:countTokens``, ``models.list``), and ``wire: gemini`` providers (Google AI Studio, detected from
+its host, or any server of the same API).
 
 - :mod:`.request_to_pivot` / :mod:`.request_from_pivot`: requests both ways;
 - :mod:`.answers`: a whole answer, ``usageMetadata``, ``finishReason`` and Google's error shape
@@ -24,10 +25,10 @@ from proxyd.errors import ProxyError
 from proxyd.sse import SSEEvent, json_event
 from proxyd.stream_end import StreamCheck
 from proxyd.usage import Usage, usage_of
-from proxyd.wires.gemini.answers import answer_from_chat, error_object, wants_thoughts
+from proxyd.wires.gemini.answers import answer_from_chat, error_object, model_resource, models_page, wants_thoughts
 from proxyd.wires.gemini.from_pivot import GeminiEncoder
 from proxyd.wires.gemini.request_from_pivot import chat_to_gemini
-from proxyd.wires.gemini.request_to_pivot import gemini_to_chat
+from proxyd.wires.gemini.request_to_pivot import camel_keys, gemini_to_chat
 from proxyd.wires.gemini.to_pivot import GeminiDecoder, answer_to_chat, usage_to_chat
 from proxyd.wires.turn import Pivoted, Turn
 
@@ -58,8 +59,10 @@ class GeminiStreamCheck(StreamCheck):
 class GeminiWire:
     name = "gemini"
     path = "/models"  # each request's own: upstream_path
-    endpoints: tuple[str, ...] = ("gemini.generate",)
+    # generateContent and streamGenerateContent; models.list and models.get (answered by proxyd)
+    endpoints: tuple[str, ...] = ("gemini.generate", "gemini.models")
     count_endpoint = "gemini.count_tokens"
+    list_endpoint = "gemini.models"
     answer_key, answer_kind = "candidates", "a Gemini answer"
     stateful = False
     errors = "google"
@@ -70,11 +73,32 @@ class GeminiWire:
     first_token = re.compile(rb'"(?:text"\s*:\s*"[^"]|functionCall")')
     breakpoints = False
 
+    model_in_path = True
+
     def upstream_path(self, model: str, stream: bool) -> tuple[str, str]:
         """Where a request for ``model`` goes, after base_url, and its query."""
-        name = quote(model.removeprefix("models/"), safe="-._~")
+        name = _model_segment(model)
         return (f"/models/{name}:streamGenerateContent", "alt=sse") if stream else (
             f"/models/{name}:generateContent", "")  # fmt: skip
+
+    def upstream(self, body: Body, model: str) -> tuple[str, str, Body]:
+        """The path and query for ``model``, streaming when the body says so (the flag and the
+        model travel in the path, so they leave the body)."""
+        path, query = self.upstream_path(model, body.get("stream") is True)
+        return path, query, {k: v for k, v in body.items() if k not in ("stream", "model")}
+
+    def listing(self, objects: list[Body], page_size: str | None, page_token: str | None) -> Body:
+        """proxyd's catalog as ``models.list`` answers it, a page at a time."""
+        return models_page(objects, page_size, page_token)
+
+    def listed(self, model: Body) -> Body:
+        return model_resource(model)
+
+    def count_path(self, model: str) -> str | None:
+        return f"/models/{_model_segment(model)}:countTokens"
+
+    def count_answer(self, tokens: int) -> Body:
+        return {"totalTokens": tokens}
 
     def fit(self, body: Body, provider: Provider, model: ModelEntry | None) -> tuple[Body | None, list[str]]:
         """A model's declared output limit lowers ``maxOutputTokens``."""
@@ -97,9 +121,13 @@ class GeminiWire:
         return Pivoted({"tools": tools.get("tools", [])})
 
     def from_pivot(self, body: Body) -> Body:
+        """Gemini's request, with the model and the stream flag for :meth:`upstream`, which moves
+        them into the path before it is sent."""
         out = chat_to_gemini(body)
+        if body.get("model") is not None:
+            out["model"] = body["model"]
         if body.get("stream") is True:
-            out["stream"] = True  # for upstream_path: taken off the body before it is sent
+            out["stream"] = True
         return out
 
     def whole(self, body: Body) -> Body:
@@ -139,6 +167,7 @@ class GeminiWire:
         return max(1, len(self.prompt_text(body)) // CHARS_PER_TOKEN)
 
     def prompt_text(self, body: Body) -> str:
+        body = camel_keys(body)
         inner = body.get("generateContentRequest")  # countTokens takes a whole request too
         request: Body = inner if isinstance(inner, dict) else body
         contents = [request.get("systemInstruction"), *(request.get("contents") or [])]
@@ -149,11 +178,14 @@ class GeminiWire:
         return "\n".join(texts)
 
     def probe_body(self, model: str) -> Body:
-        """The smallest real request (``proxyd check``): one token."""
-        return {
-            "contents": [{"role": "user", "parts": [{"text": "Say OK."}]}],
-            "generationConfig": {"maxOutputTokens": 1},
-        }
+        """The smallest real request (``proxyd check``): one streamed token (the model and the
+        stream flag go in the path: :meth:`upstream`)."""
+        return {"model": model, "stream": True, "contents": [{"role": "user", "parts": [{"text": "Say OK."}]}],
+                "generationConfig": {"maxOutputTokens": 1}}  # fmt: skip
+
+
+def _model_segment(model: str) -> str:
+    return quote(model.removeprefix("models/"), safe="-._~")
 
 
 def _usage_event(data: str) -> str:

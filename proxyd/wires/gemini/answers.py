@@ -54,9 +54,12 @@ def usage_metadata(usage: object) -> Body:
 
 
 def wants_thoughts(request: Body) -> bool:
-    config = request.get("generationConfig")
-    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
-    return isinstance(thinking, dict) and thinking.get("includeThoughts") is True
+    """Did the request ask for thought summaries (in either of the API's spellings)?"""
+    config = request.get("generationConfig") or request.get("generation_config")
+    thinking = (config.get("thinkingConfig") or config.get("thinking_config")) if isinstance(config, dict) else None
+    if not isinstance(thinking, dict):
+        return False
+    return (thinking.get("includeThoughts") or thinking.get("include_thoughts")) is True
 
 
 def function_call(call_id: str, name: str, arguments: str) -> Body:
@@ -104,3 +107,32 @@ def answer_from_chat(completion: Body, request: Body, *, model: str, response_id
 
 def _int(value: object) -> int:
     return value if type(value) is int and value > 0 else 0
+
+
+PAGE_SIZE, PAGE_MAX = 50, 1000  # models.list's default and largest pageSize
+
+
+def model_resource(obj: Body) -> Body:
+    """An OpenAI ``model`` object of proxyd's catalog as Gemini's ``Model`` resource."""
+    model_id = str(obj["id"])
+    out: Body = {"name": f"models/{model_id}", "baseModelId": model_id, "version": "proxyd",
+                 "displayName": model_id, "supportedGenerationMethods": list(_METHODS)}  # fmt: skip
+    if isinstance(obj.get("context_window"), int):
+        out["inputTokenLimit"] = obj["context_window"]
+    if isinstance(obj.get("max_output_tokens"), int):
+        out["outputTokenLimit"] = obj["max_output_tokens"]
+    return out
+
+
+_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
+
+
+def models_page(objects: list[Body], page_size: str | None, page_token: str | None) -> Body:
+    """One page of ``models.list``: ``pageToken`` is where the page starts (an opaque number)."""
+    size = int(page_size) if page_size and page_size.isdigit() and int(page_size) > 0 else PAGE_SIZE
+    start = int(page_token) if page_token and page_token.isdigit() else 0
+    end = start + min(size, PAGE_MAX)
+    out: Body = {"models": [model_resource(o) for o in objects[start:end]]}
+    if end < len(objects):
+        out["nextPageToken"] = str(end)
+    return out

@@ -39,7 +39,34 @@ _LEVELS = {"MINIMAL": "minimal", "LOW": "low", "MEDIUM": "medium", "HIGH": "high
 _BUDGETS = ((16384, "high"), (4096, "medium"), (1, "low"))
 
 
+# Values that are the client's own data, never renamed: a call's arguments, a function's
+# response, and JSON or OpenAPI schemas (their property names are the user's).
+_OPAQUE = frozenset({"args", "response", "parametersJsonSchema", "responseJsonSchema", "parameters",
+                     "responseSchema", "structValue"})  # fmt: skip
+
+
+def camel_keys(value: Any) -> Any:
+    """A request with its field names as Google's JSON mapping writes them (lowerCamelCase): the
+    API takes the proto names too (``thinking_config``, ``include_thoughts``), and the
+    google-genai SDK sends some of them so."""
+    if isinstance(value, list):
+        return [camel_keys(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _camel(key) if isinstance(key, str) and "_" in key else key
+        out[name] = item if name in _OPAQUE else camel_keys(item)
+    return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
 def gemini_to_chat(body: Body) -> Pivoted:
+    body = camel_keys(body)
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise TranslationError("contents", "must be a non-empty list of contents")

@@ -81,6 +81,11 @@ class ResponsesWire:
     first_token = re.compile(rb'"delta"\s*:\s*"[^"]')
     fit = staticmethod(adapt_responses)
     breakpoints = False
+    model_in_path = False  # the model goes in the body; the path is the wire's own
+
+    def upstream(self, body: Body, model: str) -> tuple[str, str, Body]:
+        """Where a request goes after base_url, its query, and the body sent there."""
+        return self.path, "", body
 
     def prime_cache(self, body: Body) -> Body | None:
         return None  # OpenAI-style servers cache prefixes by themselves

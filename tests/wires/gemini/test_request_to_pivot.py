@@ -173,3 +173,14 @@ def test_an_unknown_role_is_read_as_the_user_with_a_note() -> None:
     pivoted = gemini_to_chat({"contents": [{"role": "developer", "parts": [{"text": "x"}]}]})
     assert pivoted.body["messages"] == [{"role": "user", "content": "x"}]
     assert pivoted.dropped == ("contents[0].role developer (read as user)",)
+
+
+def test_the_apis_proto_names_are_taken_as_its_json_names() -> None:
+    """The google-genai SDK sends thinking_config's fields in snake_case; the API takes both."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "x"}]}],
+            "generation_config": {"max_output_tokens": 9, "thinkingConfig": {"include_thoughts": True, "thinking_budget": 0}},
+            "tools": [{"function_declarations": [{"name": "f", "parameters_json_schema": {
+                "type": "object", "properties": {"snake_case_arg": {"type": "string"}}}}]}]}  # fmt: skip
+    chat = gemini_to_chat(body).body
+    assert (chat["max_tokens"], chat["reasoning_effort"]) == (9, "none")
+    assert chat["tools"][0]["function"]["parameters"]["properties"] == {"snake_case_arg": {"type": "string"}}
