@@ -46,7 +46,8 @@ def stream_chunks() -> list[bytes]:
 
 def translated(client: str, chunks: list[bytes]) -> Callable[[], None]:
     """The mock's chat stream translated for a client of another wire, start to finish."""
-    body = {"model": "bench-model", "stream": True, "input": "hi", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": "bench-model", "stream": True, "input": "hi", "messages": [{"role": "user", "content": "hi"}],
+            "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}  # fmt: skip
 
     def run() -> None:
         turn = Turn(body, "resp_bench", "bench-model", 1, {}, False)
@@ -125,7 +126,9 @@ async def costs(access_line: AccessLine | None, number: int = 20_000) -> list[tu
              ("per stream", "a 20-chunk chat stream translated for a Responses client",
               timed(translated("responses", chunks), streams)),
              ("per stream", "a 20-chunk chat stream translated for an Anthropic client",
-              timed(translated("anthropic", chunks), streams))]  # fmt: skip
+              timed(translated("anthropic", chunks), streams)),
+             ("per stream", "a 20-chunk chat stream translated for a Gemini client",
+              timed(translated("gemini", chunks), streams))]  # fmt: skip
     await runtime.close()
     return rows
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.anthropic import anthropic_error, validate_anthropic
+from tests.fakes.gemini import gemini_error, gemini_problem
 from tests.fakes.scripted import (
     Script,
     anthropic_message,
@@ -38,6 +40,7 @@ SHELLS: dict[str, dict[str, Any]] = {
     "Bash": {"command": f"echo {MARKER}", "description": "Print the marker"},
     "exec_command": {"cmd": f"echo {MARKER}"},
     "shell": {"command": ["bash", "-lc", f"echo {MARKER}"]},
+    "run_shell_command": {"command": f"echo {MARKER}", "description": "Print the marker"},  # Gemini CLI's
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,9 +75,9 @@ class Agent:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "GET" and request.path.endswith("/models"):
             return web.json_response({"object": "list", "data": [{"id": "agent-model", "object": "model"}]})
-        return await {"chat": self._chat, "responses": self._responses, "anthropic": self._anthropic}[self.wire](
-            request
-        )
+        handlers = {"chat": self._chat, "responses": self._responses, "anthropic": self._anthropic,
+                    "gemini": self._gemini}  # fmt: skip
+        return await handlers[self.wire](request)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST" or not request.path.endswith("/chat/completions"):
@@ -136,6 +139,43 @@ class Agent:
             return web.json_response(anthropic_message(body["model"], plan))
         return await _stream(request, anthropic_stream(body["model"], plan))
 
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        found = _GEMINI_PATH.match(request.path)
+        if request.method != "POST" or found is None:
+            return _gemini_error(404, "NOT_FOUND", "Requested entity was not found.")
+        body = await request.json()
+        self.seen.append(body)
+        problem = gemini_problem(found.group(1), body)
+        if problem:
+            return _gemini_error(400, "INVALID_ARGUMENT", problem)
+        last = body["contents"][-1]["parts"]
+        results = [p["functionResponse"].get("response") for p in last if "functionResponse" in p]
+        tools = [str(d.get("name")) for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+        plan = script(tools, text_of(json.dumps(results[-1])) if results else None)
+        chunks = gemini_chunks(plan)
+        if found.group(2) == "generateContent":  # the whole answer: every part in one chunk
+            parts = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]
+            whole = {
+                **chunks[-1],
+                "candidates": [{**chunks[-1]["candidates"][0], "content": {"role": "model", "parts": parts}}],
+            }
+            return web.json_response(whole)
+        return await _stream(request, b"".join(f"data: {json.dumps(c)}\r\n\r\n".encode() for c in chunks))
+
+
+_GEMINI_PATH = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)$")
+
+
+def gemini_chunks(plan: Script) -> list[dict[str, Any]]:
+    """The plan as Gemini's stream: text in small pieces, a call whole, the finish with usage last."""
+    parts: list[dict[str, Any]] = [{"text": plan.text[i : i + 8]} for i in range(0, len(plan.text or ""), 8)]
+    parts += [{"functionCall": {"name": name, "args": json.loads(arguments)}} for name, arguments in plan.calls]
+    chunks: list[dict[str, Any]] = [{"candidates": [{"content": {"role": "model", "parts": [p]}, "index": 0}]}
+                                    for p in parts]  # fmt: skip
+    chunks[-1]["candidates"][0]["finishReason"] = "STOP"
+    chunks[-1]["usageMetadata"] = {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30}
+    return chunks
+
 
 _ITEMS = {"message", "function_call", "function_call_output", "reasoning", "custom_tool_call",
           "custom_tool_call_output", "local_shell_call", "local_shell_call_output"}  # fmt: skip
@@ -165,6 +205,11 @@ def responses_problem(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 async def _stream(request: web.Request, body: bytes) -> web.StreamResponse:
     resp: web.StreamResponse = await send_stream(request, body)
+    return resp
+
+
+def _gemini_error(status: int, name: str, message: str) -> web.Response:
+    resp: web.Response = gemini_error(status, name, message)
     return resp
 
 

@@ -42,7 +42,7 @@ async def run_one(client: str, version: str, wire: str, program: list[str], work
         assert proc.stderr is not None
         drain = asyncio.create_task(proc.stderr.read())  # proxyd's log must not fill its pipe
         try:
-            run = claude_code if client == "claude-code" else codex
+            run = {"claude-code": claude_code, "gemini-cli": gemini_cli}.get(client, codex)
             ok, detail = await run(program, url.removesuffix("/v1"), work)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -54,7 +54,7 @@ async def run_one(client: str, version: str, wire: str, program: list[str], work
 
 
 def _config(wire: str, upstream: str) -> str:
-    base = upstream if wire == "anthropic" else upstream + "/v1"
+    base = upstream if wire == "anthropic" else upstream + ("/v1beta" if wire == "gemini" else "/v1")
     # Claude Code names Anthropic models (claude-sonnet-4-6, claude-haiku-4-5-...): every one goes to the fake.
     return (
         "health: {interval_s: 0}\ndefault_provider: agent\nproviders:\n"
@@ -86,6 +86,34 @@ async def claude_code(program: list[str], origin: str, work: Path) -> tuple[bool
         return False, "the Bash tool did not print the marker"
     if not str(final.get("result", "")).endswith(ANSWER):
         return False, f"the last answer was {str(final.get('result'))[-200:]!r}"
+    return True, ""
+
+
+async def gemini_cli(program: list[str], origin: str, work: Path) -> tuple[bool, str]:
+    """Gemini CLI ``-p`` in yolo mode (its shell tool runs unasked) against ``origin``; as :func:`claude_code`."""
+    home, cwd = work / "gemini-home", work / "work"
+    (home / ".gemini").mkdir(parents=True, exist_ok=True)
+    cwd.mkdir(exist_ok=True)
+    # With a base URL, headless Gemini CLI needs the key's auth type chosen (else exit 41).
+    settings = {"security": {"auth": {"selectedType": "gemini-api-key"}}, "general": {"disableAutoUpdate": True},
+                "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}  # fmt: skip
+    (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "GOOGLE_GEMINI_BASE_URL": origin,
+           "GEMINI_API_KEY": "anything", "GEMINI_CLI_NO_RELAUNCH": "true",
+           "GEMINI_CLI_TRUST_WORKSPACE": "true"}  # fmt: skip
+    args = [*program, "-p", "Run echo and tell me what it printed.", "--approval-mode", "yolo",
+            "--output-format", "json", "-m", "gemini-2.5-pro"]  # fmt: skip
+    code, out, err = await _run(args, env, cwd)
+    start = out.find("{")
+    try:
+        answer = json.loads(out[start:]) if start >= 0 else {}
+    except ValueError:
+        answer = {}
+    said = str(answer.get("response") or "").strip()
+    if code != 0:
+        return False, f"exit {code}: {(err or out)[-300:]}"
+    if not said.endswith(ANSWER):  # the fake says "saw it" only when the tool's output held the marker
+        return False, f"the last answer was {said[-200:]!r}"
     return True, ""
 
 

@@ -31,14 +31,18 @@ class Client:
             if script.exists():  # up to 2.1.112: plain JavaScript on Node
                 return ["node", str(script)]
             return [str(folder / "@anthropic-ai" / "claude-code" / "bin" / "claude.exe")]  # a native binary
+        if self.name == "gemini-cli":
+            return [str(folder / ".bin" / "gemini")]
         return [str(folder / ".bin" / "codex")]
 
 
 CLAUDE_CODE = Client("claude-code", "@anthropic-ai/claude-code", "anthropic")
 CODEX = Client("codex", "@openai/codex", "responses")
-CLIENTS = {c.name: c for c in (CLAUDE_CODE, CODEX)}
+GEMINI_CLI = Client("gemini-cli", "@google/gemini-cli", "gemini")
+CLIENTS = {c.name: c for c in (CLAUDE_CODE, CODEX, GEMINI_CLI)}
 PINNED: dict[str, tuple[str, ...]] = {
     "claude-code": ("2.1.112", "2.1.332"),  # the last pure-JavaScript release, the newest native one
     "codex": ("0.169.0", "0.171.0"),
+    "gemini-cli": ("0.61.0",),
 }
-PROVIDER_WIRES = ("chat", "responses", "anthropic")
+PROVIDER_WIRES = ("chat", "responses", "anthropic", "gemini")

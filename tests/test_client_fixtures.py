@@ -42,7 +42,7 @@ async def through(
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", agent.handle)
         server = await aiohttp_server(app)
-        base = str(server.make_url("")).rstrip("/") + ("" if wire == "anthropic" else "/v1")
+        base = str(server.make_url("")).rstrip("/") + {"anthropic": "", "gemini": "/v1beta"}.get(wire, "/v1")
         provider = {"name": "agent", "base_url": base, "wire": wire, "api_key": "sk-fake-provider-key",
                     "models": [{"id": "agent-model", "alias": "claude-*"}]}  # fmt: skip
         return await proxy_factory({"default_provider": "agent", "providers": [provider]}), agent
