@@ -34,6 +34,7 @@ from proxyd.errors import ProxyError, bad_request, disabled_error
 from proxyd.forward import forward
 from proxyd.guard import add_cors_headers, guard
 from proxyd.local.supervisor import LOCAL, Local
+from proxyd.local.waiting import end_stream
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
 from proxyd.observe import (
@@ -53,6 +54,7 @@ from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
 from proxyd.probes import HEALTH, HealthChecker, publish_state
 from proxyd.protocol import expect_handler
 from proxyd.redact import secrets_of
+from proxyd.relay import OPENED
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, gemini_call, parse_target
 from proxyd.runtime import RUNTIME, Runtime
@@ -235,9 +237,12 @@ async def _error_boundary(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     except ProxyError as exc:
         obs = request.get(OBS)
+        opened, wire = request.get(OPENED), request_wire(request)
+        if opened is not None and wire is not None and obs is not None:  # a stream opened for a local load
+            return await end_stream(opened, wire, exc, obs)  # (a model group's last target failed): its error event
         if obs is not None:
             obs.failed(exc)
-        return answer_error(request_wire(request), exc, exc.headers)
+        return answer_error(wire, exc, exc.headers)
     except web.HTTPException as exc:
         return answer_error(request_wire(request), ProxyError(exc.status, exc.reason, code=f"http_{exc.status}"))
     except asyncio.CancelledError as exc:

@@ -110,7 +110,8 @@ async def _on_local(call: Call, target: Target, body: bytes | None, parsed: Body
     stream = parsed is not None and parsed.get("stream") is True
     try:
         client = client_wire(target.endpoint)
-        return await on_local(call.request, call.provider.name, call.route.model, stream, client, call.obs, go)
+        return await on_local(call.request, call.provider.name, call.route.model, stream, client, call.obs, go,
+                              call.fail_over)  # fmt: skip
     except ProxyError as exc:
         if call.fail_over and exc.code in failover.ERRORS:
             raise TryNext(failover.ERRORS[exc.code], detail=exc.message) from None

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from proxyd import failover
 from proxyd.errors import ProxyError, json_or_none
 from proxyd.local.supervisor import LOCAL, Local, Server
 from proxyd.observe import Observation
@@ -28,8 +29,9 @@ Go = Callable[[], Awaitable[web.StreamResponse]]
 
 async def on_local(
     request: web.Request, provider: str, model: str | None, stream: bool, client: Wire | None, obs: Observation,
-    go: Go,
+    go: Go, fail_over: bool = False,
 ) -> web.StreamResponse:  # fmt: skip
+    """``fail_over``: a model group may try its next target, which goes on in a stream opened here."""
     local = request.app.get(LOCAL)
     server = local.server_for(provider, model) if local is not None else None
     if local is None or server is None:  # not (or no longer) run by proxyd: an ordinary provider
@@ -41,13 +43,13 @@ async def on_local(
         if not stream or client is None:
             await local.until_ready(server)
             return await go()
-        return await _streaming(request, local, server, client, obs, go)
+        return await _streaming(request, local, server, client, obs, go, fail_over)
     finally:
         await local.release(server)
 
 
 async def _streaming(
-    request: web.Request, local: Local, server: Server, client: Wire, obs: Observation, go: Go
+    request: web.Request, local: Local, server: Server, client: Wire, obs: Observation, go: Go, fail_over: bool
 ) -> web.StreamResponse:
     began = time.monotonic()
     waiter = asyncio.ensure_future(local.until_ready(server))
@@ -61,15 +63,15 @@ async def _streaming(
         waiter.result()
         answered = await go()
     except ProxyError as exc:
-        if out is None:
-            raise
-        return await _end(out, client, exc, obs)
+        if out is None or (fail_over and exc.code in failover.ERRORS):
+            raise  # an answer in the client's shape, or the group's next target (in the same stream)
+        return await end_stream(out, client, exc, obs)
     finally:
         if not waiter.done():
             waiter.cancel()  # the client left: the start itself goes on, for the next request
     if out is None or answered is out:
         return answered
-    return await _end(out, client, _error_of(answered, server.name), obs)
+    return await end_stream(out, client, _error_of(answered, server.name), obs)
 
 
 def _error_of(answered: web.StreamResponse, name: str) -> ProxyError:
@@ -90,7 +92,8 @@ def _error_of(answered: web.StreamResponse, name: str) -> ProxyError:
     )
 
 
-async def _end(out: web.StreamResponse, client: Wire, exc: ProxyError, obs: Observation) -> web.StreamResponse:
+async def end_stream(out: web.StreamResponse, client: Wire, exc: ProxyError, obs: Observation) -> web.StreamResponse:
+    """End a stream that opened before its answer came with the client wire's error event."""
     obs.failed(exc)
     await out.write(client.check().failure(exc.message, exc.code or "upstream_error", f"resp_{obs.request_id}"))
     await out.write_eof()

@@ -341,3 +341,16 @@ async def test_a_key_in_a_servers_command_never_reaches_the_log(proxy_factory: F
     assert not any("sk-local-0123456789" in line or "hf_abcdefghijklmnop" in line for line in lines)
     out = capsys.readouterr()
     assert "sk-local-0123456789" not in out.out + out.err and "hf_abcdefghijklmnop" not in out.out + out.err
+
+
+async def test_a_group_stream_opened_during_a_load_ends_with_an_error_event_when_every_target_fails(
+    proxy_factory: Factory,
+) -> None:
+    a = fake_provider("one", load_s=2.5, extra=("--crash-on-load",))
+    b = fake_provider("two", load_s=2.5, extra=("--crash-on-load",))
+    proxy = await proxy_factory({"providers": [a, b], "groups": [{"alias": "main", "targets": ["one/one", "two/two"]}]})
+    body = {"model": "main", "max_tokens": 20, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    status, lines = await _stream_lines(proxy, "/v1/messages", body)
+    assert status == 200 and lines[0].startswith(": proxyd is starting local server one")
+    assert any("local server two" in line for line in lines if line.startswith(":"))  # it moved on, in the same stream
+    assert lines[-2] == "event: error"  # the group's last failure, as Anthropic's error event: never a clean end
