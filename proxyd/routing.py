@@ -92,6 +92,7 @@ def parse_target(raw_target: str) -> Target | None:
             code="invalid_target",
         )
     path, _, query = raw_target.partition("?")
+    query = _without_key(query)  # a client may send proxyd's token as ?key= (Gemini's clients do)
     if _has_dot_segment(path):
         raise bad_request("paths with '.' or '..' segments are refused", code="invalid_path")
     pinned = None
@@ -99,17 +100,17 @@ def parse_target(raw_target: str) -> Target | None:
     if m:
         pinned, path = unquote(m.group(1)), m.group(2)
     if path == "/v1beta" or path.startswith("/v1beta/"):
-        return Target(rest=path[7:], query=_without_key(query), pinned=pinned, api="gemini")
+        return Target(rest=path[7:], query=query, pinned=pinned, api="gemini")
     if path == "/v1" or path.startswith("/v1/"):
         rest = path[3:]
         if ":" in rest and _GEMINI_RE.match(rest):  # a Gemini method call: no OpenAI path has a colon
-            return Target(rest=rest, query=_without_key(query), pinned=pinned, api="gemini")
+            return Target(rest=rest, query=query, pinned=pinned, api="gemini")
         return Target(rest=rest, query=query, pinned=pinned)
     return None
 
 
 def _without_key(query: str) -> str:
-    """A Gemini client's query without its ``key=`` (proxyd's token, never a provider's business)."""
+    """A client's query without its ``key=``: that is proxyd's token, on any path, and never goes on."""
     if "key=" not in query:
         return query
     return "&".join(p for p in query.split("&") if not p.startswith("key="))

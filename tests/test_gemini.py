@@ -271,3 +271,14 @@ async def test_gemini_cli_takes_a_cut_stream_as_an_error_never_as_an_answer(
     # Gemini CLI fails the turn: the stream had no finishReason (it ended in Google's error object)
     assert result["error"]["type"] == "INVALID_STREAM", said[-800:]
     assert result["stats"]["models"]["gemini-2.5-flash"]["api"]["totalErrors"] == 1
+
+
+async def test_a_token_sent_as_key_never_reaches_a_provider_on_any_path(
+    proxy_to_chat: ProxyClient, upstream: FakeUpstream
+) -> None:
+    chat = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+    async with proxy_to_chat.post(f"/v1/chat/completions?key={TOKEN}&trace=1", json=chat) as resp:
+        assert resp.status == 200  # the token, as Gemini's clients send it, on an OpenAI path
+    assert upstream.last.path == "/v1/chat/completions?trace=1" and TOKEN not in str(upstream.last.headers)
+    async with proxy_to_chat.post("/v1/chat/completions?key=wrong", json=chat) as resp:
+        assert resp.status == 401
