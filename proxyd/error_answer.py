@@ -10,12 +10,11 @@ every provider error (:func:`provider_error`, relayed or across wires) answer th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from proxyd.catalog import not_in_catalog
-from proxyd.config.services import is_local_host
+from proxyd.config.services import is_local_url
 from proxyd.context_fit import overflow, too_long
 from proxyd.errors import ProxyError, names_model, provider_message, reshape_upstream_error, upstream_error
 from proxyd.exchange import Exchange
@@ -49,7 +48,7 @@ def provider_error(request: web.Request, status: int, headers: Headers, body: by
     across families it says who answered what, in the client's shape. A "no such model" for a
     model no catalog lists gets proxyd's view beside it: the catalog is looked at here, on the
     error's way, not per request."""
-    over = overflow(status, body) if is_local_host(urlsplit(ex.provider.base_url).hostname or "") else None
+    over = overflow(status, body) if is_local_url(ex.provider.base_url) else None
     if over is not None:  # a local model's context is too small for this prompt: say so plainly
         return answer_error(ex.client or ex.wire, too_long(over, None, ex.obs.model or "", ex.provider.name))
     if ex.translated and ex.client is not None and ex.wire is not None and ex.client.errors != ex.wire.errors:

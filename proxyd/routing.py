@@ -96,8 +96,10 @@ def parse_target(raw_target: str) -> Target | None:
     if _has_dot_segment(path):
         raise bad_request("paths with '.' or '..' segments are refused", code="invalid_path")
     pinned = None
-    m = _PINNED_RE.match(path)
-    if m:
+    if path.startswith("/providers/"):  # /providers/{name}/v1/...: the provider pinned
+        m = _PINNED_RE.match(path)
+        if m is None:
+            return None
         pinned, path = unquote(m.group(1)), m.group(2)
     if path == "/v1beta" or path.startswith("/v1beta/"):
         return Target(rest=path[7:], query=query, pinned=pinned, api="gemini")

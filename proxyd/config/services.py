@@ -13,6 +13,7 @@ a key would cross the internet in clear text, so it takes ``allow_insecure_http:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Literal
@@ -121,6 +122,12 @@ def is_local_host(host: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_loopback or ip.is_private or ip.is_link_local or ip in _TAILSCALE
+
+
+@functools.lru_cache(maxsize=256)
+def is_local_url(url: str) -> bool:
+    """:func:`is_local_host` of a URL's host, remembered: it is asked of base URLs per request."""
+    return is_local_host(urlsplit(url).hostname or "")
 
 
 def plain_http_problem(base_url: str, written: str | None = None) -> str | None:

@@ -4,12 +4,11 @@ is (its server's own tokenizer counts); the pure rules are :mod:`proxyd.context_
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from proxyd.config.services import is_local_host
+from proxyd.config.services import is_local_url
 from proxyd.context_fit import Overflow, estimate_tokens, prompt_text, too_long
 from proxyd.counting import server_count
 from proxyd.local.supervisor import LOCAL
@@ -21,13 +20,11 @@ def window_of(request: web.Request, route: Route) -> int | None:
     listed, or what its server (one proxyd runs) reported; None for a cloud API's."""
     entry, provider = route.entry, route.provider
     window = entry.context_window if entry is not None else None
-    if window is None:
-        local = request.app.get(LOCAL)
+    if window is None and (provider.local is not None or (entry is not None and entry.local is not None)):
+        local = request.app.get(LOCAL)  # a server proxyd runs: what it reported
         server = local.server_for(provider.name, route.model) if local is not None else None
         window = server.window if server is not None else None
-    if window is None or not is_local_host(urlsplit(provider.base_url).hostname or ""):
-        return None
-    return window
+    return window if window is not None and is_local_url(provider.base_url) else None
 
 
 async def fits_context(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime
 from functools import lru_cache
-from urllib.parse import urlsplit
 
-from proxyd.config.services import is_local_host
+from proxyd.config.services import is_local_url
 from proxyd.config.settings import Config, PriceSetting, Provider
 from proxyd.spend.prices import FREE, Price, Rate, flat
 
@@ -66,8 +65,7 @@ class PriceBook:
 
 def local(provider: Provider) -> bool:
     """A server on this machine or the private network: its tokens cost nothing unless priced."""
-    host = urlsplit(provider.base_url).hostname or ""
-    return is_local_host(host) and provider.service not in _NOT_LOCAL
+    return is_local_url(provider.base_url) and provider.service not in _NOT_LOCAL
 
 
 @lru_cache(maxsize=256)
