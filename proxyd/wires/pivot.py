@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from proxyd import jsoncodec
-from proxyd.sse import json_event
+from proxyd.sse import SSEDecoder, json_event
 
 WIRE: Final = "chat"  # the pivot is this wire's own form: a chat provider needs no translation
 DONE: Final = b"data: [DONE]\n\n"  # the chat stream's terminal marker
@@ -117,6 +117,40 @@ def error_item(message: str, code: str) -> dict[str, Any]:
 
 def error_line(message: str, code: str) -> bytes:
     return json_event(error_item(message, code))
+
+
+class EventDecoder:
+    """The frame every provider-stream decoder shares: SSE framing, nothing after the stream's
+    end, and a body that stops before the answer did ending in an error item. A wire's decoder
+    says what one event means (:meth:`_event`), and may say how its stream ends (:meth:`_at_end`)."""
+
+    __slots__ = ("_sse", "ended")
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self.ended = False
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        return self.events([e.data for e in self._sse.feed(chunk)])
+
+    def events(self, datas: list[str]) -> list[Item]:
+        """Events' ``data``, decoded here or elsewhere (a relayed stream's check shares its SSE decoding)."""
+        return [item for data in datas if not self.ended for item in self._event(data)]
+
+    def flush(self) -> list[Item]:
+        items = self.events([e.data for e in self._sse.flush()])
+        return items if self.ended else items + self._at_end()
+
+    def _at_end(self) -> list[Item]:
+        """The body ended and the stream had not: a cut."""
+        return self._error("the provider ended the stream before the answer was finished", "upstream_error")
+
+    def _event(self, data: str) -> list[Item]:
+        raise NotImplementedError
+
+    def _error(self, message: str, code: str = "upstream_error") -> list[Item]:
+        self.ended = True
+        return [error_item(message, code)]
 
 
 _PASSED_MESSAGE_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")

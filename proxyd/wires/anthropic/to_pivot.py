@@ -14,42 +14,27 @@ from collections.abc import Callable
 from typing import Any
 
 from proxyd import jsoncodec
-from proxyd.sse import SSEDecoder
 from proxyd.wires.anthropic.answers import TO_FINISH, usage_to_chat
-from proxyd.wires.pivot import END, Item, error_item
+from proxyd.wires.pivot import END, EventDecoder, Item
 
 Body = dict[str, Any]
 
 
-class AnthropicDecoder:
-    __slots__ = ("_base", "_blocks", "_sse", "_tools", "_usage", "ended", "usage")
+class AnthropicDecoder(EventDecoder):
+    __slots__ = ("_base", "_blocks", "_tools", "_usage", "usage")
 
     def __init__(self, *, model: str, created: int) -> None:
+        super().__init__()
         self._base: Body = {
             "id": "chatcmpl-proxyd",
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
         }
-        self._sse = SSEDecoder()
         self._blocks: dict[int, str] = {}  # content block index -> its type
         self._tools: dict[int, int] = {}  # content block index -> tool_calls index
         self._usage: Body = {}
-        self.ended = False
         self.usage: object = None  # the provider's usage (chat shape), once the message ended
-
-    def feed(self, chunk: bytes) -> list[Item]:
-        return self.events([e.data for e in self._sse.feed(chunk)])
-
-    def events(self, datas: list[str]) -> list[Item]:
-        """Events' ``data``, decoded here or elsewhere (a relayed stream's check shares its SSE decoding)."""
-        return [item for data in datas if not self.ended for item in self._event(data)]
-
-    def flush(self) -> list[Item]:
-        items = self.events([e.data for e in self._sse.flush()])
-        if not self.ended:
-            items += self._error("the provider ended the stream before the answer was finished")
-        return items
 
     def _event(self, data: str) -> list[Item]:
         try:
@@ -111,10 +96,6 @@ class AnthropicDecoder:
         message = err.get("message") if isinstance(err, dict) else None
         code = err.get("type") if isinstance(err, dict) else None
         return self._error(f"provider error: {message or 'the stream failed'}", str(code or "upstream_error"))
-
-    def _error(self, message: str, code: str = "upstream_error") -> list[Item]:
-        self.ended = True
-        return [error_item(message, code)]
 
     def _chunk(self, delta: Body, finish: str | None = None) -> Body:
         return {**self._base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}

@@ -15,9 +15,8 @@ import json
 from typing import Any
 
 from proxyd import jsoncodec
-from proxyd.sse import SSEDecoder
 from proxyd.wires.gemini.signatures import signed_id
-from proxyd.wires.pivot import END, Item, error_item
+from proxyd.wires.pivot import END, EventDecoder, Item
 
 Body = dict[str, Any]
 TO_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
@@ -82,35 +81,26 @@ def answer_to_chat(answer: Body, *, model: str, created: int) -> Body:
             "usage": usage_to_chat(answer.get("usageMetadata"))}  # fmt: skip
 
 
-class GeminiDecoder:
-    __slots__ = ("_base", "_calls", "_finish", "_metadata", "_sse", "_started", "ended", "usage")
+class GeminiDecoder(EventDecoder):
+    __slots__ = ("_base", "_calls", "_finish", "_metadata", "_started", "usage")
 
     def __init__(self, *, model: str, created: int) -> None:
+        super().__init__()
         self._base: Body = {"id": "chatcmpl-proxyd", "object": "chat.completion.chunk", "created": created,
                             "model": model}  # fmt: skip
-        self._sse = SSEDecoder()
         self._calls = 0
         self._finish: str | None = None
         self._metadata: object = None
         self._started = False
-        self.ended = False
         self.usage: object = None  # the provider's usage (chat shape), once the stream ended
 
-    def feed(self, chunk: bytes) -> list[Item]:
-        return self.events([e.data for e in self._sse.feed(chunk)])
-
-    def events(self, datas: list[str]) -> list[Item]:
-        return [item for data in datas if not self.ended for item in self._event(data)]
-
-    def flush(self) -> list[Item]:
-        items = self.events([e.data for e in self._sse.flush()])
-        if self.ended:
-            return items
+    def _at_end(self) -> list[Item]:
+        """Gemini's stream has no end marker: the body's end after a finishReason is the end."""
         if self._finish is None:
-            return [*items, *self._error("the provider ended the stream without a finish reason")]
+            return self._error("the provider ended the stream without a finish reason")
         self.ended = True
         self.usage = usage_to_chat(self._metadata)
-        return [*items, {**self._base, "choices": [], "usage": self.usage}, END]
+        return [{**self._base, "choices": [], "usage": self.usage}, END]
 
     def _event(self, data: str) -> list[Item]:
         try:
@@ -142,10 +132,6 @@ class GeminiDecoder:
             finish = finish_to_chat(candidate.get("finishReason"), self._calls > 0) if candidate else "content_filter"
             self._finish = finish
         return [self._chunk(delta, finish)] if delta or finish else []
-
-    def _error(self, message: str, code: str = "upstream_error") -> list[Item]:
-        self.ended = True
-        return [error_item(message, code)]
 
     def _chunk(self, delta: Body, finish: str | None) -> Body:
         return {**self._base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}

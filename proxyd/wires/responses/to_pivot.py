@@ -14,46 +14,31 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from proxyd import jsoncodec
-from proxyd.sse import SSEDecoder
-from proxyd.wires.pivot import END, Item, error_item
+from proxyd.wires.pivot import END, EventDecoder, Item
 from proxyd.wires.responses.tools import flat_name
 from proxyd.wires.turn import ToolName
 
 _FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-class ResponsesDecoder:
+class ResponsesDecoder(EventDecoder):
     """A Responses stream's bytes as pivot items (chat chunks), for chat clients of ``wire:
     responses`` providers. One handler per event type (a table); events it does not need
     (item and part bookkeeping) make nothing."""
 
-    __slots__ = ("_base", "_names", "_sse", "_tools", "ended", "usage")
+    __slots__ = ("_base", "_names", "_tools", "usage")
 
     def __init__(self, *, model: str, created: int, names: Mapping[str, ToolName] | None = None) -> None:
+        super().__init__()
         self._base: dict[str, Any] = {
             "id": "chatcmpl-proxyd",
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
         }
-        self._sse = SSEDecoder()
         self._tools: dict[str, int] = {}  # item id -> tool_calls index
         self._names = pivot_names(names)
-        self.ended = False
         self.usage: object = None  # the provider's usage, once the response ended
-
-    def feed(self, chunk: bytes) -> list[Item]:
-        return self.events([e.data for e in self._sse.feed(chunk)])
-
-    def events(self, datas: list[str]) -> list[Item]:
-        """Events' ``data``, decoded here or elsewhere (a relayed stream's check shares its SSE decoding)."""
-        return [item for data in datas if not self.ended for item in self._event(data)]
-
-    def flush(self) -> list[Item]:
-        items = self.events([e.data for e in self._sse.flush()])
-        if not self.ended:
-            items += self._error("the provider ended the stream before the answer was finished", "upstream_error")
-        return items
 
     def _event(self, data: str) -> list[Item]:
         try:
@@ -121,10 +106,6 @@ class ResponsesDecoder:
         err = (event.get("response") or {}).get("error") or event
         message = f"provider error: {err.get('message') or 'the response failed'}"
         return self._error(message, str(err.get("code") or "upstream_error"))
-
-    def _error(self, message: str, code: str) -> list[Item]:
-        self.ended = True
-        return [error_item(message, code)]
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**self._base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
