@@ -53,7 +53,6 @@ from proxyd.page import csrf
 from proxyd.page.handlers import PAGE, PageState, is_page, serve_page
 from proxyd.probes import HEALTH, HealthChecker, publish_state
 from proxyd.protocol import expect_handler
-from proxyd.redact import secrets_of
 from proxyd.relay import OPENED
 from proxyd.reload import RELOADS
 from proxyd.routing import Route, Target, gemini_call, parse_target
@@ -161,8 +160,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 async def _local(app: web.Application) -> AsyncIterator[None]:
     """The local servers proxyd runs: none starts before a request needs it; all stop with proxyd."""
     runtime = app[RUNTIME]
-    local = app[LOCAL] = Local(app[METRICS], runtime.health, secrets_of(runtime.current.config))
-    local.sync(runtime.current.config, local.secrets)
+    local = app[LOCAL] = Local(app[METRICS], runtime.health)
+    local.sync(runtime.current.config)
     idle = asyncio.get_running_loop().create_task(local.run_idle())
     yield
     idle.cancel()

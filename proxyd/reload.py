@@ -42,7 +42,6 @@ from proxyd.local.supervisor import LOCAL
 from proxyd.metrics import METRICS
 from proxyd.notify import Notifier
 from proxyd.probes import HEALTH
-from proxyd.redact import secrets_of
 from proxyd.runtime import RUNTIME
 
 RESTART_ONLY = ("listen", "store", "tcp_keepalive")
@@ -140,7 +139,7 @@ class Reloader:
         gen = runtime.swap(config)
         local = self.app.get(LOCAL)
         if local is not None:
-            local.sync(config, secrets_of(config))
+            local.sync(config)
         names = {p.name for p in config.providers}
         metrics = self.app[METRICS]
         for provider in old.providers:

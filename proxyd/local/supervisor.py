@@ -27,7 +27,7 @@ from proxyd.local.plan import RUNNING, Event, Running, State, backoff_s, make_ro
 from proxyd.local.window import read_window
 from proxyd.metrics import Metrics
 from proxyd.reachability import ProviderHealth
-from proxyd.redact import redact_text
+from proxyd.redact import redact_text, secrets_of
 
 LAST_LINES = 30
 _POLL_S = 0.2  # between two ready checks of a starting server
@@ -80,10 +80,10 @@ class Server:
 class Local:
     """Every local server of the config in force; the app's one instance (:data:`LOCAL`)."""
 
-    def __init__(self, metrics: Metrics, health: dict[str, ProviderHealth], secrets: set[str]) -> None:
+    def __init__(self, metrics: Metrics, health: dict[str, ProviderHealth]) -> None:
         self.metrics = metrics
         self.health = health  # the runtime's provider health records
-        self.secrets = secrets  # blanked from the servers' output before it is logged
+        self.secrets: set[str] = set()  # the config's keys, blanked from the servers' output before it is logged
         self.servers: dict[str, Server] = {}
         self.limits = LocalLimits()
         self.changed = asyncio.Condition()
@@ -94,9 +94,9 @@ class Local:
 
     # --- the config ---------------------------------------------------------------------------
 
-    def sync(self, config: Config, secrets: set[str]) -> None:
+    def sync(self, config: Config) -> None:
         """Take a config in force: new servers are known (stopped), changed or removed ones stop."""
-        self.limits, self.secrets = config.local, secrets
+        self.limits, self.secrets = config.local, secrets_of(config)
         wanted = dict(_servers_of(config))
         for name, server in list(self.servers.items()):
             now = wanted.get(name)
