@@ -24,7 +24,6 @@ from proxyd import jsonbody
 from proxyd.access import ANYONE
 from proxyd.affinity import AFFINITY, open_affinity
 from proxyd.attempts import serve_group
-from proxyd.catalog import find_model, model_objects
 from proxyd.config.clients import ModelRule
 from proxyd.config.settings import Config
 from proxyd.decode import codecs, decode, too_large
@@ -37,6 +36,7 @@ from proxyd.local.supervisor import LOCAL, Local
 from proxyd.local.waiting import end_stream
 from proxyd.metrics import METRICS, Metrics
 from proxyd.misdirected import misdirected
+from proxyd.model_list import serve_models
 from proxyd.observe import (
     CLIENT,
     OBS,
@@ -65,7 +65,6 @@ from proxyd.store.base import ResponseStore
 from proxyd.store.endpoints import serve_stored
 from proxyd.store.records import STORE, not_found
 from proxyd.store.sqlite import SQLiteStore, store_path
-from proxyd.wires.registry import listing_wire
 
 STARTUP_CONFIG = web.AppKey("startup_config", Config)
 CONFIG_SOURCE = web.AppKey("config_source", str)
@@ -265,7 +264,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     if target is None:
         return await serve_page(request) if is_page(request.path) else serve_local(request)
     if target.pinned is None and target.endpoint in ("models", "gemini.models") and request.method in ("GET", "HEAD"):
-        return _models(request, target)
+        return serve_models(request, target)
     if target.rest == "/responses" and request.method == "HEAD":
         return web.Response(headers={"Allow": "POST"})  # Codex's doctor probes this
     if request.method != "POST" or target.endpoint == "other":
@@ -281,28 +280,6 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     client = request.get(CLIENT, ANYONE)
     obs = request[OBS] = Observation(secrets.token_hex(12), request.method, target.endpoint, client.name)
     return await _proxy(request, target, obs)
-
-
-def _models(request: web.Request, target: Target) -> web.Response:
-    gen = request.app[RUNTIME].current
-    rule = gen.policy.rules.get(request.get(CLIENT, ANYONE).name)
-    # a wire's own catalog shape: Gemini's, with its paging, also for the google-genai SDK's
-    # GET /v1/models (it sends its key as x-goog-api-key)
-    endpoint = "gemini.models" if "x-goog-api-key" in request.headers else target.endpoint
-    shaped = listing_wire(endpoint)
-    if target.rest in ("/models", "/models/"):
-        listed = model_objects(gen.router)
-        listed = rule.listed(listed) if rule else listed
-        if shaped is not None:
-            return web.json_response(
-                shaped.listing(listed, request.query.get("pageSize"), request.query.get("pageToken"))
-            )
-        return web.json_response({"object": "list", "data": listed})
-    model_id = unquote(target.rest[len("/models/") :])
-    found = find_model(gen.router, model_id)
-    if found is None or (rule is not None and not rule.allows((model_id,))):
-        raise ProxyError(404, f"model {model_id!r} is not in proxyd's catalog (GET /v1/models)", code="model_not_found")
-    return web.json_response(shaped.listed(found) if shaped is not None else found)
 
 
 async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.StreamResponse:
