@@ -35,8 +35,10 @@ from proxyd.config.settings import LOOPBACK_NAMES, OWNER, Access, Client, Role
 
 # Local pages that reveal nothing and that health checks (Docker's HEALTHCHECK) call without a
 # token; and the browser page's own files, which hold no data (a browser cannot send a token when
-# it opens a page): the page asks for the token and sends it with every call for data.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/ui/page.js", "/ui/page.css"})
+# it opens a page): the page asks for the token and sends it with every call for data. Its
+# catalogs (OPEN_PREFIX) hold only the page's words.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/ui/page.js", "/ui/i18n.js", "/ui/tabs.js", "/ui/page.css"})
+OPEN_PREFIX = "/ui/i18n/"
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 ANYONE = OWNER  # who a request is when no token is asked of it: the person whose proxyd it is
@@ -184,7 +186,7 @@ class Policy:
 
     def check_token(self, path: str, headers: Mapping[str, str], query: str = "") -> Refusal | Client:
         """The client whose token the request sent, or the refusal when it sent none of them."""
-        if not self._clients or path in OPEN_PATHS:
+        if not self._clients or path in OPEN_PATHS or path.startswith(OPEN_PREFIX):
             return ANYONE
         given = client_token(headers, query)
         found = self._find(_digest(given)) if given is not None else None

@@ -302,7 +302,7 @@ async def _proxy(request: web.Request, target: Target, obs: Observation) -> web.
         wire = request_wire(request)
         obs.ticket = await request.app[GATE].admit(client, access, wire.name if wire else None)
     if route.group is None and route.provider.disabled:
-        raise disabled_error(route.provider.name, route.provider.disabled)
+        raise disabled_error(route.provider.name, route.provider.disabled.text)
     if route.group is not None:
         return await serve_group(request, target, route, gen, body, parsed, obs)
     request.app[OBSERVER].routed(obs, route.provider.name, route.model)

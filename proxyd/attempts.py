@@ -79,7 +79,7 @@ async def serve_group(
 
 def _disabled(gen: Generation, name: str) -> str | None:
     provider = gen.config.provider(name)
-    return provider.disabled if provider is not None else None
+    return provider.disabled.text if provider is not None and provider.disabled else None
 
 
 async def _try_target(

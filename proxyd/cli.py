@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_summary(config, f"{path} ({why})")
         if loose:
             print(f"warning: {loose}", file=sys.stderr)
-        disabled = [p for p in config.providers if p.disabled]
-        for p in disabled:  # the rest works; --strict makes any of these a failure (CI, deploys)
-            print(f"warning: provider {p.name} is not in use: {p.disabled}", file=sys.stderr)
+        disabled = [(p.name, p.disabled) for p in config.providers if p.disabled]
+        for name, unused in disabled:  # the rest works; --strict makes any of these a failure (CI, deploys)
+            print(f"warning: provider {name} is not in use: {unused.text}", file=sys.stderr)
         return EXIT_CONFIG if disabled and args.strict else EXIT_OK
     if args.command == "models":
         return _models(config, args)

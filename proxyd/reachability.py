@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from proxyd.config.settings import ModelEntry
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import failure_of
 
 # misconfigured: the config says it cannot be used (its key's variable is not set): red, with the fix
@@ -33,8 +34,8 @@ class ProbeResult:
     models: tuple[ModelEntry, ...] | None = None  # the listing, when the answer held one
     failure: BaseException | None = field(default=None, compare=False)  # what stopped an answer, for `check`
     body: bytes = b""  # the start of an error answer (the provider's own secrets blanked), for `check`
-    # (cause, fix) when GET /models answered 404 here but another form of the base_url lists models
-    misplaced: tuple[str, str] | None = None
+    # what to set when GET /models answered 404 here but another form of the base_url lists models
+    misplaced: Diagnosis | None = None
     ollama: bool = False  # the listing is Ollama's, which has /api/show for each model's window
 
 
@@ -44,7 +45,7 @@ def judge_probe(result: ProbeResult, degraded_after_s: float) -> tuple[State, st
     if status is None:
         return "unreachable", result.error or "no answer"
     if result.misplaced is not None:  # it answers, but every request to this base_url would fail
-        return "misconfigured", f"{result.misplaced[0]}; {result.misplaced[1]}"
+        return "misconfigured", f"{result.misplaced.cause}; {result.misplaced.fix}"
     if status in (401, 403):
         return "degraded", f"the provider rejected the key (HTTP {status} on GET /models)"
     if status >= 500:

@@ -210,7 +210,7 @@ def _wire_facts(provider: Provider) -> tuple[object, ...]:
 def _health(provider: Provider) -> ProviderHealth:
     health = ProviderHealth()
     if provider.disabled:
-        health.misconfigured(provider.disabled)
+        health.misconfigured(provider.disabled.text)
     return health
 
 

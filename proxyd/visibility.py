@@ -74,6 +74,7 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         "reload_failed": _reload_for_viewer(doc.get("reload_failed")),
         "editable": False,
         "not_editable": "read-only: this token's role is viewer (changes and Tests need an admin's token)",
+        "not_editable_code": "viewer",
     }
 
 

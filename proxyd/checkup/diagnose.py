@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from proxyd.config.keys import shell_reference
 from proxyd.config.services import complete_base_url, detect
 from proxyd.config.settings import Provider
+from proxyd.diagnosis import Diagnosis, Value, note
 from proxyd.headers import wire_defaults
 from proxyd.redact import redact_text, secret_header
 from proxyd.wires.registry import WIRES
@@ -52,10 +53,17 @@ class Verdict:
     curl: str | None = None
     tool_calls: str | None = None  # check --tools: well, in_text, invalid, never or refused
     set: str | None = None  # check --tools: the proxyd set line that acts on it
+    diagnosis: dict[str, Any] | None = None  # the cause's and fix's codes, for the page's languages
+    noted: list[dict[str, Any]] = field(default_factory=list)  # the notes' codes, likewise
 
-    def failed(self, cause: str, fix: str) -> Verdict:
-        self.ok, self.cause, self.fix = False, cause, fix
+    def failed(self, problem: Diagnosis) -> Verdict:
+        self.ok, self.cause, self.fix, self.diagnosis = False, problem.cause, problem.fix, problem.as_json()
         return self
+
+    def note(self, code: str, **params: Value) -> None:
+        said = note(code, **params)
+        self.notes.append(said["text"])
+        self.noted.append(said)
 
 
 def probe_for(wire: str, model: str) -> Probe:
@@ -114,21 +122,14 @@ def url_forms_to_try(provider: Provider) -> list[str]:
     return [given, *others] if given else others
 
 
-def working_form_advice(provider: Provider, path: str, form: str) -> tuple[str, str]:
-    """(cause, fix) when ``form`` answered where the configured base_url gave a 404."""
-    added = provider.base_url_added
+def working_form_advice(provider: Provider, path: str, form: str) -> Diagnosis:
+    """Why, and what to set, when ``form`` answered where the configured base_url gave a 404."""
+    added, url = provider.base_url_added, provider.base_url + path
     if added and provider.base_url == form + added:
-        return (
-            f"HTTP 404 for {provider.base_url}{path}: proxyd added {added} to the bare base_url "
-            f"({provider.service}'s usual API path), but this server serves the API at its root",
-            "set add_api_path: false for this provider   (the URL as you gave it works)",
-        )
+        return Diagnosis("api_path_added", {"url": url, "added": added, "service": provider.service or ""})
     # A bare URL of a known service would get its API path added again: say how to stop that.
-    keep = " and add_api_path: false" if complete_base_url(form, detect(form))[1] else ""
-    return (
-        f"HTTP 404 for {provider.base_url}{path}: the base_url is not the API root",
-        f"set base_url: {form}{keep}   (that form works)",
-    )
+    bare = bool(complete_base_url(form, detect(form))[1])
+    return Diagnosis("not_api_root", {"url": url, "form": form}, "use_form_bare" if bare else "use_form")
 
 
 def error_message(body: bytes) -> str:
@@ -149,39 +150,29 @@ def error_message(body: bytes) -> str:
 
 def status_verdict(v: Verdict, status: int, body: bytes, key_source: str) -> Verdict:
     """A verdict for an HTTP error answer (the 404 and unknown-model cases are the caller's)."""
-    said = error_message(body)
+    return v.failed(status_diagnosis(status, body, key_source))
+
+
+def status_diagnosis(status: int, body: bytes, key_source: str) -> Diagnosis:
+    params: dict[str, Value] = {"status": status, "said": error_message(body), "key_source": key_source}
     if status in (401, 403):
-        return v.failed(
-            f"HTTP {status}: the provider rejected the key ({said})",
-            f"the key comes from {key_source}: check it is the right key for this base_url and is not expired",
-        )
+        return Diagnosis("key_rejected", params)
     if status == 429:
-        return v.failed(f"HTTP 429: rate limited or out of quota ({said})", "wait, or check the account's quota")
-    if status >= 500:
-        return v.failed(f"HTTP {status}: the provider failed ({said})", "the server itself has a problem; see its logs")
-    return v.failed(f"HTTP {status}: {said}", "read the provider's message above; the curl command reproduces it")
+        return Diagnosis("rate_limited", params)
+    return Diagnosis("provider_failed" if status >= 500 else "http_error", params)
 
 
-def stream_verdicts(content_type: str, stalled_s: float | None) -> tuple[str, str] | None:
-    """(cause, fix) when a 200 answer was not a working stream; ``None`` when it was."""
+def stream_verdicts(content_type: str, stalled_s: float | None) -> Diagnosis | None:
+    """What is wrong when a 200 answer was not a working stream; ``None`` when it was."""
     if content_type != "text/event-stream":
-        return (
-            f"the answer to a streaming request was not a stream (Content-Type {content_type or 'none'})",
-            "the server, or a proxy in front of it, does not emit SSE: set streaming: false for this provider",
-        )
+        return Diagnosis("not_a_stream", {"content_type": content_type or "none"})
     if stalled_s is not None:
-        return (
-            f"the stream stalled: no event within {stalled_s:g} s after the response head",
-            "SSE is buffered by a proxy in front of the provider (nginx: proxy_buffering off) "
-            "or not emitted; or set streaming: false for this provider",
-        )
+        return Diagnosis("stream_stalled", {"seconds": stalled_s})
     return None
 
 
 def unknown_model_verdict(v: Verdict, model: str, listed: tuple[str, ...] | None) -> Verdict:
-    if listed:
-        shown = ", ".join(listed[:20]) + (f" (and {len(listed) - 20} more)" if len(listed) > 20 else "")
-        fix = f"use one of the ids GET /models lists: {shown}"
-    else:
-        fix = "the provider's GET /models listed no ids; check the model name in its own documentation"
-    return v.failed(f"the provider does not know the model {model!r}", fix + " (set default_model)")
+    params: dict[str, Value] = {"model": model, "ids": ", ".join(listed[:20]) if listed else ""}
+    if listed and len(listed) > 20:
+        return v.failed(Diagnosis("unknown_model", {**params, "more": len(listed) - 20}, "pick_listed_more"))
+    return v.failed(Diagnosis("unknown_model", params, "pick_listed" if listed else "none_listed"))

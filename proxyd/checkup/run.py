@@ -9,6 +9,7 @@ model is answered with the ids ``GET /models`` lists.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from proxyd.checkup.diagnose import (
     Verdict,
     curl_command,
     probe_for,
+    status_diagnosis,
     status_verdict,
     stream_verdicts,
     unknown_model_verdict,
@@ -32,6 +34,7 @@ from proxyd.checkup.diagnose import (
 )
 from proxyd.config.services import detect
 from proxyd.config.settings import Config, GroupTarget, ModelEntry, Provider
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
 from proxyd.probes import probe_models
@@ -49,7 +52,7 @@ class Outcome:
     content_type: str = ""
     body: bytes = b""
     latency_ms: float = 0.0
-    failure: tuple[str, str] | None = None  # (cause, fix) when no usable answer came
+    failure: Diagnosis | None = None  # when no usable answer came
     stalled_s: float | None = None
 
 
@@ -114,7 +117,7 @@ async def _check(
             v.curl = curl_command(provider, provider.base_url, probe_for(wires[0], MODEL_PLACEHOLDER))
             return _no_model(v, provider, listing, timeout_s)
         model = listing.models[0].id
-        v.notes.append(f"no default_model: probing {model!r}, the first id GET /models lists")
+        v.note("probing_first", model=model)
     v.model = model
     for wire in wires:
         probe = probe_for(wire, model)
@@ -122,26 +125,27 @@ async def _check(
         out = await _attempt(session, provider, provider.base_url, probe, timeout_s)
         fallback = wire == "responses" and len(wires) > 1 and out.status is not None
         if fallback and missing_route(out.status or 0, out.body, model, probe.path):
-            v.notes.append(
-                f"no /responses here (wire: auto; {reason(out.status or 0, out.body)}): "
-                "proxyd translates Responses requests to chat"
-            )
+            v.note("no_responses", reason=reason(out.status or 0, out.body))
             continue
         return await _judge(session, provider, probe, out, v, timeout_s)
     return v  # not reached: the last wire always returns
 
 
-def listing_diagnosis(provider: Provider, listing: ProbeResult, timeout_s: float) -> tuple[str, str] | None:
-    """(cause, fix) when a ``GET /models`` probe shows the server down, refusing the key or
-    failing; ``None`` when it answered well enough (the health probe's verdict, in words)."""
+def listing_diagnosis(
+    provider: Provider, listing: ProbeResult, timeout_s: float, degraded_after_s: float | None = None
+) -> Diagnosis | None:
+    """What a ``GET /models`` probe shows wrong: the server down, refusing the key or failing (and,
+    given ``degraded_after_s``, slow); ``None`` when it answered well enough (the health probe's
+    verdict, in words)."""
     if listing.status is None:
-        cause, fix = connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
-        return f"GET /models: {cause}", fix
+        problem = connection_failure(listing.failure or TimeoutError(), provider, provider.base_url, timeout_s)
+        return dataclasses.replace(problem, via="GET /models")
     if listing.misplaced is not None:
         return listing.misplaced
     if listing.status in (401, 403, 429) or listing.status >= 500:
-        v = status_verdict(Verdict(provider.name), listing.status, listing.body, provider.key_source)
-        return v.cause or "", v.fix or ""
+        return status_diagnosis(listing.status, listing.body, provider.key_source)
+    if degraded_after_s is not None and listing.latency_s >= degraded_after_s:
+        return Diagnosis("slow_listing", {"seconds": f"{listing.latency_s:.2f}", "limit": degraded_after_s})
     return None
 
 
@@ -151,13 +155,10 @@ def _no_model(v: Verdict, provider: Provider, listing: ProbeResult, timeout_s: f
     v.status = listing.status
     problem = listing_diagnosis(provider, listing, timeout_s)
     if problem is not None:
-        return v.failed(*problem)
+        return v.failed(problem)
     assert listing.status is not None
-    said = f"answered HTTP {listing.status}" if listing.status >= 300 else "listed none"
-    return v.failed(
-        f"no model to probe: no default_model, no models, and GET /models {said}",
-        "set default_model for this provider (the curl command takes the model as $MODEL)",
-    )
+    code = "no_model" if listing.status >= 300 else "no_model_listed"
+    return v.failed(Diagnosis(code, {"status": listing.status}, "set_default_model"))
 
 
 async def _judge(
@@ -165,7 +166,7 @@ async def _judge(
 ) -> Verdict:
     v.status, v.latency_ms = out.status, round(out.latency_ms, 1)
     if out.failure is not None:
-        return v.failed(*out.failure)
+        return v.failed(out.failure)
     assert out.status is not None
     if names_model(out.status, out.body, probe.model, probe.path):
         listing = await probe_models(session, provider, timeout_s)
@@ -177,10 +178,9 @@ async def _judge(
         return status_verdict(v, out.status, out.body, provider.key_source)
     problem = stream_verdicts(out.content_type, out.stalled_s)
     if problem is not None:
-        return v.failed(*problem)
+        return v.failed(problem)
     if provider.base_url_added:
-        v.notes.append(f"base_url had no path: proxyd added {provider.base_url_added}, and "
-                       f"{provider.base_url}{probe.path} works")  # fmt: skip
+        v.note("base_url_added", added=provider.base_url_added, url=provider.base_url + probe.path)
     v.ok = True
     return v
 
@@ -192,12 +192,10 @@ async def _wrong_path(
     for form in forms:
         out = await _attempt(session, provider, form, probe, timeout_s)
         if out.status is not None and 200 <= out.status < 300:
-            v.notes.append(f"{form}{probe.path} answered {out.status}")
-            return v.failed(*working_form_advice(provider, probe.path, form))
-    return v.failed(
-        f"HTTP 404 for {provider.base_url}{probe.path}",
-        "base_url probably lacks /v1 or has an extra path; also tried " + ", ".join(forms) + " without success",
-    )
+            v.note("form_answered", url=form + probe.path, status=out.status)
+            return v.failed(working_form_advice(provider, probe.path, form))
+    url, tried = provider.base_url + probe.path, ", ".join(forms)
+    return v.failed(Diagnosis("http_404", {"url": url, "forms": tried}, "wrong_path"))
 
 
 async def _attempt(
@@ -241,33 +239,20 @@ async def _read_stream(resp: aiohttp.ClientResponse, timeout_s: float) -> float 
     return None
 
 
-def connection_failure(exc: BaseException, provider: Provider, base_url: str, timeout_s: float) -> tuple[str, str]:
+def connection_failure(exc: BaseException, provider: Provider, base_url: str, timeout_s: float) -> Diagnosis:
     parts = urlsplit(base_url)
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return (
-            f"TLS: the certificate of {where} is not trusted (self-signed or a private CA)",
-            "import the CA into the system trust store (or point SSL_CERT_FILE at it)",
-        )
+        return Diagnosis("tls_untrusted", {"where": where})
     if isinstance(exc, aiohttp.ClientSSLError):
-        return (f"TLS handshake with {where} failed", "check it really speaks https on that port (or use http://)")
+        return Diagnosis("tls_failed", {"where": where})
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        host = parts.hostname or ""
         if provider.service is not None and detect(base_url) is not None:  # a known service's own name is right
-            return (
-                f"cannot resolve {parts.hostname}: this machine has no working DNS or network (the name is "
-                f"{provider.service}'s own)",
-                "connect this machine to the network (or set HTTPS_PROXY if it reaches the internet through one), "
-                "then check again",
-            )
-        return (f"cannot resolve {parts.hostname}", "check the host name in base_url, and this machine's network")
+            return Diagnosis("dns_offline", {"host": host, "service": provider.service})
+        return Diagnosis("dns_unknown", {"host": host})
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return (
-            f"connection refused or failed at {where}",
-            "the server is not running there, or a firewall blocks it: start it, or correct base_url",
-        )
+        return Diagnosis("refused", {"where": where})
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return (
-            f"no answer from {where} within {timeout_s:g} s",
-            "the server is overloaded, a slow model is loading, or a firewall drops packets; retry with --timeout",
-        )
-    return (f"the request to {where} failed ({type(exc).__name__})", "check base_url and that the server is up")
+        return Diagnosis("timeout", {"where": where, "seconds": timeout_s})
+    return Diagnosis("request_failed", {"where": where, "error": type(exc).__name__})

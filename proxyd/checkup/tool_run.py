@@ -19,6 +19,7 @@ from proxyd.checkup.diagnose import Verdict, status_verdict
 from proxyd.checkup.run import connection_failure, listing_diagnosis
 from proxyd.checkup.tool_probe import answer_verdict, offered, probe_body, refusal, set_line
 from proxyd.config.settings import Config, Provider
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import names_model
 from proxyd.headers import upstream_request_headers
 from proxyd.probes import probe_models
@@ -57,10 +58,10 @@ async def _provider(config: Config, provider: Provider, models: list[str] | None
             models = [listing.models[0].id] if listing.models else []
             problem = listing_diagnosis(provider, listing, timeout_s) if not models else None
             if problem is not None:  # the server is down or refuses: that, not the missing model, is the news
-                return [Verdict(provider.name).failed(*problem)]
+                return [Verdict(provider.name).failed(problem)]
         if not models:
             v = Verdict(provider.name)
-            return [v.failed("no model to probe", "set default_model for this provider, or list its models")]
+            return [v.failed(Diagnosis("no_model_listed", {}, "list_models"))]
         return list(await asyncio.gather(*(_probe(session, provider, m, timeout_s) for m in models)))
     finally:
         await session.close()
@@ -76,7 +77,7 @@ async def _probe(session: aiohttp.ClientSession, provider: Provider, model: str,
         try:
             status, body = await _post(session, provider, path, probe_body(wire, model), timeout_s)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return v.failed(*connection_failure(exc, provider, provider.base_url, timeout_s))
+            return v.failed(connection_failure(exc, provider, provider.base_url, timeout_s))
         v.status, v.latency_ms = status, round((time.perf_counter() - started) * 1000, 1)
         if wire != wires[-1] and missing_route(status, body, model, path):
             continue
@@ -88,14 +89,14 @@ def _judge(v: Verdict, provider: Provider, model: str, status: int, body: bytes)
     refused = refusal(status, body)
     if refused is None and status >= 300:
         if names_model(status, body, model, WIRES[v.wire or "chat"].path):
-            return v.failed(f"the provider does not know the model {model!r}", "see proxyd models for the ids it lists")
+            return v.failed(Diagnosis("unknown_model", {"model": model}, "see_models"))
         return status_verdict(v, status, body, provider.key_source)
     if refused is None:
         wire = WIRES[v.wire or "chat"]
         try:
             completion = wire.answer_to_pivot(_json(body), Turn({}, "resp_check", model, 0))
         except (ValueError, AttributeError, TypeError):
-            return v.failed(f"the answer was not {wire.answer_kind}", "see the provider's logs")
+            return v.failed(Diagnosis("not_answer", {"kind": wire.answer_kind}, "see_logs"))
         _, findings = check_completion(completion, Judge(offered(), Schemas(), False, "check"))
         refused = answer_verdict(findings)
         if refused.seen:

@@ -37,6 +37,7 @@ from proxyd.config.settings import (
 )
 from proxyd.config.spend import parse_budget, parse_price
 from proxyd.config.yaml_fields import Errors, check_keys, mapping, number, section
+from proxyd.diagnosis import Diagnosis
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -179,7 +180,7 @@ def _default_model(doc: dict[str, Any], path: str, errs: Errors) -> str | None:
 
 def _key(
     doc: dict[str, Any], path: str, env: Env, read_file: ReadFile, errs: Errors
-) -> tuple[str | None, str, str | None]:
+) -> tuple[str | None, str, Diagnosis | None]:
     """The key, where it comes from, and why the provider is disabled: an ``api_key`` naming a
     variable that is not set disables this provider alone (the rest of the config still loads)."""
     raw = doc.get("api_key")
@@ -188,12 +189,8 @@ def _key(
     if not unset:
         return (*parse_secret(doc, path, PROVIDER_KEY, env, read_file, errs), None)
     names = ", ".join(unset)
-    reason = (
-        f"{names} {'is' if len(unset) == 1 else 'are'} not set in proxyd's environment: export it in the shell "
-        f"that starts proxyd serve, or for systemd add Environment={unset[0]}=... (or EnvironmentFile=) to the "
-        "unit, or use api_key_file; then reload"
-    )
-    return None, f"env {names} (not set)", reason
+    code = "key_env_unset" if len(unset) == 1 else "keys_env_unset"
+    return None, f"env {names} (not set)", Diagnosis(code, {"names": names, "first": unset[0]}, "key_env_unset")
 
 
 def _parse_base_url(raw: object, path: str, env: Env, errs: Errors) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from proxyd.diagnosis import Diagnosis
+
 # A provider's wire setting (the adapters themselves are proxyd.wires.registry's Wire and WIRES)
 WireSetting = Literal["auto", "responses", "chat", "anthropic", "gemini"]
 WIRE_SETTINGS: tuple[str, ...] = ("auto", "responses", "chat", "anthropic", "gemini")
@@ -145,7 +147,7 @@ class Provider:
     tool_calls: ToolCalls = ToolCalls()
     # Why the provider cannot be used though the config loads: its key names a variable that is
     # not set (one missing cloud key must not stop local models). None: in use.
-    disabled: str | None = None
+    disabled: Diagnosis | None = None
     price: PriceSetting | None = None  # every model's, unless a model sets its own
     budget: Budget | None = None  # what requests to this provider may spend (a shared cloud account's cap)
     # A chat or Responses client's request to an Anthropic provider gets cache breakpoints where

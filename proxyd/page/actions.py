@@ -23,6 +23,7 @@ from proxyd.checkup.run import check_providers, listing_diagnosis
 from proxyd.config.keys import env_names, escape_env
 from proxyd.config.loader import load_text
 from proxyd.config.settings import Config, ConfigError, Provider
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import ProxyError
 from proxyd.onboard import edit
 from proxyd.page.forms import ProviderForm, SetForm, invalid
@@ -31,6 +32,9 @@ from proxyd.probes import probe_models
 from proxyd.reload import Reloader
 from proxyd.upstream import create_session
 
+# What a change did, in English (the page says it from the code: its catalogs' done.CODE).
+DONE = {"added": "added provider {name}", "removed": "removed provider {name}", "set": "set {where} = {value}",
+        "unset": "took {where} out"}  # fmt: skip
 _PASTED = "PROXYD_PAGE_PASTED_KEY"  # how a pasted key reaches the candidate provider, in memory
 
 
@@ -53,8 +57,7 @@ async def catalog(form: ProviderForm, path: Path, config: Config) -> dict[str, A
     problem = listing_diagnosis(provider, listing, config.health.timeout_s)
     models = [row(m, "discovered", "provider" if m.context_window else "default") for m in listing.models or ()]
     if problem is None and not models:
-        problem = (f"GET /models answered HTTP {listing.status} with no model list",
-                   "type the model ids this provider serves")  # fmt: skip
+        problem = Diagnosis("no_model_list", {"status": listing.status or 0}, "type_models")
     return {
         "ok": problem is None,
         "status": listing.status,
@@ -62,8 +65,9 @@ async def catalog(form: ProviderForm, path: Path, config: Config) -> dict[str, A
         "base_url": provider.base_url,
         "service": provider.service,
         "models": models,
-        "cause": problem[0] if problem else None,
-        "fix": problem[1] if problem else None,
+        "cause": problem.cause if problem else None,
+        "fix": problem.fix if problem else None,
+        "diagnosis": problem.as_json() if problem else None,
     }
 
 
@@ -89,14 +93,14 @@ async def add(form: ProviderForm, path: Path, reloader: Reloader, config: Config
     pasted = path.parent / "keys" / form.name
     before: list[bytes | None] = []
 
-    def change(doc: Any) -> str:
+    def change(doc: Any) -> dict[str, Any]:
         key = form.key_entry(f"keys/{form.name}")
         edit.add_provider(doc, form.name, escape_env(form.base_url), key, form.wire if form.wire != "auto" else None,
                           _literal_headers(form), list(form.models))  # fmt: skip
         if form.key_kind == "paste":  # only once the entry is accepted: a refused add writes nothing
             before.append(pasted.read_bytes() if pasted.exists() else None)
             edit.key_file(path, form.name, form.key_value)
-        return f"added provider {form.name}"
+        return {"code": "added", "name": form.name}
 
     try:
         return await _edit(path, reloader, change)
@@ -142,31 +146,34 @@ def check_key_reference(form: ProviderForm, config: Config, path: Path) -> None:
 
 
 async def remove(name: str, path: Path, reloader: Reloader) -> dict[str, Any]:
-    def change(doc: Any) -> str:
+    def change(doc: Any) -> dict[str, Any]:
         edit.remove_provider(doc, name)
-        return f"removed provider {name}"
+        return {"code": "removed", "name": name}
 
     return await _edit(path, reloader, change)
 
 
 async def set_value(form: SetForm, path: Path, reloader: Reloader) -> dict[str, Any]:
-    def change(doc: Any) -> str:
+    def change(doc: Any) -> dict[str, Any]:
         if form.model is not None:
             edit.set_model_value(doc, form.provider, form.model, form.key, form.value)
-            where = f"{form.provider}.models.{form.model}.{form.key}"
+            where = f"{form.provider}.models.{form.model}.{form.key}"  # a config path, in every language
         else:
             # base_url is the one value the page sets that the loader expands: keep a typed "${" as typed
             value = escape_env(form.value) if form.key == "base_url" and form.value is not None else form.value
             edit.set_provider_value(doc, form.provider, form.key, value)
             where = f"{form.provider}.{form.key}"
-        shown = json.dumps(form.value) if not isinstance(form.value, str) else form.value  # true, not True
-        return f"set {where} = {shown}" if form.value is not None else f"took {where} out"
+        if form.value is None:
+            return {"code": "unset", "where": where}
+        return {"code": "set", "where": where, "value": form.value}
 
     return await _edit(path, reloader, change)
 
 
-async def _edit(path: Path, reloader: Reloader, change: Callable[[Any], str]) -> dict[str, Any]:
-    def write() -> str:
+async def _edit(path: Path, reloader: Reloader, change: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """Make ``change``, which says what it did (a :data:`DONE` code and its values), and put it in force."""
+
+    def write() -> dict[str, Any]:
         doc = edit.read(path)
         did = change(doc)
         edit.write_checked(path, edit.dump(doc), dict(os.environ), env_is_proxyds=True)
@@ -176,8 +183,13 @@ async def _edit(path: Path, reloader: Reloader, change: Callable[[Any], str]) ->
         did = await asyncio.to_thread(write)
     except edit.EditError as exc:
         raise ProxyError(409, str(exc), code="config_edit_refused") from None
+    said = DONE[did["code"]].format_map({k: _shown(v) for k, v in did.items()})
     if not await reloader.reload("page"):
         errors = (reloader.last or {}).get("errors", [])
-        raise ProxyError(409, f"{did} in {path}, but proxyd did not take it: " + "; ".join(errors),
+        raise ProxyError(409, f"{said} in {path}, but proxyd did not take it: " + "; ".join(errors),
                          code="config_reload_failed")  # fmt: skip
-    return {"ok": True, "done": did, "config": str(path)}
+    return {"ok": True, "done": said, "did": did, "config": str(path)}
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)  # true, not True

@@ -10,9 +10,11 @@ nothing but proxyd itself is ever loaded or called.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from proxyd import __version__, jsonbody
 from proxyd.access import ANYONE, same_origin
 from proxyd.checkup.run import listing_diagnosis
 from proxyd.config.loader import EXAMPLE_CONFIG
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import ProxyError
 from proxyd.failover import group_report
 from proxyd.local.supervisor import LOCAL
@@ -29,7 +32,7 @@ from proxyd.observe import CLIENT, OBSERVER
 from proxyd.page import actions, csrf
 from proxyd.page.forms import provider_form, set_form
 from proxyd.page.usage import usage_data
-from proxyd.page.view import Diagnosis, document
+from proxyd.page.view import document
 from proxyd.reload import RELOADS, Reloader
 from proxyd.runtime import RUNTIME
 from proxyd.visibility import page_for
@@ -39,7 +42,9 @@ CSP = (
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 _FILES = {"/": ("index.html", "text/html"), "/ui/page.js": ("page.js", "text/javascript"),
+          "/ui/i18n.js": ("i18n.js", "text/javascript"), "/ui/tabs.js": ("tabs.js", "text/javascript"),
           "/ui/page.css": ("page.css", "text/css")}  # fmt: skip
+_CATALOG = re.compile(r"/ui/i18n/([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\.json")  # a language's words: i18n/LANG.json
 _SAFE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -47,6 +52,11 @@ _SAFE_HEADERS = {
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
+}
+# Why the page cannot change the config (the page's catalogs say it as ``not_editable.KEY``).
+NOT_EDITABLE = {
+    "no_config": "proxyd was started without a config file: the page shows it but cannot change it",
+    "example_config": "proxyd runs on its example config: run proxyd init, then proxyd serve, to edit yours",
 }
 
 
@@ -60,8 +70,15 @@ class PageState:
 
     def file(self, name: str) -> bytes:
         if name not in self._files:
-            self._files[name] = resources.files("proxyd.page").joinpath("assets", name).read_bytes()
+            self._files[name] = self._asset(name).read_bytes()
         return self._files[name]
+
+    def has(self, name: str) -> bool:
+        return name in self._files or self._asset(name).is_file()
+
+    @staticmethod
+    def _asset(name: str) -> Traversable:
+        return resources.files("proxyd.page").joinpath("assets", *name.split("/"))
 
 
 PAGE = web.AppKey("page", PageState)
@@ -75,6 +92,10 @@ async def serve_page(request: web.Request) -> web.StreamResponse:
     path, method = request.path, request.method
     if path in _FILES and method in ("GET", "HEAD"):
         return _file(request, path)
+    catalog = _CATALOG.fullmatch(path)
+    if catalog and method in ("GET", "HEAD") and request.app[PAGE].has(f"i18n/{catalog[1]}.json"):
+        body = request.app[PAGE].file(f"i18n/{catalog[1]}.json")
+        return web.Response(body=body, content_type="application/json", charset="utf-8", headers=_SAFE_HEADERS)
     if path == "/ui/api/state" and method in ("GET", "HEAD"):
         return web.json_response(_state(request), headers=_SAFE_HEADERS)
     if path == "/ui/api/usage" and method in ("GET", "HEAD"):
@@ -105,15 +126,12 @@ def _from_own_page(request: web.Request) -> None:
 def _state(request: web.Request) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     gen = runtime.current
-    timeout = gen.config.health.timeout_s
+    timeout, slow = gen.config.health.timeout_s, gen.config.health.degraded_after_s
     problems: dict[str, Diagnosis | None] = {}
     for p in gen.config.providers:
         health = runtime.health.get(p.name)
         last = health.last_probe if health is not None else None
-        problems[p.name] = listing_diagnosis(p, last, timeout) if last is not None else None
-        if p.disabled:  # "X is not set in proxyd's environment: <how to set it>"
-            cause, _, fix = p.disabled.partition(": ")
-            problems[p.name] = (cause, fix)
+        problems[p.name] = p.disabled or (listing_diagnosis(p, last, timeout, slow) if last is not None else None)
     now = time.time()
     groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
     tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}
@@ -130,25 +148,26 @@ def _state(request: web.Request) -> dict[str, Any]:
     role = request.get(CLIENT, ANYONE).role
     reloader = request.app.get(RELOADS)
     failed = reloader.last if reloader is not None and (reloader.last or {}).get("result") == "failure" else None
-    doc.update(version=__version__, config=str(path) if path else None, editable=why is None, not_editable=why,
+    doc.update(version=__version__, config=str(path) if path else None, editable=why is None,
+               not_editable=NOT_EDITABLE[why] if why else None, not_editable_code=why,
                role=role, can_test=role == "admin", reload_failed=failed)  # fmt: skip
     return page_for(doc, role)
 
 
 def _config_file(request: web.Request) -> tuple[Path | None, str | None]:
-    """The file the page edits, or why there is none to edit."""
+    """The file the page edits, or why there is none to edit (a key of :data:`NOT_EDITABLE`)."""
     reloader = request.app.get(RELOADS)
     if reloader is None:
-        return None, "proxyd was started without a config file: the page shows it but cannot change it"
+        return None, "no_config"
     if reloader.path == EXAMPLE_CONFIG:
-        return reloader.path, "proxyd runs on its example config: run proxyd init, then proxyd serve, to edit yours"
+        return reloader.path, "example_config"
     return reloader.path, None
 
 
 def _reloader(request: web.Request) -> tuple[Path, Reloader]:
     path, why = _config_file(request)
     if why is not None or path is None:
-        raise ProxyError(409, why or "no config file", code="not_editable")
+        raise ProxyError(409, NOT_EDITABLE[why or "no_config"], code="not_editable")
     return path, request.app[RELOADS]
 
 

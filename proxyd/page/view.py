@@ -13,13 +13,13 @@ from typing import Any
 
 from proxyd.catalog import catalog_of
 from proxyd.config.settings import DEFAULT_CONTEXT_WINDOW, Config, ModelEntry, Provider
+from proxyd.diagnosis import Diagnosis
 from proxyd.learned import LearnedWire
 from proxyd.reachability import ProviderHealth
 from proxyd.routing import Router
 from proxyd.traffic import Record, as_rows, summarize
 
 BADGES = ("vision", "tools", "reasoning")  # shown as VISION / TOOLS / THINKING
-Diagnosis = tuple[str, str]  # (cause, fix)
 
 
 def document(
@@ -75,8 +75,9 @@ def card(
         "detected_wire_reason": learned.reason if learned else None,
         "state": state["state"],
         "error": state["error"],
-        "cause": problem[0] if problem else None,
-        "fix": problem[1] if problem else None,
+        "cause": problem.cause if problem else None,
+        "fix": problem.fix if problem else None,
+        "diagnosis": problem.as_json() if problem else None,  # the page says it in its reader's language
         "latency_ms": None if latency is None else round(latency * 1000, 1),
         "probed_at": state["probe"].get("at"),
         "history": [[at, None if s is None else round(s * 1000, 1), st] for at, s, st in health.history]

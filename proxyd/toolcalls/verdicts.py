@@ -64,21 +64,27 @@ class ModelTools:
 
     def report(self) -> dict[str, object]:
         verdict = self.verdict()
+        form = self.forms.most_common(1)[0][0] if self.forms else None
         return {
             "verdict": verdict,
             "says": SAY[verdict],
-            "fix": fix(verdict, self.forms.most_common(1)[0][0] if self.forms else None, len(self.recent)),
+            "fix": fix(verdict, form, len(self.recent)),
+            "fix_params": {"parser": parser_for(form), "answers": len(self.recent)},  # the page's words for the fix
             "recent": dict(Counter(self.recent)),
             "calls": dict(self.counts),
             "last_problem": self.last_problem,
         }
 
 
+def parser_for(form: str | None) -> str:
+    return VLLM_PARSERS.get(form or "", "<the model's parser>")
+
+
 def fix(verdict: str, form: str | None, answers: int) -> str | None:
     """What to change, for a verdict (``form``: how the model wrote its calls as text)."""
     repair = "or let proxyd turn them into tool calls: tool_calls: {repair: true} on the provider or model"
     if verdict == "in_text":
-        parser = VLLM_PARSERS.get(form or "", "<the model's parser>")
+        parser = parser_for(form)
         return (
             f"start the server with its tool parser (vLLM: --enable-auto-tool-choice --tool-call-parser {parser}; "
             f"llama.cpp: --jinja; Ollama/LM Studio: a model build whose template supports tools), {repair}"

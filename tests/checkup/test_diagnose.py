@@ -60,7 +60,7 @@ def test_which_url_form_to_try_and_what_to_set(
 ) -> None:
     provider = one_provider(base, **extra)
     assert url_forms_to_try(provider) == forms
-    assert fix in working_form_advice(provider, "/chat/completions", working)[1]
+    assert fix in working_form_advice(provider, "/chat/completions", working).fix
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_offline_a_known_services_name_is_not_blamed_and_the_curl_names_the_key_
     dns = aiohttp.ClientConnectorDNSError(aiohttp.client_reqrep.ConnectionKey("openrouter.ai", 443, True, True, None, None, None), socket.gaierror(-3, "Temporary failure in name resolution"))  # fmt: skip
     cause, fix = connection_failure(dns, router, router.base_url, 5)
     assert "no working DNS or network" in cause and "OpenRouter" in cause and "host name" not in fix
-    assert "check the host name" in connection_failure(dns, mine, mine.base_url, 5)[1]
+    assert "check the host name" in connection_failure(dns, mine, mine.base_url, 5).fix
     curl = curl_command(router, router.base_url, probe_for("chat", "openai/gpt-4.1"))
     assert "$OR_KEY" in curl and "sk-or-secret" not in curl
     assert key_reference("file keys/groq") == "$(cat keys/groq)" and key_reference("literal") == "$KEY"

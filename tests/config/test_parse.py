@@ -319,9 +319,9 @@ def test_a_key_whose_variable_is_unset_disables_that_provider_alone() -> None:
     config = parse_config(raw, env={}, read_file=lambda name: "")
     local, cloud = config.providers
     assert local.disabled is None and cloud.api_key is None and cloud.key_source == "env OPENROUTER_API_KEY (not set)"
-    assert cloud.disabled is not None and cloud.disabled.startswith(
+    assert cloud.disabled is not None and cloud.disabled.text.startswith(
         "OPENROUTER_API_KEY is not set in proxyd's environment"
     )
-    assert "Environment=OPENROUTER_API_KEY=" in cloud.disabled  # the fix for systemd, beside the shell's
+    assert "Environment=OPENROUTER_API_KEY=" in cloud.disabled.text  # the fix for systemd, beside the shell's
     set_now = parse_config(raw, env={"OPENROUTER_API_KEY": "sk-or-1"}, read_file=lambda name: "")
     assert set_now.providers[1].disabled is None and set_now.providers[1].api_key == "sk-or-1"

@@ -295,7 +295,7 @@ groups:
         resting = '[data-group="main"] [data-target="limited/qwen3"][data-resting="yes"]'
         await page.wait_for_selector(resting, timeout=WAIT * 1000)
         text = await page.inner_text(resting)
-        assert "resting 1" in text and "status_429" in text  # 120 s or a little less
+        assert "resting 1" in text and "HTTP 429" in text  # 120 s or a little less
         await shot(page, "group-resting")
         assert problems == []
 
@@ -473,7 +473,7 @@ async def test_a_local_servers_card_starts_and_stops_it(browser: Browser, tmp_pa
         await page.click(card("gemma") + ' button[data-action="start"]')
         await page.wait_for_selector(card("gemma") + ' button[data-action="stop"]', timeout=WAIT * 1000)
         text = await page.inner_text(field)
-        assert text.startswith("ready for ") and "loads in 1." in text and "4096-token context" in text
+        assert text.startswith("ready for ") and "loads in 1." in text and "4,096-token context" in text  # Intl: the language's digit groups
         await shot(page, "local-server")
         await page.click(card("gemma") + ' button[data-action="stop"]')
         await page.wait_for_selector(card("gemma") + ' button[data-action="start"]', timeout=WAIT * 1000)

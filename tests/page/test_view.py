@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from proxyd.config.settings import ModelEntry
+from proxyd.diagnosis import Diagnosis
 from proxyd.page.view import document, model_rows
 from proxyd.reachability import ProbeResult, ProviderHealth
 from proxyd.routing import Router
@@ -29,7 +30,7 @@ def test_cards_show_state_history_and_where_the_key_comes_from_never_the_key() -
     health["local"].probed(ProbeResult(0.012, status=200), 3.0, now=100.0)
     health["local"].probed(ProbeResult(0.020, status=200), 3.0, now=160.0)
     health["cloud"].probed(ProbeResult(1.0, error="refused"), 3.0, now=160.0)
-    problems = {"cloud": ("GET /models: connection refused", "start it")}
+    problems = {"cloud": Diagnosis("refused", {"where": "127.0.0.1:9"}, via="GET /models")}
     doc = document(router.config, router, health, problems, {}, [], now=170.0)
     local, cloud = doc["providers"]
     assert (local["state"], local["latency_ms"], local["history"]) == (
@@ -39,10 +40,13 @@ def test_cards_show_state_history_and_where_the_key_comes_from_never_the_key() -
     )
     assert (cloud["state"], cloud["cause"], cloud["fix"], cloud["history"]) == (
         "unreachable",
-        "GET /models: connection refused",
-        "start it",
+        "GET /models: connection refused or failed at 127.0.0.1:9",
+        "the server is not running there, or a firewall blocks it: start it, or correct base_url",
         [[160.0, None, "unreachable"]],
     )
+    # beside the English, what the page needs to say it in its reader's language
+    assert cloud["diagnosis"] == {"code": "refused", "fix_code": "refused", "params": {"where": "127.0.0.1:9"},
+                                  "via": "GET /models"}  # fmt: skip
     assert cloud["key"] == "literal" and SECRET not in json.dumps(doc)  # fmt: skip
 
 

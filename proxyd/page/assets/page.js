@@ -3,7 +3,7 @@
 "use strict";
 
 const POLL_MS = 2000;
-const BADGES = [["vision", "VISION"], ["tools", "TOOLS"], ["reasoning", "THINKING"]];
+const BADGES = ["vision", "tools", "reasoning"];  // their labels: badge.CAPABILITY
 const page = {
   csrf: document.querySelector('meta[name="proxyd-page"]').content,
   token: sessionStorage.getItem("proxyd-token"),
@@ -33,13 +33,22 @@ async function call(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await resp.json().catch(() => ({}));
-  if (resp.status === 401) { askToken(); throw new Error("proxyd asks for its token"); }
+  if (resp.status === 401) { askToken(); throw new Error(t("token.title")); }
   if (!resp.ok) {
-    const err = new Error((data.error && data.error.message) || "HTTP " + resp.status);
+    const err = new Error(refusal(data.error, resp.status));
     err.refused = resp.status === 403 && data.error && data.error.code === "role_not_allowed";
     throw err;
   }
   return data;
+}
+
+// proxyd's refusal in the page's language: the error's code says which (the API's message, in
+// English, is kept for what the page has no words of its own for, such as the config's checks).
+function refusal(error, status) {
+  if (!error) return t("error.http", { status });
+  const code = error.code === "invalid_form" && error.param ? "invalid_form." + error.param : error.code;
+  if (i18n.lang === "en" || !code || !("error." + code in i18n.english)) return error.message || t("error.http", { status });
+  return t("error." + code, { message: error.message });
 }
 
 function notice(text, good) {
@@ -75,7 +84,7 @@ async function poll() {
       return;
     }
     if (!document.getElementById("token").hidden) return;
-    notice("proxyd does not answer: " + err.message);
+    notice(t("notice.no_answer", { error: err.message }));
   }
 }
 
@@ -84,9 +93,10 @@ function draw() {
   const counts = {};
   for (const p of s.providers) counts[p.state] = (counts[p.state] || 0) + 1;
   document.getElementById("summary").textContent =
-    Object.entries(counts).map(([k, v]) => v + " " + k).join(" · ") || "no providers";
+    Object.entries(counts).map(([k, v]) => num(v) + " " + t("state." + k)).join(" · ") || t("summary.none");
   drawReloadFailed(s.reload_failed);
-  document.getElementById("config-path").textContent = s.editable ? "editing " + s.config : s.not_editable;
+  document.getElementById("config-path").textContent = s.editable ? t("config.editing", { path: s.config })
+    : s.not_editable_code ? t("not_editable." + s.not_editable_code) : s.not_editable;
   document.getElementById("add-open").disabled = !s.editable;
   document.getElementById("add-open").hidden = s.role !== "admin";  // a viewer's page is read-only
   if (!typing(document.getElementById("cards"))) drawCards(s);
@@ -100,8 +110,7 @@ function drawReloadFailed(failed) {
   const el = document.getElementById("reload-failed");
   el.hidden = !failed;
   if (!failed) return;
-  const since = new Date(failed.since * 1000).toLocaleTimeString();
-  const head = "The config file did not load (since " + since + "); proxyd runs on the config it loaded before.";
+  const head = t("reload.failed", { since: clock(failed.since) });
   el.textContent = failed.errors ? head + "\n" + failed.errors.join("\n") : head;
 }
 
@@ -109,7 +118,7 @@ function drawReloadFailed(failed) {
 
 function drawCards(s) {
   const cards = s.providers.map((p) => card(p, s.editable));
-  if (!cards.length) cards.push(h("p", { class: "muted" }, "No providers yet: Add provider, or run proxyd init."));
+  if (!cards.length) cards.push(h("p", { class: "muted" }, ...rich("cards.none")));
   document.getElementById("cards").replaceChildren(...cards);
 }
 
@@ -117,15 +126,15 @@ function card(p, editable) {
   const wire = p.detected_wire && p.detected_wire !== p.wire ? p.wire + " → " + p.detected_wire : p.wire;
   return h("article", { class: "card", "data-provider": p.name, "data-state": p.state },
     h("div", { class: "card-head" },
-      h("span", { class: "dot " + p.state, title: p.state }), h("h3", {}, p.name),
-      h("span", { class: "state muted" }, p.state)),
+      h("span", { class: "dot " + p.state, title: t("state." + p.state) }), h("h3", {}, p.name),
+      h("span", { class: "state muted" }, t("state." + p.state))),
     h("dl", {},
-      h("dt", {}, "base URL"), h("dd", {}, p.base_url),
-      h("dt", {}, "key"), h("dd", {}, p.key === null ? "shown to admins" : p.key),
-      h("dt", {}, "wire"), h("dd", { "data-field": "wire" }, wire),
-      h("dt", {}, "probe"), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? p.latency_ms + " ms" : p.probed_at ? "no answer" : "not probed yet"),
-      h("dt", {}, "models"), h("dd", {}, p.models.length + (p.default_model ? " (default " + p.default_model + ")" : "")),
-      p.local && h("dt", {}, "server"), p.local && h("dd", { "data-field": "local" }, localLine(p.local)),
+      h("dt", {}, t("card.base_url")), h("dd", {}, p.base_url),
+      h("dt", {}, t("card.key")), h("dd", {}, p.key === null ? t("card.key_hidden") : p.key),
+      h("dt", {}, t("card.wire")), h("dd", { "data-field": "wire" }, wire),
+      h("dt", {}, t("card.probe")), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? ms(p.latency_ms) : p.probed_at ? t("card.no_answer") : t("card.not_probed")),
+      h("dt", {}, t("card.models")), h("dd", {}, p.default_model ? tn("card.models_default", p.models.length, { model: p.default_model }) : num(p.models.length)),
+      p.local && h("dt", {}, t("card.server")), p.local && h("dd", { "data-field": "local" }, localLine(p.local)),
       Object.entries(p.local_models || {}).flatMap(([model, l]) => [
         h("dt", {}, model),
         h("dd", { "data-field": "local", "data-model": model }, localLine(l), " ", localButtons(p.name + "/" + model, l))])),
@@ -135,10 +144,10 @@ function card(p, editable) {
       h("pre", { class: "last-lines", "data-field": "last-lines" }, l.last_lines.slice(-8).join("\n"))),
     testResult(p.test),
     h("div", { class: "actions" },
-      page.state.can_test && h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, "Test"),
+      page.state.can_test && h("button", { type: "button", class: "primary", "data-action": "test", onclick: () => runTest(p.name) }, t("action.test")),
       p.local && localButtons(p.name, p.local),
-      editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, "Edit"),
-      editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, "Delete")));
+      editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, t("action.edit")),
+      editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, t("action.delete"))));
 }
 
 function sparkline(history) {
@@ -148,8 +157,8 @@ function sparkline(history) {
   svg.setAttribute("viewBox", "0 0 300 36");
   svg.setAttribute("preserveAspectRatio", "none");
   const max = Math.max(1, ...history.map((x) => x[1] || 0));
-  history.slice(-60).forEach(([at, ms, state], i) => {
-    const height = ms === null ? 36 : Math.max(2, (ms / max) * 34);
+  history.slice(-60).forEach(([at, took, state], i) => {
+    const height = took === null ? 36 : Math.max(2, (took / max) * 34);
     const bar = document.createElementNS(ns, "rect");
     bar.setAttribute("x", String(i * 5));
     bar.setAttribute("y", String(36 - height));
@@ -157,7 +166,7 @@ function sparkline(history) {
     bar.setAttribute("height", String(height));
     bar.setAttribute("class", state);
     const tip = document.createElementNS(ns, "title");
-    tip.textContent = new Date(at * 1000).toLocaleTimeString() + ": " + (ms === null ? "no answer" : ms + " ms");
+    tip.textContent = clock(at) + ": " + (took === null ? t("card.no_answer") : ms(took));
     bar.append(tip);
     svg.append(bar);
   });
@@ -167,25 +176,25 @@ function sparkline(history) {
 function problem(p) {
   if (p.state === "ok" || p.state === "unknown" || (!p.error && !p.cause)) return null;
   return h("div", { class: "problem " + p.state, "data-field": "problem" },
-    h("div", {}, p.cause || p.error),
-    p.fix && h("div", { class: "fix" }, "Fix: " + p.fix));
+    h("div", {}, p.cause ? said(p.diagnosis, p.cause, "cause") : t("card.last_error", { error: p.error })),
+    p.fix && h("div", { class: "fix" }, t("card.fix", { fix: said(p.diagnosis, p.fix, "fix") })));
 }
 
-function testResult(t) {
-  if (!t) return null;
-  const when = new Date(t.at * 1000).toLocaleTimeString();
-  const head = t.ok
-    ? "Test at " + when + ": answered in " + t.latency_ms + " ms (" + t.wire + ", " + t.model + ")"
-    : "Test at " + when + " failed: " + t.cause;
-  return h("div", { class: t.ok ? "test" : "test failed", "data-field": "test" },
+function testResult(test) {
+  if (!test) return null;
+  const when = clock(test.at);
+  const head = test.ok
+    ? t("test.ok", { when, took: ms(test.latency_ms), wire: test.wire, model: test.model })
+    : t("test.failed", { when, cause: said(test.diagnosis, test.cause, "cause") });
+  return h("div", { class: test.ok ? "test" : "test failed", "data-field": "test" },
     h("div", {}, head),
-    !t.ok && t.fix && h("div", { class: "fix muted" }, "Fix: " + t.fix),
-    ...(t.notes || []).map((n) => h("div", { class: "muted" }, n)),
-    t.curl && h("pre", {}, t.curl));
+    !test.ok && test.fix && h("div", { class: "fix muted" }, t("card.fix", { fix: said(test.diagnosis, test.fix, "fix") })),
+    ...(test.noted || []).map((n) => h("div", { class: "muted" }, noted(n))),
+    test.curl && h("pre", {}, test.curl));
 }
 
 async function runTest(name) {
-  notice("Testing " + name + "…", true);
+  notice(t("test.running", { name }), true);
   try {
     await call("POST", "/ui/api/test", { provider: name });
     notice("");
@@ -195,25 +204,25 @@ async function runTest(name) {
 
 // A local server proxyd runs: its state and since when, its load time, what it holds.
 function localLine(l) {
-  const parts = [l.state + " for " + Math.round(l.for_s) + " s"];
-  if (l.load_s !== null) parts.push("loads in " + l.load_s.toFixed(1) + " s");
-  if (l.busy) parts.push(l.busy + " in flight");
-  if (l.context_window) parts.push(l.context_window + "-token context");
-  if (l.idle_unload_s) parts.push("stops after " + l.idle_unload_s + " s idle");
-  if (l.retry_in_s) parts.push("restart allowed in " + l.retry_in_s + " s");
+  const parts = [t("local.for", { state: t("local.state." + l.state), time: seconds(Math.round(l.for_s)) })];
+  if (l.load_s !== null) parts.push(t("local.loads_in", { time: seconds(l.load_s) }));
+  if (l.busy) parts.push(tn("local.busy", l.busy));
+  if (l.context_window) parts.push(t("local.context", { tokens: num(l.context_window) }));
+  if (l.idle_unload_s) parts.push(t("local.idle_unload", { time: seconds(l.idle_unload_s) }));
+  if (l.retry_in_s) parts.push(t("local.retry", { when: inSeconds(l.retry_in_s) }));
   return parts.join(" · ");
 }
 
 // Start and Stop, for admins: a stopped (or crashed) server can be started, a running one stopped.
 function localButtons(name, l) {
   if (!page.state.can_test) return null;
-  if (["stopped", "crashed"].includes(l.state)) return h("button", { type: "button", "data-action": "start", "data-server": name, onclick: () => localServer(name, "start") }, "Start");
-  if (["starting", "ready"].includes(l.state)) return h("button", { type: "button", "data-action": "stop", "data-server": name, onclick: () => localServer(name, "stop") }, "Stop");
+  if (["stopped", "crashed"].includes(l.state)) return h("button", { type: "button", "data-action": "start", "data-server": name, onclick: () => localServer(name, "start") }, t("action.start"));
+  if (["starting", "ready"].includes(l.state)) return h("button", { type: "button", "data-action": "stop", "data-server": name, onclick: () => localServer(name, "stop") }, t("action.stop"));
   return null;
 }
 
 async function localServer(name, action) {
-  notice((action === "start" ? "Starting " : "Stopping ") + name + "…", true);
+  notice(action === "start" ? t("local.starting", { name }) : t("local.stopping", { name }), true);
   try {
     await call("POST", "/ui/api/local", { provider: name, action });
     notice("");
@@ -222,14 +231,20 @@ async function localServer(name, action) {
 }
 
 async function remove(name) {
-  if (!confirm("Take provider " + name + " out of the config?")) return;
+  if (!confirm(t("confirm.delete", { name }))) return;
   await change("DELETE", "/ui/api/providers/" + encodeURIComponent(name));
+}
+
+// What a change did, and in which file.
+function done(answer) {
+  const did = answer.did || {};
+  const value = typeof did.value === "string" ? did.value : JSON.stringify(did.value);
+  return did.code ? t("done." + did.code, { ...did, value, config: answer.config }) : answer.done + " — " + answer.config;
 }
 
 async function change(method, path, body) {
   try {
-    const done = await call(method, path, body);
-    notice(done.done + " in " + done.config, true);
+    notice(done(await call(method, path, body)), true);
   } catch (err) { notice(err.message); }
   await poll();
 }
@@ -239,12 +254,12 @@ function editForm(event, p) {
   if (at.querySelector("form")) return;
   const fields = [["base_url", p.base_url], ["default_model", p.default_model || ""]];
   const inputs = fields.map(([k, v]) => h("input", { name: k, value: v }));
-  const wire = h("select", { name: "wire" }, ...["auto", "chat", "responses", "anthropic"].map(
+  const wire = h("select", { name: "wire" }, ...["auto", "chat", "responses", "anthropic", "gemini"].map(
     (w) => h("option", { value: w, selected: w === p.wire }, w)));
   const form = h("form", { class: "grid" },
     ...fields.map(([k], i) => h("label", {}, k, inputs[i])), h("label", {}, "wire", wire),
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"),
-      h("button", { type: "button", class: "quiet", onclick: () => form.remove() }, "Cancel")));
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("action.save")),
+      h("button", { type: "button", class: "quiet", onclick: () => form.remove() }, t("action.cancel"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const wanted = { base_url: inputs[0].value, default_model: inputs[1].value, wire: wire.value };
@@ -258,17 +273,23 @@ function editForm(event, p) {
   inputs[0].focus();
 }
 
+// Why a target rests: a failure reason of proxyd's (connect, timeout ...) or an answer's status.
+function failure(reason) {
+  if (!reason) return t("failure.unknown");
+  return reason.startsWith("status_") ? t("failure.status", { status: reason.slice(7) }) : t("failure." + reason);
+}
+
 function drawGroups(groups) {
   const blocks = groups.map((g) => h("div", { class: "panel", "data-group": g.alias },
-    h("h3", {}, g.alias + " ", h("span", { class: "muted" }, g.strategy + " model group")),
-    h("div", { class: "targets" }, ...g.targets.map((t) => h("div", {
-      class: "target", "data-target": t.target, "data-resting": t.resting_s > 0 ? "yes" : "no" },
-      h("span", { class: "dot " + (t.resting_s > 0 ? "degraded" : t.provider_state) }),
-      h("span", {}, t.target),
-      t.resting_s > 0 && h("span", { class: "muted" }, " resting " + Math.ceil(t.resting_s) + " s (" + t.last_failure + ")"),
-      t.in_flight > 0 && h("span", { class: "muted" }, " · " + t.in_flight + " in flight"))))));
+    h("h3", {}, g.alias + " ", h("span", { class: "muted" }, t("group.kind", { strategy: t("group.strategy." + g.strategy) }))),
+    h("div", { class: "targets" }, ...g.targets.map((x) => h("div", {
+      class: "target", "data-target": x.target, "data-resting": x.resting_s > 0 ? "yes" : "no" },
+      h("span", { class: "dot " + (x.resting_s > 0 ? "degraded" : x.provider_state) }),
+      h("span", {}, x.target),
+      x.resting_s > 0 && h("span", { class: "muted" }, " " + t("group.resting", { time: seconds(Math.ceil(x.resting_s)), why: failure(x.last_failure) })),
+      x.in_flight > 0 && h("span", { class: "muted" }, " · " + tn("local.busy", x.in_flight)))))));
   document.getElementById("groups").replaceChildren(
-    ...(blocks.length ? [h("h2", {}, "Model groups"), ...blocks] : []));
+    ...(blocks.length ? [h("h2", {}, t("group.title")), ...blocks] : []));
 }
 
 // --- add a provider ------------------------------------------------------------------------------
@@ -288,7 +309,7 @@ function addForm() {
 
 async function addCheck() {
   const out = document.getElementById("add-result");
-  out.replaceChildren(h("p", { class: "muted" }, "Checking…"));
+  out.replaceChildren(h("p", { class: "muted" }, t("add.checking")));
   let found;
   try { found = await call("POST", "/ui/api/catalog", addForm()); } catch (err) {
     out.replaceChildren(h("div", { class: "problem" }, err.message));
@@ -296,22 +317,22 @@ async function addCheck() {
   }
   const boxes = found.models.map((m, i) => h("label", {},
     h("input", { type: "checkbox", value: m.id, checked: i === 0 }), " " + m.id));
-  const typed = h("input", { class: "typed", placeholder: "or type model ids, comma-separated", "data-field": "typed-models" });
+  const typed = h("input", { class: "typed", placeholder: t("add.typed"), "data-field": "typed-models" });
   out.replaceChildren(
     found.ok
-      ? h("div", { class: "test" }, "GET /models answered in " + found.latency_ms + " ms with " + found.models.length + (found.models.length === 1 ? " model" : " models") + " at " + found.base_url)
-      : h("div", { class: "problem" }, h("div", {}, found.cause), h("div", { class: "fix" }, "Fix: " + found.fix)),
+      ? h("div", { class: "test" }, tn("add.found", found.models.length, { took: ms(found.latency_ms), url: found.base_url }))
+      : h("div", { class: "problem" }, h("div", {}, said(found.diagnosis, found.cause, "cause")),
+        h("div", { class: "fix" }, t("card.fix", { fix: said(found.diagnosis, found.fix, "fix") }))),
     h("div", { class: "pick" }, ...boxes), typed,
     h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "add-save", onclick: () => addSave(boxes, typed) },
-      found.ok ? "Add provider" : "Add it anyway")));
+      found.ok ? t("add.save") : t("add.save_anyway"))));
 }
 
 async function addSave(boxes, typed) {
   const models = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
   models.push(...typed.value.split(",").map((m) => m.trim()).filter(Boolean));
   try {
-    const done = await call("POST", "/ui/api/providers", { ...addForm(), models });
-    notice(done.done + " in " + done.config, true);
+    notice(done(await call("POST", "/ui/api/providers", { ...addForm(), models })), true);
     const f = document.getElementById("add-form");
     f.reset();
     f.hidden = true;
@@ -320,157 +341,11 @@ async function addSave(boxes, typed) {
   await poll();
 }
 
-// --- models --------------------------------------------------------------------------------------
-
-function drawModels(s) {
-  const section = document.getElementById("models");
-  const drawn = JSON.stringify([s.editable, s.providers.map((p) => [p.name, p.models])]);
-  if (drawn === page.modelsDrawn || typing(section)) return;
-  page.modelsDrawn = drawn;
-  const blocks = s.providers.map((p) => h("div", { "data-models-of": p.name },
-    h("h2", {}, p.name),
-    p.models.length ? modelTable(p, s.editable) : h("p", { class: "muted" }, "No models known yet.")));
-  section.replaceChildren(...blocks);
-}
-
-function modelTable(p, editable) {
-  const head = h("tr", {}, ...["model", "alias", "context window", "max output", "capabilities", "tags", "tool calls", "listed"].map(
-    (t, i) => h("th", { class: i === 2 || i === 3 ? "num" : null }, t)));
-  const rows = p.models.map((m) => {
-    const set = (key, value) => change("POST", "/ui/api/set", { provider: p.name, model: m.id, key, value });
-    const input = (cls, value, key, parse) => h("input", {
-      class: cls, value: value === null ? "" : value, disabled: !editable, "aria-label": key + " of " + m.id,
-      onchange: (e) => set(key, parse(e.target.value)),
-    });
-    const badges = BADGES.map(([cap, label]) => h("button", {
-      type: "button", class: "badge", disabled: !editable, "data-capability": cap,
-      "aria-pressed": m.capabilities[cap] === null ? "mixed" : String(m.capabilities[cap]),
-      title: m.capabilities[cap] === null ? "unknown: click to say it can" : "click to flip",
-      onclick: () => set("capabilities." + cap, m.capabilities[cap] !== true),
-    }, label));
-    return h("tr", { "data-model": m.id },
-      h("td", {}, m.id),
-      h("td", {}, input("alias", m.alias, "alias", (v) => v.trim())),
-      h("td", { class: "num" }, input("window", m.context_window, "context_window", (v) => (v.trim() ? Number(v) : null)),
-        m.context_window_source === "default" ? h("span", { class: "guess", title: "nobody said: the common 128k is assumed" }, "guess") : null),
-      h("td", { class: "num" }, m.max_output_tokens === null ? "–" : m.max_output_tokens),
-      h("td", {}, ...badges),
-      h("td", {}, input("tags", m.tags.join(", "), "tags", (v) => v)),
-      h("td", {}, toolHealth(m.tool_calls)),
-      h("td", { class: "muted" }, m.source));
-  });
-  const other = p.tool_calls_other
-    ? h("p", { class: "muted", "data-tool-calls-other": "" }, "Models outside the catalog: ", toolHealth(p.tool_calls_other))
-    : null;
-  return h("div", {}, h("table", {}, h("thead", {}, head), h("tbody", {}, ...rows)), other);
-}
-
-// What a model's recent answers say about its tool calls; the fix is in the title and below.
-function toolHealth(report) {
-  if (!report) return h("span", { class: "muted" }, "–");
-  const tone = { well: "ok", in_text: "warn", invalid: "warn", never: "bad", unknown: "muted" }[report.verdict];
-  const counts = Object.entries(report.calls).map(([k, v]) => k + " " + v).join(", ");
-  return h("span", { class: "tool-health " + tone, "data-tool-verdict": report.verdict, title: report.fix || counts },
-    report.says, report.fix ? h("small", { class: "tool-fix" }, report.fix) : null);
-}
-
-// --- traffic -------------------------------------------------------------------------------------
-
-function drawTraffic(t) {
-  const cell = (v, num) => h("td", { class: num ? "num" : null }, v === null || v === undefined ? "–" : v);
-  const summary = Object.entries(t.by_provider).map(([name, x]) => h("tr", { "data-traffic-of": name },
-    cell(name), cell(x.requests, 1), cell(x.per_minute, 1), cell((x.error_rate * 100).toFixed(1) + " %", 1),
-    cell(x.p50_ms, 1), cell(x.p95_ms, 1),
-    cell(x.cache_hit_ratio === null ? null : (x.cache_hit_ratio * 100).toFixed(1) + " %", 1)));
-  document.getElementById("traffic-summary").replaceChildren(
-    h("tr", {}, ...["provider", "requests", "per minute", "errors", "p50 ms", "p95 ms", "cache hits"].map((x, i) => h("th", { class: i ? "num" : null }, x))),
-    ...(summary.length ? summary : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No requests in the last 5 minutes."))]));
-  const recent = t.recent.slice(0, 300).map((r) => h("tr", {},
-    cell(new Date(r.at * 1000).toLocaleTimeString()), cell(r.endpoint + (r.wire ? " → " + r.wire : "")),
-    cell(r.provider), cell(r.model), h("td", { class: r.status < 400 ? "status-ok num" : "status-bad num" }, r.status),
-    cell(r.ttft_ms, 1), cell(r.duration_ms, 1),
-    cell(r.prompt_tokens === null ? null : r.prompt_tokens + " / " + r.completion_tokens, 1),
-    cell(r.translated ? "yes" : ""), cell(r.error)));
-  document.getElementById("traffic-recent").replaceChildren(
-    h("tr", {}, ...["time", "wire", "provider", "model", "status", "TTFT ms", "ms", "tokens in/out", "translated", "error"].map((x) => h("th", {}, x))),
-    ...recent);
-}
-
-// --- usage ---------------------------------------------------------------------------------------
-
-const USAGE_MS = 10000;
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
-  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-const dollars = (v) => "$" + Number(v).toFixed(2);
-
-async function pollUsage() {
-  if (document.getElementById("usage").hidden || document.body.classList.contains("refused")) return;
-  try {
-    drawUsage(await call("GET", "/ui/api/usage"));
-  } catch (err) {
-    document.getElementById("usage-chart").replaceChildren(h("p", { class: "muted" }, "Usage is not available: " + err.message));
-  }
-}
-
-function drawUsage(u) {
-  if (!u.enabled) {
-    document.getElementById("usage-chart").replaceChildren(h("p", { class: "muted" }, "The ledger is off (ledger.enabled: false)."));
-    return;
-  }
-  document.getElementById("usage-total").textContent = u.total ? dollars(u.total.cost_usd) + " in " + u.total.requests + " requests" : "";
-  document.getElementById("usage-chart").replaceChildren(spendChart(u.days));
-  document.getElementById("usage-budgets").replaceChildren(...(u.budgets.length ? u.budgets.map(budgetBar)
-    : [h("p", { class: "muted" }, "No budgets set (listen.tokens[].budget, listen.defaults.budget, providers[].budget).")]));
-  document.getElementById("usage-clients").replaceChildren(...usageTable(u.clients, "client"));
-  document.getElementById("usage-models").replaceChildren(...usageTable(u.models, "model"));
-}
-
-// One bar a day, scaled to the costliest day; each bar's title says the day, its cost and requests.
-function spendChart(days) {
-  const width = 600, height = 140, gap = 2, bar = width / days.length - gap;
-  const top = Math.max(...days.map((d) => d.cost_usd), 0.01);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 16}`, class: "spend", role: "img",
-    "aria-label": "spend per day" });
-  days.forEach((d, i) => {
-    const tall = Math.max((d.cost_usd / top) * height, d.cost_usd > 0 ? 1 : 0);
-    chart.append(svg("rect", { x: i * (bar + gap), y: height - tall, width: bar, height: tall, "data-day": d.day },
-      svg("title", {}, d.day + ": " + dollars(d.cost_usd) + ", " + d.requests + " requests")));
-  });
-  chart.append(svg("text", { x: 0, y: height + 14, class: "axis" }, days[0].day),
-    svg("text", { x: width, y: height + 14, class: "axis", "text-anchor": "end" }, days[days.length - 1].day),
-    svg("text", { x: 0, y: 10, class: "axis" }, "max " + dollars(top)));
-  return chart;
-}
-
-function budgetBar(b) {
-  const used = b.budget_usd ? b.spent_usd / b.budget_usd : 0;
-  const tone = used >= 1 ? "bad" : used >= 0.8 ? "warn" : "ok";
-  const fill = h("span", {});
-  fill.style.width = Math.min(used * 100, 100).toFixed(1) + "%";  // CSSOM: the page's CSP allows no style attribute
-  return h("div", { class: "budget", "data-budget-of": b.kind + ":" + b.name + ":" + b.period },
-    h("span", {}, b.kind + " " + b.name + " · " + b.period + (b.mode === "soft" ? " (soft)" : "")),
-    h("span", { class: "meter " + tone, "data-used": used.toFixed(3) }, fill),
-    h("span", { class: "num" }, dollars(b.spent_usd) + " of " + dollars(b.budget_usd)));
-}
-
-function usageTable(rows, by) {
-  const cell = (v, num) => h("td", { class: num ? "num" : null }, v);
-  const head = h("tr", {}, ...[by, "requests", "prompt", "cached", "completion", "cost"].map((x, i) => h("th", { class: i ? "num" : null }, x)));
-  if (!rows.length) return [head, h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests counted yet."))];
-  return [head, ...rows.map((r) => h("tr", { ["data-usage-" + by]: r[by] }, cell(r[by]), cell(r.requests, 1), cell(r.prompt, 1),
-    cell(r.cache_read, 1), cell(r.completion, 1), cell(r.unpriced ? dollars(r.cost_usd) + " +" + r.unpriced + " unpriced" : dollars(r.cost_usd), 1)))];
-}
-
 // --- start ---------------------------------------------------------------------------------------
 
-function start() {
+async function start() {
+  await useLanguage(pickLanguage());
+  languageSwitch();
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {
       for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t === tab);
