@@ -9,11 +9,13 @@ entry too (``tests/page/test_catalogs.py`` says which).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Value = str | int | float
+_SLOT = re.compile(r"\{(\w+)\}")
 
 CAUSES = {
     "tls_untrusted": "TLS: the certificate of {where} is not trusted (self-signed or a private CA)",
@@ -90,7 +92,9 @@ def shown(value: Value) -> str:
 
 
 def say(template: str, params: Mapping[str, Value]) -> str:
-    return template.format_map({k: shown(v) for k, v in params.items()})
+    """``template`` with each ``{name}`` filled, as the page fills it (other braces, as in
+    ``{repair: true}``, are text)."""
+    return _SLOT.sub(lambda m: shown(params[m[1]]) if m[1] in params else m[0], template)
 
 
 @dataclass(frozen=True)

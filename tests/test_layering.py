@@ -75,7 +75,7 @@ def test_every_module_the_readme_calls_pure_is_checked() -> None:
         "checkup.diagnose", "access", "config.keys", "autowire", "answer_plan", "decode", "stream_end",
         "config.yaml_fields", "wires", "traffic", "page.view", "page.forms", "page.csrf", "config.clients",
         "config.groups", "config.spend", "spend.prices", "spend.rows", "spend.report", "spend.limit_headers",
-        "store.base", "store.where",
+        "store.base", "store.where", "diagnosis",
         "wires.pivot", "wires.chat", "wires.registry", "wires.turn", "wires.errors", "wires.think", "wires.responses",
         "wires.responses.machine", "wires.responses.from_pivot", "wires.responses.to_pivot", "wires.responses.tools",
         "wires.responses.request_to_pivot", "wires.responses.request_from_pivot", "wires.responses.response",

@@ -145,7 +145,7 @@ def listing_diagnosis(
     if listing.status in (401, 403, 429) or listing.status >= 500:
         return status_diagnosis(listing.status, listing.body, provider.key_source)
     if degraded_after_s is not None and listing.latency_s >= degraded_after_s:
-        return Diagnosis("slow_listing", {"seconds": f"{listing.latency_s:.2f}", "limit": degraded_after_s})
+        return Diagnosis("slow_listing", {"seconds": round(listing.latency_s, 2), "limit": degraded_after_s})
     return None
 
 

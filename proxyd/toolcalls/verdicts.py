@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from proxyd.diagnosis import say
 from proxyd.toolcalls.findings import Findings
 
 WINDOW = 20
@@ -80,26 +81,24 @@ def parser_for(form: str | None) -> str:
     return VLLM_PARSERS.get(form or "", "<the model's parser>")
 
 
+# What to change, for a verdict: {parser} is vLLM's parser for the form the calls came in,
+# {answers} how many answers were judged (the page says these in its reader's language too).
+FIXES = {
+    "in_text": "start the server with its tool parser (vLLM: --enable-auto-tool-choice --tool-call-parser {parser}; "
+    "llama.cpp: --jinja; Ollama/LM Studio: a model build whose template supports tools), or let proxyd turn them "
+    "into tool calls: tool_calls: {repair: true} on the provider or model",
+    "invalid": "the model sends arguments that are not JSON or not what the tool's schema asks: try a larger model "
+    "or a lower temperature; tool_calls: {repair: true} fixes those that are almost right",
+    "never": "{answers} answers to requests with tools had no tool call: if the model cannot use tools, set "
+    "capabilities.tools: false for it (clients then get a clear 400); proxyd check --tools tells more",
+}
+
+
 def fix(verdict: str, form: str | None, answers: int) -> str | None:
     """What to change, for a verdict (``form``: how the model wrote its calls as text)."""
-    repair = "or let proxyd turn them into tool calls: tool_calls: {repair: true} on the provider or model"
-    if verdict == "in_text":
-        parser = parser_for(form)
-        return (
-            f"start the server with its tool parser (vLLM: --enable-auto-tool-choice --tool-call-parser {parser}; "
-            f"llama.cpp: --jinja; Ollama/LM Studio: a model build whose template supports tools), {repair}"
-        )
-    if verdict == "invalid":
-        return (
-            "the model sends arguments that are not JSON or not what the tool's schema asks: try a larger model "
-            "or a lower temperature; tool_calls: {repair: true} fixes those that are almost right"
-        )
-    if verdict == "never":
-        return (
-            f"{answers} answers to requests with tools had no tool call: if the model cannot use tools, set "
-            "capabilities.tools: false for it (clients then get a clear 400); proxyd check --tools tells more"
-        )
-    return None
+    if verdict not in FIXES:
+        return None
+    return say(FIXES[verdict], {"parser": parser_for(form), "answers": answers})
 
 
 class ToolHealth:

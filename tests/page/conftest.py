@@ -1,14 +1,17 @@
-"""proxyd started from a config file, as ``proxyd serve`` starts it, with the page's helpers."""
+"""proxyd started from a config file, as ``proxyd serve`` starts it, with the page's helpers; and
+the headless Chromium the browser tests drive."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from proxyd.config.loader import load_config
 from proxyd.server import ReloadFrom, Running, start
@@ -58,3 +61,20 @@ async def page_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
     for client in made:
         await client.session.close()
         await client.running.runner.cleanup()
+
+
+CHROMIUM = shutil.which("chromium")
+# As the machine's notes say: without the background-networking flags Chromium keeps dialling
+# Google on a machine with no internet.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed, so the page cannot be driven (.ci/run installs it)")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        await launched.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page
 
 from proxyd.onboard.finds import LOCAL_SERVERS
 from tests.conftest import FakeUpstream
@@ -28,12 +27,7 @@ from tests.spend.test_ledger import ONE_REQUEST_MICROS, PRICE, usage_server
 from tests.test_attempts import failing
 from tests.toolcalls.clients import request_for
 
-CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "page"
-# As the machine's notes say: without the background-networking flags Chromium keeps dialling
-# Google on a machine with no internet.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def config_text(local: FakeUpstream) -> str:
@@ -48,16 +42,6 @@ providers:
     base_url: http://127.0.0.1:9/v1
     wire: chat
 """
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed, so the page cannot be driven (.ci/run installs it)")
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        await launched.close()
 
 
 @contextlib.asynccontextmanager
@@ -473,7 +457,9 @@ async def test_a_local_servers_card_starts_and_stops_it(browser: Browser, tmp_pa
         await page.click(card("gemma") + ' button[data-action="start"]')
         await page.wait_for_selector(card("gemma") + ' button[data-action="stop"]', timeout=WAIT * 1000)
         text = await page.inner_text(field)
-        assert text.startswith("ready for ") and "loads in 1." in text and "4,096-token context" in text  # Intl: the language's digit groups
+        assert (
+            text.startswith("ready for ") and "loads in 1." in text and "4,096-token context" in text
+        )  # Intl: the language's digit groups
         await shot(page, "local-server")
         await page.click(card("gemma") + ' button[data-action="stop"]')
         await page.wait_for_selector(card("gemma") + ' button[data-action="start"]', timeout=WAIT * 1000)

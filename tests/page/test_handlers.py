@@ -252,3 +252,5 @@ async def test_a_set_says_the_value_as_yaml_writes_it(page_factory: Factory, loc
     await client.open_page()
     status, answer = await client.send("POST", "set", {"provider": "local", "key": "streaming", "value": False})
     assert status == 200 and answer["done"] == "set local.streaming = false"  # not Python's False
+    # and what the page needs to say it in its own language
+    assert answer["did"] == {"code": "set", "where": "local.streaming", "value": False}

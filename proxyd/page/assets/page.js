@@ -130,7 +130,7 @@ function card(p, editable) {
       h("span", { class: "state muted" }, t("state." + p.state))),
     h("dl", {},
       h("dt", {}, t("card.base_url")), h("dd", {}, p.base_url),
-      h("dt", {}, t("card.key")), h("dd", {}, p.key === null ? t("card.key_hidden") : p.key),
+      h("dt", {}, t("card.key")), h("dd", {}, p.key === null ? t("card.key_hidden") : keySource(p.key)),
       h("dt", {}, t("card.wire")), h("dd", { "data-field": "wire" }, wire),
       h("dt", {}, t("card.probe")), h("dd", { "data-field": "latency" }, p.latency_ms !== null ? ms(p.latency_ms) : p.probed_at ? t("card.no_answer") : t("card.not_probed")),
       h("dt", {}, t("card.models")), h("dd", {}, p.default_model ? tn("card.models_default", p.models.length, { model: p.default_model }) : num(p.models.length)),
@@ -148,6 +148,17 @@ function card(p, editable) {
       p.local && localButtons(p.name, p.local),
       editable && h("button", { type: "button", "data-action": "edit", onclick: (e) => editForm(e, p) }, t("action.edit")),
       editable && h("button", { type: "button", class: "danger", "data-action": "delete", onclick: () => remove(p.name) }, t("action.delete"))));
+}
+
+// Where a provider's key comes from, as the config says it (none, literal, env NAME, file PATH, credential NAME).
+function keySource(source) {
+  const [kind, ...rest] = source.split(" ");
+  const name = rest.join(" ");
+  if (kind === "env" && name.endsWith(" (not set)")) return t("key.env_unset", { name: name.slice(0, -10) });
+  if (kind === "env") return t("key.env", { name });
+  if (kind === "file") return t("key.file", { path: name });
+  if (kind === "credential") return t("key.credential", { name });
+  return kind === "literal" ? t("key.literal") : kind === "none" ? t("key.none") : source;
 }
 
 function sparkline(history) {
