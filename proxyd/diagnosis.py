@@ -43,6 +43,10 @@ CAUSES = {
     "keys_env_unset": "{names} are not set in proxyd's environment",
     "slow_listing": "slow: GET /models took {seconds} s (degraded_after_s {limit})",
     "not_answer": "the answer was not {kind}",
+    "local_unstartable": "local server '{name}' could not be started: {error} ({program})",
+    "local_not_ready": "local server '{name}' did not answer GET {url} within ready.timeout_s ({seconds} s)",
+    "local_exited_loading": "local server '{name}' exited with code {code} while loading",
+    "local_exited_serving": "local server '{name}' exited with code {code} while idle or serving",
 }
 FIXES = {
     "tls_untrusted": "import the CA into the system trust store (or point SSL_CERT_FILE at it)",
@@ -76,6 +80,13 @@ FIXES = {
     "(or EnvironmentFile=) to the unit, or use api_key_file; then reload",
     "slow_listing": "the server is busy or far away; raise health.degraded_after_s if this is its usual pace",
     "see_logs": "see the provider's logs",
+    "local_unstartable": "check the command: its program must exist on this machine and be runnable by the user "
+    "proxyd runs as",
+    "local_not_ready": "a large model may need longer: raise ready.timeout_s; or check ready.path and the server's "
+    "last lines",
+    "local_exited_loading": "read the server's last lines: a wrong model path, an unknown option or too little memory "
+    "are the usual causes; Start tries again",
+    "local_exited_serving": "read the server's last lines; proxyd starts it again at the next request",
 }
 # What ``proxyd check`` adds about how it probed (shown under a Test's result).
 NOTES = {

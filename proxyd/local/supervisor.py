@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from proxyd.config.settings import Config, LocalLimits, LocalServer, Provider
+from proxyd.diagnosis import Diagnosis
 from proxyd.errors import ProxyError
 from proxyd.local import process
 from proxyd.local.plan import RUNNING, Event, Running, State, backoff_s, make_room, move, port_of, ready_url
@@ -51,7 +52,7 @@ class Server:
         self.last_used = 0.0
         self.failures = 0  # failed starts in a row
         self.failed_at = 0.0
-        self.error: str | None = None
+        self.error: Diagnosis | None = None  # why it stopped when it should not have
         self.lines: deque[str] = deque(maxlen=LAST_LINES)
         self.load_s: float | None = None
         self.window: int | None = None  # its context, as the server says (llama.cpp's /props, vLLM's listing)
@@ -71,7 +72,8 @@ class Server:
             "memory": self.spec.memory or None,
             "idle_unload_s": self.spec.idle_unload_s,
             "context_window": self.window,
-            "error": self.error,
+            "error": self.error.cause if self.error else None,
+            "diagnosis": self.error.as_json() if self.error else None,  # the page says it in its reader's language
             "retry_in_s": round(max(0.0, self.failed_at + backoff_s(self.failures) - now), 1) or None,
             "last_lines": list(self.lines) if self.state == "crashed" else [],
         }
@@ -179,7 +181,8 @@ class Local:
         again = f"; proxyd starts it again in {wait:.0f} s" if wait > 0 else ""
         error = ProxyError(
             503,
-            f"local server {server.name!r} {server.error or 'stopped'}{again}. Its last output: {tail or '(none)'}. "
+            f"{server.error.cause if server.error else f'local server {server.name!r} stopped'}{again}. "
+            f"Its last output: {tail or '(none)'}. "
             "Fix its command in the config (proxyd's log has all of its output)",
             type="server_error",
             code="local_server_failed",
@@ -249,7 +252,8 @@ class Local:
             proc = await process.spawn(server.spec)
         except OSError as exc:
             self._set(server, "failed")
-            self._failed(server, f"could not be started: {exc.strerror or exc} ({server.spec.argv[0]})")
+            why = {"error": exc.strerror or str(exc), "program": server.spec.argv[0]}
+            self._failed(server, Diagnosis("local_unstartable", {"name": server.name, **why}))
             return
         server.proc = proc
         self._set(server, "spawn")
@@ -276,8 +280,9 @@ class Local:
             self._set(server, "timed_out")
             await self._stop(server, "start_timeout")
             self._set(server, "failed")
-            self._failed(server, f"did not answer GET {server.url} within ready.timeout_s "
-                                 f"({server.spec.start_timeout_s:g} s)")  # fmt: skip
+            waited = Diagnosis("local_not_ready", {"name": server.name, "url": server.url,
+                                                   "seconds": server.spec.start_timeout_s})  # fmt: skip
+            self._failed(server, waited)
             return
         if server.state != "starting":
             return  # it exited while loading: _watch said why
@@ -300,20 +305,20 @@ class Local:
         elif server.state in ("starting", "ready"):
             was = server.state
             self._set(server, "exited")
-            doing = "loading" if was == "starting" else "idle or serving"
-            self._failed(server, f"exited with code {code} while {doing}", counts=was == "starting")
+            code_ = "local_exited_loading" if was == "starting" else "local_exited_serving"
+            self._failed(server, Diagnosis(code_, {"name": server.name, "code": code}), counts=was == "starting")
         await self._changed()
 
-    def _failed(self, server: Server, error: str, counts: bool = True) -> None:
+    def _failed(self, server: Server, error: Diagnosis, counts: bool = True) -> None:
         server.error = error
         if counts:
             server.failures += 1
         server.failed_at = time.time()
         self.metrics.local_crashes.labels(server.name).inc()
         self.metrics.local_state(server.name, server.state)
-        self._log.warning("local_crashed", provider=server.name, error=error, last_lines=list(server.lines)[-5:])
+        self._log.warning("local_crashed", provider=server.name, error=error.cause, last_lines=list(server.lines)[-5:])
         if server.provider.name in self.health:
-            self.health[server.provider.name].local(False, f"local server {server.name!r} {error}", time.time())
+            self.health[server.provider.name].local(False, error.cause, time.time())
 
     async def _stop(self, server: Server, reason: str) -> None:
         proc = server.proc

@@ -127,17 +127,19 @@ def _state(request: web.Request) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     gen = runtime.current
     timeout, slow = gen.config.health.timeout_s, gen.config.health.degraded_after_s
+    local = request.app[LOCAL].report() if LOCAL in request.app else {}
     problems: dict[str, Diagnosis | None] = {}
     for p in gen.config.providers:
         health = runtime.health.get(p.name)
         last = health.last_probe if health is not None else None
         problems[p.name] = p.disabled or (listing_diagnosis(p, last, timeout, slow) if last is not None else None)
+        if problems[p.name] is None:  # a local server that crashed says why, and what to do
+            problems[p.name] = _local_problem(request, p.name)
     now = time.time()
     groups = group_report(gen.config.groups, runtime.targets, runtime.health, runtime.busy, now)
     tool_calls = {p.name: runtime.tool_health.of(p.name) for p in gen.config.providers}
     doc = document(gen.config, gen.router, runtime.health, problems, request.app[PAGE].tests,
                    request.app[OBSERVER].recent, now, groups, tool_calls, runtime.wires)  # fmt: skip
-    local = request.app[LOCAL].report() if LOCAL in request.app else {}
     for shown in doc["providers"]:
         name = shown["name"]
         shown["local"] = local.get(name)
@@ -152,6 +154,14 @@ def _state(request: web.Request) -> dict[str, Any]:
                not_editable=NOT_EDITABLE[why] if why else None, not_editable_code=why,
                role=role, can_test=role == "admin", reload_failed=failed)  # fmt: skip
     return page_for(doc, role)
+
+
+def _local_problem(request: web.Request, provider: str) -> Diagnosis | None:
+    if LOCAL not in request.app:
+        return None
+    servers = request.app[LOCAL].servers
+    failed = [s for name, s in servers.items() if name.split("/", 1)[0] == provider and s.state == "crashed"]
+    return failed[0].error if failed else None
 
 
 def _config_file(request: web.Request) -> tuple[Path | None, str | None]:

@@ -146,6 +146,9 @@ async def test_a_server_killed_while_idle_is_red_and_restarts_on_the_next_reques
 
     shown = await eventually(crashed, "the crash seen")
     assert shown["state"] == "unreachable" and "exited with code -9" in shown["error"]
+    # with its code, so the page says it (and what to do) in its reader's language
+    assert shown["local"]["diagnosis"] == {"code": "local_exited_serving", "fix_code": "local_exited_serving",
+                                           "params": {"name": "gemma", "code": -9}, "via": ""}  # fmt: skip
     assert any("model loaded" in line for line in shown["local"]["last_lines"])
     status, body = await _chat(proxy, "gemma", "again")
     assert status == 200, body

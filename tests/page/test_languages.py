@@ -158,6 +158,9 @@ async def test_the_page_in_each_language(
         await page.click(card("ollama") + ' button[data-action="test"]')
         await page.wait_for_selector(card("ollama") + ' [data-field="test"]', timeout=WAIT * 1000)
         await look(page, lang, "providers")
+        await page.set_viewport_size({"width": 900, "height": 860})  # a laptop's half screen
+        await look(page, lang, "providers-narrow")
+        await page.set_viewport_size({"width": 1280, "height": 860})
 
         await page.click("#add-open")
         await page.fill('#add-form input[name="name"]', "desk")
