@@ -13,7 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from proxyd.config.settings import Role
+from proxyd.diagnosis import Diagnosis
 
+# Values of a diagnosis that locate a secret or a file: where a key comes from, a server's program.
+_LOCATING = ("key_source", "program")
 # What a client sees of a provider in /status: enough to know why its requests fail.
 _CLIENT_PROVIDER_FIELDS = ("name", "state", "wire", "detected_wire", "models")
 
@@ -49,8 +52,29 @@ def _local_states(provider: dict[str, Any]) -> dict[str, Any]:
 
 
 def _local_for_viewer(provider: dict[str, Any]) -> dict[str, Any]:
-    """Its local servers without their output (it names files) and process ids."""
-    return _local_fields(provider, lambda local: {**local, "pid": None, "last_lines": []})
+    """Its local servers without their output (it names files), process ids, or program."""
+    return _local_fields(provider, lambda local: {**local, "pid": None, "last_lines": [], **_unlocated(local, "error")})
+
+
+def _unlocated(said: dict[str, Any] | None, cause: str = "cause") -> dict[str, Any]:
+    """A diagnosis's fields (``said[cause]``, ``fix``, ``diagnosis``) without the values that
+    locate a secret or a file; nothing when it has none."""
+    d = (said or {}).get("diagnosis")
+    if not d or not any(k in d["params"] for k in _LOCATING):
+        return {}
+    shown = Diagnosis(d["code"], {**d["params"], **{k: "…" for k in _LOCATING if k in d["params"]}},
+                      d["fix_code"], d["via"])  # fmt: skip
+    out = {cause: shown.cause, "diagnosis": shown.as_json()}
+    return {**out, "fix": shown.fix} if "fix" in (said or {}) else out
+
+
+def _provider_for_viewer(p: dict[str, Any]) -> dict[str, Any]:
+    return {**p, "key": None, "test": _test_for_viewer(p.get("test")), **_unlocated(p), **_local_for_viewer(p)}
+
+
+def _test_for_viewer(test: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Test's result without its curl command, which says where the key comes from."""
+    return None if test is None else {**test, "curl": None, **_unlocated(test)}
 
 
 def _local_fields(provider: dict[str, Any], shown: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
@@ -68,7 +92,7 @@ def page_for(doc: dict[str, Any], role: Role) -> dict[str, Any]:
         return doc
     return {
         **doc,
-        "providers": [{**p, "key": None, **_local_for_viewer(p)} for p in doc["providers"]],
+        "providers": [_provider_for_viewer(p) for p in doc["providers"]],
         "traffic": {**doc["traffic"], "recent": []},
         "config": None,
         "reload_failed": _reload_for_viewer(doc.get("reload_failed")),

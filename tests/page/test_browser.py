@@ -73,8 +73,10 @@ async def serve(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[tuple[s
         yield url, path, upstream
 
 
-async def open_page(browser: Browser, url: str) -> tuple[Page, list[str]]:
-    page = await browser.new_page(viewport={"width": 1280, "height": 860})
+async def open_page(browser: Browser, url: str, locale: str = "en-US") -> tuple[Page, list[str]]:
+    """The page as a browser whose language is ``locale`` opens it; the console's errors."""
+    context = await browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+    page = await context.new_page()
     problems: list[str] = []
 
     def console(message: ConsoleMessage) -> None:

@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, Page
 
 from tests.conftest import FakeUpstream
 from tests.helpers import WAIT
 from tests.local.conftest import fake_provider
 from tests.page.fakes import ollama_like
-from tests.page.test_browser import ARTIFACTS, card, serving
+from tests.page.test_browser import ARTIFACTS, card, open_page, serving
 from tests.page.test_catalogs import CATALOGS
 from tests.test_attempts import failing
 
@@ -76,21 +76,6 @@ def laptop(tmp_path: Path, upstream: FakeUpstream, limited: FakeUpstream) -> Pat
     return path
 
 
-async def open_in(browser: Browser, url: str, locale: str) -> tuple[Page, list[str]]:
-    context = await browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
-    page = await context.new_page()
-    problems: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    await page.goto(url + "/")
-    return page, problems
-
-
 def said(lang: str, key: str, **params: str) -> str:
     text = CATALOGS[lang][key]
     for name, value in params.items():
@@ -132,7 +117,7 @@ async def test_the_page_in_each_language(
             chat = {"model": "main", "messages": [{"role": "user", "content": "hi"}]}
             async with session.post(url + "/v1/chat/completions", json=chat) as resp:
                 assert resp.status == 200 and resp.headers["x-proxyd-provider"] == "ollama"
-        page, problems = await open_in(browser, url, LOCALES[lang])
+        page, problems = await open_page(browser, url, LOCALES[lang])
         await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
         await page.wait_for_selector(card("lmstudio", "unreachable") + ' [data-field="problem"]', timeout=WAIT * 1000)
         assert await page.get_attribute("html", "lang") == HTML_LANG[lang]
@@ -188,7 +173,7 @@ async def test_the_switch_changes_the_language_and_the_tab_keeps_it(
     upstream_factory: Any,
 ) -> None:
     async with serving(laptop(tmp_path, upstream, await upstream_factory())) as url:
-        page, problems = await open_in(browser, url, "de-DE")  # no German: English
+        page, problems = await open_page(browser, url, "de-DE")  # no German: English
         await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
         assert await page.get_attribute("html", "lang") == "en"
         assert await page.inner_text('button[data-tab="usage"]') == "Usage"
