@@ -29,7 +29,12 @@ async function catalog(lang) {
 }
 
 async function useLanguage(lang) {
-  const [english, text] = await Promise.all([catalog("en"), lang === "en" ? null : catalog(lang)]);
+  const wanted = lang === "en" ? null : catalog(lang).catch((err) => {
+    console.error("proxyd page: " + err.message + "; the page is in English");
+    lang = "en";
+    return null;
+  });
+  const [english, text] = await Promise.all([catalog("en"), wanted]);
   Object.assign(i18n, { lang, english, text: text || english, formats: new Map(), missing: new Set() });
   document.documentElement.lang = HTML_LANG[lang] || lang;
   translateStatic(document);
