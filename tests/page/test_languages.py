@@ -70,6 +70,7 @@ def laptop(tmp_path: Path, upstream: FakeUpstream, limited: FakeUpstream) -> Pat
              "api_key": "${PROXYD_TEST_UNSET_OPENROUTER_KEY}"},
             fake_provider("gemma"),
             {"name": "limited", "base_url": limited.base_url, "wire": "chat", "models": ["qwen3"]},
+            {"name": "vllm", "base_url": upstream.base_url.removesuffix("/v1")},  # its API is at /v1
         ],
         "groups": [{"alias": "main", "targets": ["limited/qwen3", "ollama/llama3.2"]}],
     }))  # fmt: skip
@@ -136,6 +137,11 @@ async def test_the_page_in_each_language(
         assert "Environment=" + key + "=" in unset
         local = await page.inner_text(card("gemma") + ' [data-field="local"]')
         assert CATALOGS[lang]["local.state.stopped"] in local
+        misplaced = card("vllm", "misconfigured") + ' [data-field="problem"]'
+        await page.wait_for_selector(misplaced, timeout=WAIT * 1000)
+        if lang != "en":
+            form = upstream.base_url
+            assert " ".join(said(lang, "fix.use_form", form=form).split()) in await page.inner_text(misplaced)
         resting = '[data-group="main"] [data-target="limited/qwen3"][data-resting="yes"]'
         await page.wait_for_selector(resting, timeout=WAIT * 1000)
         assert said(lang, "failure.status", status="429") in await page.inner_text(resting)
@@ -206,3 +212,59 @@ async def test_catalogs_are_served_to_anyone_and_nothing_else_is(
                 assert resp.status in (400, 404)  # proxyd refuses an encoded slash before the page sees it
         async with session.get(url + "/ui/api/state") as resp:
             assert resp.status == 401  # the data still asks for the token
+
+
+TOKENS = {"ann": "ann-admin-token-0003", "vic": "vic-viewer-token-0003", "cal": "cal-client-token-0003"}
+
+
+@pytest.mark.parametrize("lang", sorted(LOCALES))
+async def test_tokens_changes_and_a_failed_reload_in_each_language(
+    browser: Browser, tmp_path: Path, upstream: FakeUpstream, upstream_factory: Any, lang: str
+) -> None:
+    path = laptop(tmp_path, upstream, await upstream_factory())
+    tokens = [{"name": "ann", "token": TOKENS["ann"], "role": "admin"},
+              {"name": "vic", "token": TOKENS["vic"], "role": "viewer"}, {"name": "cal", "token": TOKENS["cal"]}]  # fmt: skip
+    path.write_text(path.read_text() + yaml.safe_dump({"listen": {"tokens": tokens}}))
+    async with serving(path) as url:
+        page, problems = await open_page(browser, url, LOCALES[lang])
+        await page.wait_for_selector("#token:not([hidden])", timeout=WAIT * 1000)
+        assert await page.inner_text("#token h2") == CATALOGS[lang]["token.title"]
+        await page.fill("#token-input", TOKENS["cal"])
+        await page.press("#token-input", "Enter")
+        await page.wait_for_selector("body.refused #notice:not([hidden])", timeout=WAIT * 1000)
+        refused = await page.inner_text("#notice")
+        assert ("role: viewer" in refused) if lang == "en" else refused == CATALOGS[lang]["error.role_not_allowed"]
+        await look(page, lang, "token-refused")
+
+        await page.fill("#token-input", TOKENS["vic"])
+        await page.press("#token-input", "Enter")
+        await page.wait_for_selector(card("ollama", "ok"), timeout=WAIT * 1000)
+        assert await page.inner_text("#config-path") == CATALOGS[lang]["not_editable.viewer"]
+        assert CATALOGS[lang]["card.key_hidden"] in await page.inner_text(card("ollama"))
+        await look(page, lang, "viewer")
+
+        await page.evaluate(f"sessionStorage.setItem('proxyd-token', '{TOKENS['ann']}')")
+        await page.reload()
+        await page.wait_for_selector(card("ollama") + ' button[data-action="test"]', timeout=WAIT * 1000)
+        await page.click('button[data-tab="models"]')
+        badge = '[data-models-of="ollama"] tr[data-model="llama3.2"] button[data-capability="vision"]'
+        await page.click(badge)
+        await page.wait_for_selector(badge + '[aria-pressed="true"]', timeout=WAIT * 1000)
+        where = "ollama.models.llama3.2.capabilities.vision"
+        assert await page.inner_text("#notice") == said(lang, "done.set", where=where, value="true", config=str(path))
+        assert yaml.safe_load(path.read_text())["providers"][0]["models"] == [
+            {"id": "llama3.2", "capabilities": {"vision": True}}
+        ]
+
+        good = path.read_text()
+        path.write_text(good.replace("providers:", "providers", 1))
+        await page.wait_for_selector("#reload-failed:not([hidden])", timeout=WAIT * 1000)
+        head = CATALOGS[lang]["reload.failed"].split("{since}")
+        banner = await page.inner_text("#reload-failed")
+        assert banner.startswith(head[0]) and head[1].split("\n")[0] in banner and "proxyd.yaml:" in banner
+        await page.click('button[data-tab="providers"]')
+        await look(page, lang, "reload-failed")
+        path.write_text(good)
+        await page.wait_for_selector("#reload-failed[hidden]", state="attached", timeout=WAIT * 1000)
+        # Chromium logs each refused call (the 401 before a token, the client's 403s) as a failed load
+        assert all("status of 401" in p or "status of 403" in p for p in problems), problems
