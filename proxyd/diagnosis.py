@@ -10,7 +10,7 @@ entry too (``tests/page/test_catalogs.py`` says which).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +130,6 @@ class Diagnosis:
     @property
     def text(self) -> str:
         return f"{self.cause}: {self.fix}"
-
-    def __iter__(self) -> Iterator[str]:  # cause, fix = diagnosis
-        return iter((self.cause, self.fix))
 
     def as_json(self) -> dict[str, Any]:
         """What the page needs to say it in another language."""

@@ -27,7 +27,7 @@ def test_say_fills_slots_and_leaves_other_braces(template: str, params: dict[str
 
 def test_a_diagnosis_says_its_cause_and_fix_and_what_the_page_needs() -> None:
     d = Diagnosis("refused", {"where": "127.0.0.1:9"}, via="GET /models")
-    cause, fix_ = d
+    cause, fix_ = d.cause, d.fix
     assert cause == "GET /models: connection refused or failed at 127.0.0.1:9" and fix_ == d.fix
     assert d.text == f"{cause}: {fix_}"
     assert d.as_json() == {"code": "refused", "fix_code": "refused", "params": {"where": "127.0.0.1:9"},

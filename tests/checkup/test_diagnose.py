@@ -147,7 +147,8 @@ def test_offline_a_known_services_name_is_not_blamed_and_the_curl_names_the_key_
         {"name": "mine", "base_url": "https://llm.example.internal/v1", "api_key": "${OR_KEY}"}]}, env={"OR_KEY": "sk-or-secret-1"})  # fmt: skip
     router, mine = config.providers
     dns = aiohttp.ClientConnectorDNSError(aiohttp.client_reqrep.ConnectionKey("openrouter.ai", 443, True, True, None, None, None), socket.gaierror(-3, "Temporary failure in name resolution"))  # fmt: skip
-    cause, fix = connection_failure(dns, router, router.base_url, 5)
+    offline = connection_failure(dns, router, router.base_url, 5)
+    cause, fix = offline.cause, offline.fix
     assert "no working DNS or network" in cause and "OpenRouter" in cause and "host name" not in fix
     assert "check the host name" in connection_failure(dns, mine, mine.base_url, 5).fix
     curl = curl_command(router, router.base_url, probe_for("chat", "openai/gpt-4.1"))

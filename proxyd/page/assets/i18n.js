@@ -117,10 +117,10 @@ function server(key, params, english) {
 
 // A diagnosis ({code, fix_code, params, via} beside its English cause and fix) in the page's language.
 function said(diagnosis, english, part) {
-  if (!diagnosis || i18n.lang === "en") return english;
+  if (!diagnosis) return english;
   const key = part === "fix" ? "fix." + diagnosis.fix_code : "cause." + diagnosis.code;
-  if (!(key in i18n.text)) return server(key, diagnosis.params, english);
-  const text = t(key, diagnosis.params);
+  const text = server(key, diagnosis.params, null);  // null: the English stands (it has the via already)
+  if (text === null) return english;
   return part === "cause" && diagnosis.via ? diagnosis.via + ": " + text : text;
 }
 

@@ -246,11 +246,11 @@ async function remove(name) {
   await change("DELETE", "/ui/api/providers/" + encodeURIComponent(name));
 }
 
-// What a change did, and in which file.
+// What a change did ({code, ...} from actions.DONE), and in which file.
 function done(answer) {
-  const did = answer.did || {};
+  const did = answer.did;
   const value = typeof did.value === "string" ? did.value : JSON.stringify(did.value);
-  return did.code ? t("done." + did.code, { ...did, value, config: answer.config }) : answer.done + " — " + answer.config;
+  return t("done." + did.code, { ...did, value, config: answer.config });
 }
 
 async function change(method, path, body) {
