@@ -9,6 +9,7 @@ entry too (``tests/page/test_catalogs.py`` says which).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,9 +98,12 @@ NOTES = {
 }
 
 
-def shown(value: Value) -> str:
-    """A value as the English text has it: a float without a trailing ``.0``."""
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def shown(value: object) -> str:
+    """A value as the English text has it: text as it is, a float without a trailing ``.0``,
+    anything else as YAML and JSON write it (``true``, not ``True``)."""
+    if isinstance(value, str):
+        return value
+    return f"{value:g}" if isinstance(value, float) else json.dumps(value)
 
 
 def say(template: str, params: Mapping[str, Value]) -> str:

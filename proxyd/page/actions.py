@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ from proxyd.checkup.run import check_providers, listing_diagnosis
 from proxyd.config.keys import env_names, escape_env
 from proxyd.config.loader import load_text
 from proxyd.config.settings import Config, ConfigError, Provider
-from proxyd.diagnosis import Diagnosis
+from proxyd.diagnosis import Diagnosis, say
 from proxyd.errors import ProxyError
 from proxyd.onboard import edit
 from proxyd.page.forms import ProviderForm, SetForm, invalid
@@ -183,13 +182,9 @@ async def _edit(path: Path, reloader: Reloader, change: Callable[[Any], dict[str
         did = await asyncio.to_thread(write)
     except edit.EditError as exc:
         raise ProxyError(409, str(exc), code="config_edit_refused") from None
-    said = DONE[did["code"]].format_map({k: _shown(v) for k, v in did.items()})
+    said = say(DONE[did["code"]], did)
     if not await reloader.reload("page"):
         errors = (reloader.last or {}).get("errors", [])
         raise ProxyError(409, f"{said} in {path}, but proxyd did not take it: " + "; ".join(errors),
                          code="config_reload_failed")  # fmt: skip
     return {"ok": True, "done": said, "did": did, "config": str(path)}
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)  # true, not True
